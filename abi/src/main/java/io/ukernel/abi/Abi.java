@@ -1,0 +1,46 @@
+package io.ukernel.abi;
+
+/**
+ * Version and published limits of the ABI, and the names of the spawn-time environment the kernel hands a
+ * worker. Generated into {@code include/ukernel_abi.h} and {@code python/ukernel/_abi.py}.
+ */
+public final class Abi {
+    /** Incompatible changes bump the major version (see docs/kernel-abi.md, "Changing the ABI"). */
+    public static final int VERSION_MAJOR = 1;
+    /** Compatible additions bump the minor version. */
+    public static final int VERSION_MINOR = 0;
+    /** {@code abi_version} returns {@code major << 16 | minor}. */
+    public static final long VERSION = ((long) VERSION_MAJOR << 16) | VERSION_MINOR;
+
+    /**
+     * Largest frame body (everything after the 4-byte length). Checked before any allocation: a larger length
+     * is a protocol violation and the kernel drops the connection.
+     */
+    public static final int MAX_FRAME_BYTES = 1 << 20;
+    /** Most values in one frame. */
+    public static final int MAX_VALUES = 64;
+    /** Bytes in a request header: length u32, seq u32, call u16, argc u16. */
+    public static final int REQUEST_HEADER_BYTES = 12;
+    /** Bytes in a reply header: length u32, seq u32, status u16, count u16. */
+    public static final int REPLY_HEADER_BYTES = 12;
+    /** Most handles moved by one {@code ipc_send} (Zircon's limit). */
+    public static final int MAX_MSG_HANDLES = 64;
+    /** Most payload bytes in one {@code ipc_send} (Zircon's limit). */
+    public static final int MAX_MSG_BYTES = 64 * 1024;
+    /** Most pairs in one {@code io_poll}. */
+    public static final int MAX_POLL_ITEMS = 1024;
+    /** Bytes in the handshake token. */
+    public static final int TOKEN_BYTES = 16;
+
+    /** Environment variable holding the path of the kernel's Unix socket endpoint. */
+    public static final String ENV_ENDPOINT = "UKERNEL_ENDPOINT";
+    /** Environment variable holding the hex handshake token that binds the connection to its task. */
+    public static final String ENV_TOKEN = "UKERNEL_TOKEN";
+
+    private Abi() {}
+
+    /** Formats a packed version as {@code 1.0}. */
+    public static String formatVersion(long version) {
+        return (version >>> 16) + "." + (version & 0xffff);
+    }
+}

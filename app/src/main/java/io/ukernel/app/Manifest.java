@@ -1,0 +1,123 @@
+package io.ukernel.app;
+
+import io.ukernel.abi.Cap;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * An app's manifest ({@code ukernel.toml}) after parsing and validation: what the app is, what it may do
+ * (the capability <em>policy</em>: the most any of its tasks can acquire, and the scopes that bound NET and IO),
+ * and how its tasks are started and restarted. Produced by {@link ManifestParser}; immutable.
+ *
+ * @param file      the file it was read from (for messages)
+ * @param name      the app's name: {@code [a-z0-9][a-z0-9_-]*}
+ * @param entry     the main task's entry: {@code path/to/file.py} or {@code path/to/file.py:function}
+ * @param python    the lowest CPython version the app needs, e.g. {@code 3.11}
+ * @param caps      the granted capability mask ({@link Cap} bits): the policy ceiling of every task
+ * @param net       allow-lists for {@code net_bind} / {@code net_connect}
+ * @param preopens  directories {@code io_open} may reach, by preopen name
+ * @param limits    quotas
+ * @param restart   the main task's restart policy
+ * @param tasks     further tasks declared with {@code [[task]]}
+ */
+public record Manifest(
+        Path file,
+        String name,
+        String entry,
+        String python,
+        long caps,
+        NetScope net,
+        Map<String, Preopen> preopens,
+        Limits limits,
+        RestartPolicy restart,
+        List<TaskSpec> tasks) {
+
+    /** The file name every app uses. */
+    public static final String FILE_NAME = "ukernel.toml";
+
+    /** The entry used when the manifest names none. */
+    public static final String DEFAULT_ENTRY = "src/main.py";
+
+    public Manifest {
+        preopens = Map.copyOf(preopens);
+        tasks = List.copyOf(tasks);
+    }
+
+    /** The declared task called {@code name}, if any. */
+    public Optional<TaskSpec> task(String name) {
+        return tasks.stream().filter(t -> t.name().equals(name)).findFirst();
+    }
+
+    /** {@code net.connect} and {@code net.bind} allow-lists of {@code host:port} patterns. */
+    public record NetScope(List<String> connect, List<String> bind) {
+        public NetScope {
+            connect = List.copyOf(connect);
+            bind = List.copyOf(bind);
+        }
+
+        public static NetScope none() {
+            return new NetScope(List.of(), List.of());
+        }
+    }
+
+    /** A directory inside the app that {@code io_open} may reach under {@code name}. */
+    public record Preopen(String name, String path, boolean writable) {}
+
+    /**
+     * Quotas.
+     *
+     * @param tasks        most tasks alive at once (the main task included)
+     * @param handles      most handles in one task's table
+     * @param channelBytes most bytes queued in one channel direction
+     * @param socketBytes  most bytes queued for sending on one socket
+     */
+    public record Limits(int tasks, int handles, long channelBytes, long socketBytes) {
+        public static Limits defaults() {
+            return new Limits(16, 1024, 1L << 20, 4L << 20);
+        }
+    }
+
+    /**
+     * What happens when a task ends.
+     *
+     * @param mode       {@code no}, {@code on-failure} (non-zero exit) or {@code always}
+     * @param maxRetries restarts allowed before giving up (for {@code on-failure})
+     * @param backoffMs  delay before the first restart; doubles after each, up to {@code backoffMaxMs}
+     */
+    public record RestartPolicy(Mode mode, int maxRetries, long backoffMs, long backoffMaxMs) {
+        public enum Mode {
+            NO("no"),
+            ON_FAILURE("on-failure"),
+            ALWAYS("always");
+
+            private final String text;
+
+            Mode(String text) {
+                this.text = text;
+            }
+
+            /** The spelling used in the manifest. */
+            public String text() {
+                return text;
+            }
+        }
+
+        public static RestartPolicy never() {
+            return new RestartPolicy(Mode.NO, 0, 100, 10_000);
+        }
+    }
+
+    /**
+     * A task declared with {@code [[task]]}.
+     *
+     * @param name      unique name, used by {@code task_spawn} and in console prefixes
+     * @param entry     {@code path.py} or {@code path.py:function}
+     * @param caps      the most this task may hold (within the app's grant)
+     * @param atBoot    whether the kernel starts it at boot ({@code start = "boot"}) or only on
+     *                  {@code task_spawn} ({@code start = "spawn"})
+     * @param restart   its restart policy
+     */
+    public record TaskSpec(String name, String entry, long caps, boolean atBoot, RestartPolicy restart) {}
+}
