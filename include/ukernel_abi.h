@@ -96,44 +96,44 @@
 #define UK_STAT_OTHER 3
 
 /* Call numbers */
-#define UK_HELLO 0 /* [BYTES, I64] -> [I64, I64] */
-#define UK_ABI_VERSION 1 /* [] -> [I64] */
-#define UK_CAP_ACQUIRE 2 /* [I64] -> [I64] */
-#define UK_CAP_DROP 3 /* [I64] -> [I64] */
-#define UK_CAP_QUERY 4 /* [] -> [I64, I64] */
-#define UK_HANDLE_CLOSE 5 /* [I64] -> [] */
-#define UK_LOG_WRITE 16 /* [I64, BYTES] -> [], needs LOG */
-#define UK_TIME_MONOTONIC_NS 32 /* [] -> [I64], needs TIME */
-#define UK_TIME_WALL_NS 33 /* [] -> [I64], needs TIME */
-#define UK_TASK_SELF 48 /* [] -> [I64, BYTES] */
-#define UK_TASK_YIELD 49 /* [] -> [] */
-#define UK_TASK_SPAWN 50 /* [BYTES, I64, I64S] -> [I64], needs TASK */
-#define UK_TASK_EXIT 51 /* [I64] -> [] */
-#define UK_TASK_STATUS 52 /* [I64] -> [I64, I64], needs TASK */
-#define UK_IPC_CHANNEL_CREATE 64 /* [] -> [I64, I64], needs IPC */
-#define UK_IPC_SEND 65 /* [I64, BYTES, I64S] -> [], needs IPC */
-#define UK_IPC_RECV 66 /* [I64] -> [BYTES, I64S], needs IPC */
-#define UK_IPC_CLOSE 67 /* [I64] -> [], needs IPC */
-#define UK_NET_SOCKET 80 /* [I64, I64] -> [I64], needs NET */
-#define UK_NET_BIND 81 /* [I64, BYTES, I64] -> [], needs NET */
-#define UK_NET_LISTEN 82 /* [I64, I64] -> [], needs NET */
-#define UK_NET_ACCEPT 83 /* [I64] -> [I64, BYTES, I64], needs NET */
-#define UK_NET_CONNECT 84 /* [I64, BYTES, I64] -> [], needs NET */
-#define UK_NET_SEND 85 /* [I64, BYTES] -> [I64], needs NET */
-#define UK_NET_RECV 86 /* [I64, I64] -> [BYTES], needs NET */
-#define UK_NET_SHUTDOWN 87 /* [I64, I64] -> [], needs NET */
-#define UK_NET_CLOSE 88 /* [I64] -> [], needs NET */
-#define UK_NET_ADDR 89 /* [I64, I64] -> [BYTES, I64], needs NET */
-#define UK_NET_ERROR 90 /* [I64] -> [I64], needs NET */
-#define UK_NET_SENDTO 91 /* [I64, BYTES, BYTES, I64] -> [I64], needs NET (reserved) */
-#define UK_NET_RECVFROM 92 /* [I64, I64] -> [BYTES, BYTES, I64], needs NET (reserved) */
-#define UK_IO_OPEN 96 /* [BYTES, BYTES, I64] -> [I64], needs IO */
-#define UK_IO_READ 97 /* [I64, I64] -> [BYTES], needs IO */
-#define UK_IO_WRITE 98 /* [I64, BYTES] -> [I64], needs IO */
-#define UK_IO_SEEK 99 /* [I64, I64, I64] -> [I64], needs IO */
-#define UK_IO_STAT 100 /* [I64] -> [I64, I64, I64], needs IO */
-#define UK_IO_CLOSE 101 /* [I64] -> [], needs IO */
-#define UK_IO_POLL 112 /* [I64S, I64] -> [I64S] */
+#define UK_CALL_HELLO 0 /* [BYTES, I64] -> [I64, I64] */
+#define UK_CALL_ABI_VERSION 1 /* [] -> [I64] */
+#define UK_CALL_CAP_ACQUIRE 2 /* [I64] -> [I64] */
+#define UK_CALL_CAP_DROP 3 /* [I64] -> [I64] */
+#define UK_CALL_CAP_QUERY 4 /* [] -> [I64, I64] */
+#define UK_CALL_HANDLE_CLOSE 5 /* [I64] -> [] */
+#define UK_CALL_LOG_WRITE 16 /* [I64, BYTES] -> [], needs LOG */
+#define UK_CALL_TIME_MONOTONIC_NS 32 /* [] -> [I64], needs TIME */
+#define UK_CALL_TIME_WALL_NS 33 /* [] -> [I64], needs TIME */
+#define UK_CALL_TASK_SELF 48 /* [] -> [I64, BYTES] */
+#define UK_CALL_TASK_YIELD 49 /* [] -> [] */
+#define UK_CALL_TASK_SPAWN 50 /* [BYTES, I64, I64S] -> [I64], needs TASK */
+#define UK_CALL_TASK_EXIT 51 /* [I64] -> [] */
+#define UK_CALL_TASK_STATUS 52 /* [I64] -> [I64, I64], needs TASK */
+#define UK_CALL_IPC_CHANNEL_CREATE 64 /* [] -> [I64, I64], needs IPC */
+#define UK_CALL_IPC_SEND 65 /* [I64, BYTES, I64S] -> [], needs IPC */
+#define UK_CALL_IPC_RECV 66 /* [I64] -> [BYTES, I64S], needs IPC */
+#define UK_CALL_IPC_CLOSE 67 /* [I64] -> [], needs IPC */
+#define UK_CALL_NET_SOCKET 80 /* [I64, I64] -> [I64], needs NET */
+#define UK_CALL_NET_BIND 81 /* [I64, BYTES, I64] -> [], needs NET */
+#define UK_CALL_NET_LISTEN 82 /* [I64, I64] -> [], needs NET */
+#define UK_CALL_NET_ACCEPT 83 /* [I64] -> [I64, BYTES, I64], needs NET */
+#define UK_CALL_NET_CONNECT 84 /* [I64, BYTES, I64] -> [], needs NET */
+#define UK_CALL_NET_SEND 85 /* [I64, BYTES] -> [I64], needs NET */
+#define UK_CALL_NET_RECV 86 /* [I64, I64] -> [BYTES], needs NET */
+#define UK_CALL_NET_SHUTDOWN 87 /* [I64, I64] -> [], needs NET */
+#define UK_CALL_NET_CLOSE 88 /* [I64] -> [], needs NET */
+#define UK_CALL_NET_ADDR 89 /* [I64, I64] -> [BYTES, I64], needs NET */
+#define UK_CALL_NET_ERROR 90 /* [I64] -> [I64], needs NET */
+#define UK_CALL_NET_SENDTO 91 /* [I64, BYTES, BYTES, I64] -> [I64], needs NET (reserved) */
+#define UK_CALL_NET_RECVFROM 92 /* [I64, I64] -> [BYTES, BYTES, I64], needs NET (reserved) */
+#define UK_CALL_IO_OPEN 96 /* [BYTES, BYTES, I64] -> [I64], needs IO */
+#define UK_CALL_IO_READ 97 /* [I64, I64] -> [BYTES], needs IO */
+#define UK_CALL_IO_WRITE 98 /* [I64, BYTES] -> [I64], needs IO */
+#define UK_CALL_IO_SEEK 99 /* [I64, I64, I64] -> [I64], needs IO */
+#define UK_CALL_IO_STAT 100 /* [I64] -> [I64, I64, I64], needs IO */
+#define UK_CALL_IO_CLOSE 101 /* [I64] -> [], needs IO */
+#define UK_CALL_IO_POLL 112 /* [I64S, I64] -> [I64S] */
 
 /* Wire headers (little-endian, packed). */
 typedef struct uk_request_header {

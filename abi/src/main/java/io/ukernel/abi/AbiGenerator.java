@@ -16,19 +16,19 @@ public final class AbiGenerator {
     private static final String NOTICE = "Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit.";
 
     /** A named group of constants, emitted together. */
-    private record Group(String title, List<? extends AbiConstant> members) {}
+    private record Group(String title, String prefix, List<? extends AbiConstant> members) {}
 
     private static final List<Group> GROUPS = List.of(
-            new Group("Status codes", List.of(Status.values())),
-            new Group("Capability bits", List.of(Cap.values())),
-            new Group("Poll event bits", List.of(Event.values())),
-            new Group("Log levels", List.of(LogLevel.values())),
-            new Group("io_open flags", List.of(OpenFlag.values())),
-            new Group("io_seek origins", List.of(Whence.values())),
-            new Group("Net constants", List.of(NetConst.values())),
-            new Group("task_status states", List.of(TaskState.values())),
-            new Group("io_stat kinds", List.of(StatKind.values())),
-            new Group("Call numbers", List.of(Call.values())));
+            new Group("Status codes", "", List.of(Status.values())),
+            new Group("Capability bits", "", List.of(Cap.values())),
+            new Group("Poll event bits", "", List.of(Event.values())),
+            new Group("Log levels", "", List.of(LogLevel.values())),
+            new Group("io_open flags", "", List.of(OpenFlag.values())),
+            new Group("io_seek origins", "", List.of(Whence.values())),
+            new Group("Net constants", "", List.of(NetConst.values())),
+            new Group("task_status states", "", List.of(TaskState.values())),
+            new Group("io_stat kinds", "", List.of(StatKind.values())),
+            new Group("Call numbers", "call_", List.of(Call.values())));
 
     private AbiGenerator() {}
 
@@ -54,7 +54,7 @@ public final class AbiGenerator {
         for (Group g : GROUPS) {
             s.append("\n/* ").append(g.title()).append(" */\n");
             for (AbiConstant c : g.members()) {
-                s.append("#define UK_").append(c.abiName().toUpperCase(Locale.ROOT)).append(' ')
+                s.append("#define UK_").append((g.prefix() + c.abiName()).toUpperCase(Locale.ROOT)).append(' ')
                         .append(cLiteral(c.value()));
                 if (c instanceof Call call) {
                     s.append(" /* ").append(signature(call)).append(call.reserved() ? " (reserved)" : "")
@@ -94,7 +94,7 @@ public final class AbiGenerator {
         for (Group g : GROUPS) {
             s.append("\n# ").append(g.title()).append('\n');
             for (AbiConstant c : g.members()) {
-                s.append(c.abiName().toUpperCase(Locale.ROOT)).append(" = ").append(c.value()).append('\n');
+                s.append((g.prefix() + c.abiName()).toUpperCase(Locale.ROOT)).append(" = ").append(c.value()).append('\n');
             }
         }
         s.append("\nSTATUS_NAMES = {\n");
