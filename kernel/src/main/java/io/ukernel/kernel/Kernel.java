@@ -1,0 +1,310 @@
+package io.ukernel.kernel;
+
+import io.ukernel.abi.Abi;
+import io.ukernel.abi.Cap;
+import io.ukernel.abi.Frame;
+import io.ukernel.app.Manifest;
+import io.ukernel.app.Manifest.RestartPolicy;
+import io.ukernel.kernel.caps.CapabilitySet;
+import io.ukernel.kernel.calls.CallTable;
+import io.ukernel.kernel.calls.Dispatcher;
+import io.ukernel.kernel.console.Console;
+import io.ukernel.kernel.console.Level;
+import io.ukernel.kernel.transport.Connection;
+import io.ukernel.kernel.transport.Endpoint;
+import io.ukernel.kernel.transport.Session;
+import io.ukernel.platform.spi.Worker;
+import io.ukernel.platform.spi.WorkerListener;
+import io.ukernel.platform.spi.WorkerSpec;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The kernel: boots, prints its banner, starts the app's tasks on the platform, serves their ABI calls on one
+ * reactor thread, applies restart policies, and ends when the main task ends (or on {@link #stop}), with the
+ * main task's exit status. Everything but {@link #stop} and the workers' output runs on the reactor thread.
+ */
+public final class Kernel implements Session {
+    /** Name of the task started from the manifest's top-level {@code entry}. */
+    public static final String MAIN_TASK = "main";
+
+    private final KernelConfig config;
+    private final Console console;
+    private final Reactor reactor;
+    private final TaskTable tasks;
+    private final Dispatcher dispatcher;
+    private final Map<Task, Connection> connections = new HashMap<>();
+    private final CompletableFuture<Integer> done = new CompletableFuture<>();
+    private Endpoint endpoint;
+    private Task main;
+    private String stopReason;
+    private Reactor.Timer killTimer;
+
+    public Kernel(KernelConfig config) throws IOException {
+        this.config = config;
+        this.console = config.console();
+        this.reactor = new Reactor(this::bug);
+        this.tasks = new TaskTable(config.manifest().limits().tasks());
+        this.dispatcher = new Dispatcher(CallTable.v1(console, config.clock()), console);
+    }
+
+    /** Boots and runs the kernel on the calling thread; returns the app's exit status. */
+    public int run() {
+        reactor.execute(this::boot);
+        reactor.run();
+        if (endpoint != null) {
+            endpoint.close();
+        }
+        return done.getNow(70);
+    }
+
+    /** Asks the kernel to stop every task and end. Safe from any thread (signal handlers). */
+    public void stop(String reason) {
+        reactor.execute(() -> beginStop(reason));
+    }
+
+    private void boot() {
+        Manifest m = config.manifest();
+        console.kernel(Level.INFO, "ukernel " + Version.UKERNEL + " · ABI " + Abi.formatVersion(Abi.VERSION)
+                + " · platform " + config.platform().name() + " · java " + Runtime.version().feature()
+                + " · pid " + ProcessHandle.current().pid());
+        console.kernel(Level.INFO, "runtime: " + config.platform().describe());
+        console.kernel(Level.INFO, "app " + m.name() + ": entry " + m.entry() + ", python >= " + m.python()
+                + ", restart " + describe(m.restart()));
+        console.event("kernel", 0, Level.INFO, "policy", "policy: grant " + Cap.format(m.caps())
+                + " · net.connect " + m.net().connect() + " · net.bind " + m.net().bind()
+                + " · io " + m.preopens().keySet() + " · limits tasks=" + m.limits().tasks()
+                + " handles=" + m.limits().handles() + " channel_bytes=" + m.limits().channelBytes());
+        try {
+            endpoint = Endpoint.open(reactor, this);
+        } catch (IOException e) {
+            console.kernel(Level.ERROR, "cannot open the ABI endpoint: " + e.getMessage());
+            finish(70);
+            return;
+        }
+        main = tasks.create(MAIN_TASK, m.entry(), m.restart(), new CapabilitySet(m.caps()),
+                m.limits().handles()).orElseThrow();
+        start(main);
+        for (Manifest.TaskSpec spec : m.tasks()) {
+            if (spec.atBoot()) {
+                startDeclared(spec);
+            }
+        }
+    }
+
+    private void startDeclared(Manifest.TaskSpec spec) {
+        CapabilitySet ceiling = new CapabilitySet(spec.caps() & config.manifest().caps());
+        Optional<Task> t = tasks.create(spec.name(), spec.entry(), spec.restart(), ceiling,
+                config.manifest().limits().handles());
+        if (t.isEmpty()) {
+            console.kernel(Level.ERROR, "task " + spec.name() + " not started: limits.tasks="
+                    + config.manifest().limits().tasks() + " reached");
+            return;
+        }
+        start(t.get());
+    }
+
+    private void start(Task task) {
+        WorkerSpec spec = new WorkerSpec(task.id(), task.name(), config.bundleDir(), endpoint.path(), task.token(),
+                config.env());
+        task.state(Task.State.STARTING);
+        try {
+            Worker w = config.platform().start(spec, listener(task));
+            task.started(w, config.clock().monotonicNs());
+            console.event(task.name(), task.id(), Level.INFO, "task.start", "task " + task.label() + " started: pid "
+                    + w.pid() + ", entry " + task.entry() + ", ceiling " + task.caps().ceiling()
+                    + (task.restarts() > 0 ? ", restart " + task.restarts() : ""));
+        } catch (IOException e) {
+            console.event(task.name(), task.id(), Level.ERROR, "task.start", "task " + task.label()
+                    + " could not start: " + e.getMessage());
+            exited(task, 127);
+        }
+    }
+
+    private WorkerListener listener(Task task) {
+        return new WorkerListener() {
+            @Override
+            public void output(String line, boolean stderr) {
+                console.write(task.name(), task.id(), stderr ? Level.ERR : Level.OUT, null, line);
+            }
+
+            @Override
+            public void exited(int status) {
+                reactor.execute(() -> Kernel.this.exited(task, status));
+            }
+        };
+    }
+
+    @Override
+    public Optional<Task> attach(String token, Connection connection) {
+        Optional<Task> t = tasks.redeem(token).filter(x -> x.state() == Task.State.STARTING);
+        t.ifPresent(task -> {
+            task.state(Task.State.RUNNING);
+            connections.put(task, connection);
+            long ms = (config.clock().monotonicNs() - task.startedNs()) / 1_000_000;
+            console.event(task.name(), task.id(), Level.DEBUG, "task.attach", "connected to the kernel " + ms
+                    + " ms after start");
+        });
+        if (t.isEmpty()) {
+            console.event("kernel", 0, Level.WARN, "abi.reject", "rejected a connection: hello without a valid token");
+        }
+        return t;
+    }
+
+    @Override
+    public Frame.Reply dispatch(Task task, Frame.Request request) {
+        return dispatcher.dispatch(task, request);
+    }
+
+    @Override
+    public void detached(Task task, Connection connection, String reason, boolean protocolError) {
+        if (task == null) {
+            return;
+        }
+        connections.remove(task, connection);
+        if (protocolError) {
+            console.event(task.name(), task.id(), Level.WARN, "abi.disconnect", "disconnected from the kernel: "
+                    + reason);
+        }
+    }
+
+    private void exited(Task task, int status) {
+        if (task.state() == Task.State.EXITED) {
+            return;
+        }
+        task.state(Task.State.EXITED);
+        task.exitStatus(status);
+        task.handles().closeAll();
+        Connection c = connections.remove(task);
+        if (c != null) {
+            c.close("the worker exited", false);
+        }
+        double secs = (config.clock().monotonicNs() - task.startedNs()) / 1e9;
+        console.event(task.name(), task.id(), status == 0 ? Level.INFO : Level.WARN, "task.exit", "task "
+                + task.label() + " exited with status " + status + describeStatus(status)
+                + String.format(Locale.ROOT, " after %.2f s", secs));
+        if (stopReason == null && restartIfDue(task, status)) {
+            return;
+        }
+        if (task == main && stopReason == null) {
+            beginStop("the main task ended");
+        }
+        if (stopReason != null && tasks.liveCount() == 0) {
+            finish(main.exitStatus());
+        }
+    }
+
+    private boolean restartIfDue(Task task, int status) {
+        RestartPolicy p = task.restart();
+        boolean due = switch (p.mode()) {
+            case NO -> false;
+            case ON_FAILURE -> status != 0 && task.restarts() < p.maxRetries();
+            case ALWAYS -> true;
+        };
+        if (!due) {
+            if (p.mode() == RestartPolicy.Mode.ON_FAILURE && status != 0) {
+                console.event(task.name(), task.id(), Level.ERROR, "task.giveup", "task " + task.label()
+                        + " failed " + (task.restarts() + 1) + " times; giving up (restart.max_retries="
+                        + p.maxRetries() + ")");
+            }
+            return false;
+        }
+        long delayMs = Math.min(p.backoffMaxMs(), p.backoffMs() << Math.min(task.restarts(), 30));
+        console.event(task.name(), task.id(), Level.INFO, "task.restart", "task " + task.label() + " restarts in "
+                + delayMs + " ms (policy " + p.mode().text() + ", restart " + (task.restarts() + 1) + ")");
+        reactor.schedule(delayMs * 1_000_000, () -> {
+            if (stopReason == null) {
+                task.restarted();
+                tasks.renewToken(task);
+                start(task);
+            } else if (tasks.liveCount() == 0) {
+                finish(main.exitStatus());
+            }
+        });
+        task.state(Task.State.STARTING);
+        return true;
+    }
+
+    private void beginStop(String reason) {
+        if (stopReason != null) {
+            return;
+        }
+        stopReason = reason;
+        long live = tasks.liveCount();
+        if (live == 0 || main == null) {
+            finish(main == null ? 70 : main.exitStatus());
+            return;
+        }
+        console.kernel(Level.INFO, "stopping: " + reason + "; " + live + " task(s) still running get SIGTERM, "
+                + "then SIGKILL after " + config.graceNs() / 1_000_000 + " ms");
+        for (Task t : tasks.all()) {
+            if (t.state() != Task.State.EXITED) {
+                if (t.worker() != null && t.worker().alive()) {
+                    t.worker().terminate();
+                } else {
+                    exited(t, t.exitStatus() >= 0 ? t.exitStatus() : 143);
+                }
+            }
+        }
+        killTimer = reactor.schedule(config.graceNs(), this::killStragglers);
+    }
+
+    private void killStragglers() {
+        for (Task t : tasks.all()) {
+            if (t.state() != Task.State.EXITED && t.worker() != null && t.worker().alive()) {
+                console.event(t.name(), t.id(), Level.WARN, "task.kill", "task " + t.label()
+                        + " ignored SIGTERM; sending SIGKILL");
+                t.worker().kill();
+            }
+        }
+    }
+
+    private void finish(int status) {
+        if (done.isDone()) {
+            return;
+        }
+        if (killTimer != null) {
+            killTimer.cancel();
+        }
+        console.event("kernel", 0, Level.INFO, "kernel.exit", "app " + config.manifest().name()
+                + " ended with status " + status + (stopReason != null ? " (" + stopReason + ")" : ""));
+        done.complete(status);
+        reactor.stop();
+    }
+
+    private void bug(Throwable t) {
+        StringWriter w = new StringWriter();
+        t.printStackTrace(new PrintWriter(w));
+        console.kernel(Level.ERROR, "kernel bug (the kernel keeps running): " + w);
+    }
+
+    private static String describe(RestartPolicy p) {
+        return switch (p.mode()) {
+            case NO -> "no";
+            case ON_FAILURE -> "on-failure (max " + p.maxRetries() + ", backoff " + p.backoffMs() + " ms)";
+            case ALWAYS -> "always (backoff " + p.backoffMs() + " ms)";
+        };
+    }
+
+    private static String describeStatus(int status) {
+        if (status > 128 && status < 128 + 65) {
+            int sig = status - 128;
+            String name = switch (sig) {
+                case 2 -> "SIGINT";
+                case 9 -> "SIGKILL";
+                case 15 -> "SIGTERM";
+                case 11 -> "SIGSEGV";
+                case 6 -> "SIGABRT";
+                default -> "signal " + sig;
+            };
+            return " (" + name + ")";
+        }
+        return "";
+    }
+}

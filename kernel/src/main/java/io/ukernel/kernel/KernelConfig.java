@@ -1,0 +1,25 @@
+package io.ukernel.kernel;
+
+import io.ukernel.app.Manifest;
+import io.ukernel.kernel.console.Console;
+import io.ukernel.platform.spi.Platform;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * What a kernel boots with.
+ *
+ * @param manifest  the app's manifest (policy, tasks, restart)
+ * @param bundleDir the extracted bundle the workers run from
+ * @param env       the app's environment for its workers
+ * @param platform  where workers run
+ * @param console   where console lines go
+ * @param clock     the kernel's clocks (the console's too)
+ * @param graceNs   how long a stopping worker gets between SIGTERM and SIGKILL
+ */
+public record KernelConfig(Manifest manifest, Path bundleDir, Map<String, String> env, Platform platform,
+        Console console, KernelClock clock, long graceNs) {
+    public KernelConfig {
+        env = Map.copyOf(env);
+    }
+}

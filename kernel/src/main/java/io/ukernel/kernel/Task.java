@@ -1,0 +1,136 @@
+package io.ukernel.kernel;
+
+import io.ukernel.app.Manifest.RestartPolicy;
+import io.ukernel.kernel.caps.CapabilitySet;
+import io.ukernel.kernel.caps.TaskCaps;
+import io.ukernel.kernel.handle.HandleTable;
+import io.ukernel.platform.spi.Worker;
+
+/**
+ * A task: one worker, its authority, its handle table and its connection to the kernel. Every field is owned by
+ * the reactor thread; the platform's threads only post events about it.
+ */
+public final class Task {
+    /** Where a task is in its life. */
+    public enum State {
+        /** The worker is starting and has not said hello yet. */
+        STARTING,
+        /** The worker is connected. */
+        RUNNING,
+        /** The worker ended; {@link #exitStatus()} holds its status. */
+        EXITED
+    }
+
+    private final int id;
+    private final String name;
+    private final String entry;
+    private final RestartPolicy restart;
+    private final TaskCaps caps;
+    private final HandleTable handles;
+    private String token;
+    private State state = State.STARTING;
+    private Worker worker;
+    private long startedNs;
+    private int exitStatus = -1;
+    private Integer requestedExit;
+    private int restarts;
+
+    Task(int id, String name, String entry, RestartPolicy restart, CapabilitySet ceiling, int handleLimit,
+            String token) {
+        this.id = id;
+        this.name = name;
+        this.entry = entry;
+        this.restart = restart;
+        this.caps = new TaskCaps(ceiling);
+        this.handles = new HandleTable(handleLimit);
+        this.token = token;
+    }
+
+    public int id() {
+        return id;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public String entry() {
+        return entry;
+    }
+
+    public RestartPolicy restart() {
+        return restart;
+    }
+
+    public TaskCaps caps() {
+        return caps;
+    }
+
+    public HandleTable handles() {
+        return handles;
+    }
+
+    String token() {
+        return token;
+    }
+
+    void token(String t) {
+        token = t;
+    }
+
+    public State state() {
+        return state;
+    }
+
+    void state(State s) {
+        state = s;
+    }
+
+    public Worker worker() {
+        return worker;
+    }
+
+    void started(Worker w, long nowNs) {
+        worker = w;
+        startedNs = nowNs;
+    }
+
+    public long startedNs() {
+        return startedNs;
+    }
+
+    public int exitStatus() {
+        return exitStatus;
+    }
+
+    void exitStatus(int status) {
+        exitStatus = status;
+    }
+
+    /** The code the task passed to {@code task_exit}, if it did. */
+    public Integer requestedExit() {
+        return requestedExit;
+    }
+
+    public void requestExit(int code) {
+        requestedExit = code;
+    }
+
+    public int restarts() {
+        return restarts;
+    }
+
+    void restarted() {
+        restarts++;
+    }
+
+    /** {@code name#id}, as in console prefixes. */
+    public String label() {
+        return name + "#" + id;
+    }
+
+    @Override
+    public String toString() {
+        return label();
+    }
+}

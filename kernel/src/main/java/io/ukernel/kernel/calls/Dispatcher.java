@@ -1,0 +1,61 @@
+package io.ukernel.kernel.calls;
+
+import io.ukernel.abi.Call;
+import io.ukernel.abi.FrameCodec;
+import io.ukernel.abi.Frame;
+import io.ukernel.abi.Status;
+import io.ukernel.kernel.Task;
+import io.ukernel.kernel.console.Console;
+import io.ukernel.kernel.console.Level;
+
+/**
+ * Turns one request of a task into one reply: the checks every call shares, in a fixed order — known call
+ * number, argument signature, not reserved, capability held, implemented — then the handler. Frames in, replies
+ * out, no sockets: unit tests drive it directly (like Netty's EmbeddedChannel).
+ */
+public final class Dispatcher {
+    private final CallTable table;
+    private final Console console;
+
+    public Dispatcher(CallTable table, Console console) {
+        this.table = table;
+        this.console = console;
+    }
+
+    /** Serves {@code request} for {@code task}. Never throws for anything a worker can send. */
+    public Frame.Reply dispatch(Task task, Frame.Request request) {
+        int seq = request.seq();
+        Call call = Call.ofNumber(request.call());
+        if (call == null || call == Call.HELLO) {
+            return refuse(task, seq, request.call(), Status.ERR_INVAL,
+                    call == null ? "no call has number " + request.call() : "hello was already done");
+        }
+        String mismatch = FrameCodec.checkSignature(call.args(), request.values());
+        if (mismatch != null) {
+            return refuse(task, seq, call, Status.ERR_INVAL, mismatch);
+        }
+        if (call.reserved()) {
+            return Frame.Reply.error(seq, Status.ERR_UNSUPPORTED);
+        }
+        if (call.cap() != null && !task.caps().active().has(call.cap())) {
+            console.event(task.name(), task.id(), Level.WARN, "cap.denied", call.abiName() + ": denied: needs "
+                    + call.cap() + " (active " + task.caps().active() + "; call cap_acquire first"
+                    + (task.caps().ceiling().has(call.cap()) ? ")" : ", and grant it in ukernel.toml [caps])"));
+            return Frame.Reply.error(seq, Status.ERR_DENIED);
+        }
+        var handler = table.handler(call);
+        if (handler.isEmpty()) {
+            return Frame.Reply.error(seq, Status.ERR_UNSUPPORTED);
+        }
+        return switch (handler.get().handle(task, new Args(request.values()))) {
+            case Outcome.Ok ok -> new Frame.Reply(seq, Status.OK, ok.results());
+            case Outcome.Err err -> refuse(task, seq, call, err.status(), err.reason());
+        };
+    }
+
+    private Frame.Reply refuse(Task task, int seq, Object call, Status status, String reason) {
+        String name = call instanceof Call c ? c.abiName() : "call " + call;
+        console.event(task.name(), task.id(), Level.DEBUG, "call.error", name + ": " + status + ": " + reason);
+        return Frame.Reply.error(seq, status);
+    }
+}

@@ -1,0 +1,38 @@
+package io.ukernel.kernel.calls;
+
+import io.ukernel.abi.LogLevel;
+import io.ukernel.abi.Status;
+import io.ukernel.kernel.Task;
+import io.ukernel.kernel.console.Console;
+import io.ukernel.kernel.console.Level;
+import java.nio.charset.StandardCharsets;
+
+/** {@code log_write}: one console line (or several, one per embedded newline) with the task's prefix. */
+final class LogCalls {
+    /** Longest message accepted by {@code log_write}. */
+    static final int MAX_MESSAGE_BYTES = 16 * 1024;
+
+    private final Console console;
+
+    LogCalls(Console console) {
+        this.console = console;
+    }
+
+    Outcome write(Task task, Args args) {
+        LogLevel level = LogLevel.of(args.i64(0));
+        if (level == null) {
+            return Outcome.err(Status.ERR_INVAL, "log level " + args.i64(0) + " is not 10, 20, 30 or 40");
+        }
+        byte[] message = args.bytes(1);
+        if (message.length > MAX_MESSAGE_BYTES) {
+            return Outcome.err(Status.ERR_TOOBIG, "log message of " + message.length + " bytes exceeds "
+                    + MAX_MESSAGE_BYTES);
+        }
+        String text = new String(message, StandardCharsets.UTF_8);
+        if (text.endsWith("\n")) {
+            text = text.substring(0, text.length() - 1);
+        }
+        console.write(task.name(), task.id(), Level.of(level), null, text);
+        return Outcome.ok();
+    }
+}

@@ -1,0 +1,64 @@
+package io.ukernel.kernel.calls;
+
+import io.ukernel.abi.Abi;
+import io.ukernel.abi.Cap;
+import io.ukernel.abi.Status;
+import io.ukernel.abi.Value;
+import io.ukernel.kernel.Task;
+import io.ukernel.kernel.caps.CapabilitySet;
+import io.ukernel.kernel.caps.TaskCaps;
+import io.ukernel.kernel.console.Console;
+import io.ukernel.kernel.console.Level;
+
+/** {@code abi_version}, {@code cap_acquire}, {@code cap_drop}, {@code cap_query}, {@code handle_close}. */
+final class MetaCalls {
+    private final Console console;
+
+    MetaCalls(Console console) {
+        this.console = console;
+    }
+
+    Outcome abiVersion(Task task, Args args) {
+        return Outcome.ok(Value.of(Abi.VERSION));
+    }
+
+    Outcome capAcquire(Task task, Args args) {
+        long mask = args.i64(0);
+        if ((mask & ~Cap.ALL_MASK) != 0) {
+            return Outcome.err(Status.ERR_INVAL, "unknown capability bits in " + Cap.format(mask));
+        }
+        return switch (task.caps().acquire(new CapabilitySet(mask))) {
+            case TaskCaps.Acquire.Granted g -> {
+                console.event(task.name(), task.id(), Level.INFO, "cap.acquire", "caps: acquired "
+                        + Cap.format(mask) + " (active " + task.caps().active() + ")");
+                yield Outcome.ok(Value.of(task.caps().active().mask()));
+            }
+            case TaskCaps.Acquire.Denied d -> {
+                console.event(task.name(), task.id(), Level.WARN, "cap.denied", "caps: denied "
+                        + Cap.format(mask) + ": " + d.missing() + " beyond this task's ceiling "
+                        + task.caps().ceiling() + " (grant it in ukernel.toml [caps] grant)");
+                yield Outcome.err(Status.ERR_DENIED, d.missing() + " is beyond the ceiling");
+            }
+        };
+    }
+
+    Outcome capDrop(Task task, Args args) {
+        long mask = args.i64(0);
+        if ((mask & ~Cap.ALL_MASK) != 0) {
+            return Outcome.err(Status.ERR_INVAL, "unknown capability bits in " + Cap.format(mask));
+        }
+        task.caps().drop(new CapabilitySet(mask));
+        console.event(task.name(), task.id(), Level.INFO, "cap.drop", "caps: dropped " + Cap.format(mask)
+                + " for good (active " + task.caps().active() + ", ceiling " + task.caps().ceiling() + ")");
+        return Outcome.ok(Value.of(task.caps().active().mask()));
+    }
+
+    Outcome capQuery(Task task, Args args) {
+        return Outcome.ok(Value.of(task.caps().active().mask()), Value.of(task.caps().ceiling().mask()));
+    }
+
+    Outcome handleClose(Task task, Args args) {
+        long h = args.i64(0);
+        return task.handles().close(h) ? Outcome.ok() : Outcome.err(Status.ERR_BADHANDLE, "no handle " + h);
+    }
+}

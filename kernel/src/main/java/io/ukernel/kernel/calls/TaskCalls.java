@@ -1,0 +1,26 @@
+package io.ukernel.kernel.calls;
+
+import io.ukernel.abi.Value;
+import io.ukernel.kernel.Task;
+
+/** {@code task_self}, {@code task_yield}, {@code task_exit}. */
+final class TaskCalls {
+
+    Outcome self(Task task, Args args) {
+        return Outcome.ok(Value.of(task.id()), Value.of(task.name()));
+    }
+
+    /**
+     * Each worker has its own connection and the reactor serves every ready connection in turn, so there is no
+     * run queue to give up a place in: yielding is answering at once.
+     */
+    Outcome yield(Task task, Args args) {
+        return Outcome.ok();
+    }
+
+    /** Records the code; the transport answers, flushes and then closes the task's connection. */
+    Outcome exit(Task task, Args args) {
+        task.requestExit((int) args.i64(0));
+        return Outcome.ok();
+    }
+}

@@ -1,0 +1,205 @@
+package io.ukernel.kernel.transport;
+
+import io.ukernel.abi.Abi;
+import io.ukernel.abi.Call;
+import io.ukernel.abi.Decoded;
+import io.ukernel.abi.Frame;
+import io.ukernel.abi.FrameCodec;
+import io.ukernel.abi.Status;
+import io.ukernel.abi.Value;
+import io.ukernel.kernel.Reactor;
+import io.ukernel.kernel.Task;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+import java.util.HexFormat;
+import java.util.Optional;
+
+/**
+ * One worker's ABI connection: decodes every whole frame a read brings (a batch), serves each in order, and
+ * writes all the replies with one write (decoder → handler → encoder, as in Netty). The first frame must be
+ * {@code hello} with the task's token. Owned by the reactor thread.
+ */
+public final class Connection implements Reactor.Handler {
+    private static final int INITIAL_BUFFER = 64 * 1024;
+
+    private final SocketChannel channel;
+    private final Session session;
+    private SelectionKey key;
+    private ByteBuffer in = ByteBuffer.allocate(INITIAL_BUFFER).order(ByteOrder.LITTLE_ENDIAN);
+    private ByteBuffer out = ByteBuffer.allocate(INITIAL_BUFFER).order(ByteOrder.LITTLE_ENDIAN);
+    private Task task;
+    private boolean closeAfterFlush;
+    private boolean closed;
+    private String closeReason = "closed by the worker";
+    private boolean protocolError;
+
+    Connection(SocketChannel channel, Session session) {
+        this.channel = channel;
+        this.session = session;
+    }
+
+    void registered(SelectionKey k) {
+        this.key = k;
+    }
+
+    /** The task bound by hello, or null. */
+    public Task task() {
+        return task;
+    }
+
+    @Override
+    public void ready(SelectionKey k) throws IOException {
+        if (k.isValid() && k.isWritable()) {
+            flush();
+        }
+        if (k.isValid() && k.isReadable()) {
+            read();
+        }
+    }
+
+    private void read() throws IOException {
+        int n;
+        try {
+            n = channel.read(in);
+        } catch (IOException e) {
+            close("read failed: " + e.getMessage(), false);
+            return;
+        }
+        if (n < 0) {
+            close(closeReason, false);
+            return;
+        }
+        in.flip();
+        serveFrames();
+        in.compact();
+        flush();
+    }
+
+    private void serveFrames() {
+        while (!closeAfterFlush && !closed) {
+            switch (FrameCodec.decodeRequest(in)) {
+                case Decoded.Whole<Frame.Request> w -> {
+                    in.position(in.position() + w.consumed());
+                    serve(w.frame());
+                }
+                case Decoded.NeedMore<Frame.Request> ignored -> {
+                    growFor(in);
+                    return;
+                }
+                case Decoded.Malformed<Frame.Request> m -> {
+                    if (!m.recoverable()) {
+                        close("protocol error: " + m.reason(), true);
+                        return;
+                    }
+                    in.position(in.position() + m.consumed());
+                    enqueue(Frame.Reply.error(m.seq(), Status.ERR_INVAL));
+                }
+            }
+        }
+    }
+
+    private void serve(Frame.Request request) {
+        if (task == null) {
+            hello(request);
+            return;
+        }
+        enqueue(session.dispatch(task, request));
+        if (task.requestedExit() != null) {
+            closeReason = "task_exit(" + task.requestedExit() + ")";
+            closeAfterFlush = true;
+        }
+    }
+
+    private void hello(Frame.Request request) {
+        boolean shaped = request.call() == Call.HELLO.number()
+                && FrameCodec.checkSignature(Call.HELLO.args(), request.values()) == null;
+        Optional<Task> bound = Optional.empty();
+        if (shaped) {
+            byte[] token = ((Value.Bytes) request.values().get(0)).value();
+            bound = session.attach(HexFormat.of().formatHex(token), this);
+        }
+        if (bound.isEmpty()) {
+            enqueue(Frame.Reply.error(request.seq(), Status.ERR_DENIED));
+            closeReason = shaped ? "hello with an unknown token" : "first frame was not hello";
+            protocolError = true;
+            closeAfterFlush = true;
+            return;
+        }
+        task = bound.get();
+        enqueue(Frame.Reply.ok(request.seq(), Value.of(task.id()), Value.of(Abi.VERSION)));
+    }
+
+    /** Grows the read buffer when the frame at its position is larger than it (length already bounded). */
+    private void growFor(ByteBuffer buf) {
+        if (buf.remaining() < 4) {
+            return;
+        }
+        int need = 4 + buf.getInt(buf.position());
+        if (need > buf.capacity()) {
+            ByteBuffer bigger = ByteBuffer.allocate(need).order(ByteOrder.LITTLE_ENDIAN);
+            bigger.put(buf);
+            bigger.flip();
+            in = bigger;
+        }
+    }
+
+    /** Queues a frame (reply) for the next flush. */
+    public void enqueue(Frame frame) {
+        int size = FrameCodec.size(frame);
+        if (out.remaining() < size) {
+            ByteBuffer bigger = ByteBuffer.allocate(Math.max(out.capacity() * 2, out.position() + size))
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            out.flip();
+            bigger.put(out);
+            out = bigger;
+        }
+        FrameCodec.encode(frame, out);
+    }
+
+    /** Writes what is queued; waits for writability when the socket is full. */
+    public void flush() {
+        if (closed) {
+            return;
+        }
+        out.flip();
+        try {
+            channel.write(out);
+        } catch (IOException e) {
+            out.clear();
+            close("write failed: " + e.getMessage(), false);
+            return;
+        }
+        boolean pending = out.hasRemaining();
+        out.compact();
+        if (pending) {
+            key.interestOps(SelectionKey.OP_READ | SelectionKey.OP_WRITE);
+        } else {
+            key.interestOps(SelectionKey.OP_READ);
+            if (closeAfterFlush) {
+                close(closeReason, protocolError);
+            }
+        }
+    }
+
+    /** Closes the connection and tells the session. Idempotent. */
+    public void close(String reason, boolean protocol) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        key.cancel();
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // already gone
+        }
+        session.detached(task, this, reason, protocol);
+    }
+
+    public boolean closed() {
+        return closed;
+    }
+}

@@ -1,0 +1,17 @@
+package io.ukernel.kernel.transport;
+
+import io.ukernel.abi.Frame;
+import io.ukernel.kernel.Task;
+import java.util.Optional;
+
+/** What a connection needs from the kernel. Called on the reactor thread. */
+public interface Session {
+    /** Binds a connection presenting {@code token}: the task it was issued to, once; empty when unknown. */
+    Optional<Task> attach(String token, Connection connection);
+
+    /** Serves one request of an attached task. */
+    Frame.Reply dispatch(Task task, Frame.Request request);
+
+    /** The connection of {@code task} (null before hello) ended; {@code reason} says why, for the console. */
+    void detached(Task task, Connection connection, String reason, boolean protocolError);
+}

@@ -1,0 +1,45 @@
+package io.ukernel.kernel.calls;
+
+import io.ukernel.abi.Call;
+import io.ukernel.abi.Frame;
+import io.ukernel.abi.Value;
+import io.ukernel.kernel.FakeClock;
+import io.ukernel.kernel.Task;
+import io.ukernel.kernel.console.Console;
+import io.ukernel.kernel.console.LineFormat;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+
+/** Frames in, replies out: the real call table and dispatcher, no sockets (Netty's EmbeddedChannel idea). */
+final class CallHarness {
+    final FakeClock clock = new FakeClock();
+    final ByteArrayOutputStream terminal = new ByteArrayOutputStream();
+    final Console console;
+    final Dispatcher dispatcher;
+    private int seq;
+
+    CallHarness() {
+        try {
+            console = Console.open(clock, LineFormat.TEXT, new PrintStream(terminal, true, StandardCharsets.UTF_8),
+                    null, true);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        dispatcher = new Dispatcher(CallTable.v1(console, clock), console);
+    }
+
+    Frame.Reply call(Task task, Call call, Value... args) {
+        Frame.Reply r = dispatcher.dispatch(task, new Frame.Request(++seq, call, args));
+        if (r.seq() != seq) {
+            throw new AssertionError("reply seq " + r.seq() + " does not answer request " + seq);
+        }
+        return r;
+    }
+
+    String console() {
+        return terminal.toString(StandardCharsets.UTF_8);
+    }
+}
