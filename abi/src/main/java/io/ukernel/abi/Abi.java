@@ -29,6 +29,8 @@ public final class Abi {
     public static final int MAX_MSG_BYTES = 64 * 1024;
     /** Most pairs in one {@code io_poll}. */
     public static final int MAX_POLL_ITEMS = 1024;
+    /** Longest message of one {@code log_write}. */
+    public static final int MAX_LOG_BYTES = 16 * 1024;
     /** Bytes in the handshake token. */
     public static final int TOKEN_BYTES = 16;
 

@@ -149,7 +149,7 @@ public enum Call implements AbiConstant {
     private static final Call[] BY_NUMBER = index();
 
     private static Call[] index() {
-        Call[] table = new Call[0x80];
+        Call[] table = new Call[0x100];
         for (Call c : values()) {
             if (table[c.number] != null) {
                 throw new ExceptionInInitializerError("duplicate call number " + c.number);

@@ -12,12 +12,20 @@ public enum OpenFlag implements AbiConstant {
     EXCLUSIVE(32);
 
     /** Every defined flag; other bits are {@code ERR_INVAL}. */
-    public static final long ALL_MASK = 63;
+    public static final long ALL_MASK = allMask();
 
     private final int bit;
 
     OpenFlag(int bit) {
         this.bit = bit;
+    }
+
+    private static long allMask() {
+        long m = 0;
+        for (OpenFlag f : values()) {
+            m |= f.bit;
+        }
+        return m;
     }
 
     public int bit() {

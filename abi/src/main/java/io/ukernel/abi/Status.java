@@ -6,7 +6,7 @@ package io.ukernel.abi;
  */
 public enum Status implements AbiConstant {
     OK(0, "the call succeeded"),
-    ERR_UNSUPPORTED(1, "the call is reserved in this ABI version"),
+    ERR_UNSUPPORTED(1, "the call (or the variant asked for) is reserved, or not implemented by this kernel yet"),
     ERR_DENIED(2, "the task lacks the capability, or a scope (allow-list, preopen) refuses the target"),
     ERR_BADHANDLE(3, "the handle number is not in the calling task's table, or names the wrong kind of object"),
     ERR_INVAL(4, "an argument is malformed or out of range"),

@@ -165,6 +165,9 @@ public final class Kernel implements Session {
     @Override
     public void detached(Task task, Connection connection, String reason, boolean protocolError) {
         if (task == null) {
+            if (protocolError) {
+                console.event("kernel", 0, Level.WARN, "abi.reject", "closed a connection before hello: " + reason);
+            }
             return;
         }
         connections.remove(task, connection);
@@ -220,7 +223,7 @@ public final class Kernel implements Session {
                 + delayMs + " ms (policy " + p.mode().text() + ", restart " + (task.restarts() + 1) + ")");
         reactor.schedule(delayMs * 1_000_000, () -> {
             if (stopReason == null) {
-                task.restarted();
+                task.restarted(new CapabilitySet(task.caps().initialCeiling()));
                 tasks.renewToken(task);
                 start(task);
             } else if (tasks.liveCount() == 0) {

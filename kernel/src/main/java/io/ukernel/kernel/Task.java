@@ -25,7 +25,7 @@ public final class Task {
     private final String name;
     private final String entry;
     private final RestartPolicy restart;
-    private final TaskCaps caps;
+    private TaskCaps caps;
     private final HandleTable handles;
     private String token;
     private State state = State.STARTING;
@@ -120,8 +120,13 @@ public final class Task {
         return restarts;
     }
 
-    void restarted() {
+    /** A restarted task starts afresh: its first ceiling, no active capabilities, an empty handle table. */
+    void restarted(CapabilitySet ceiling) {
         restarts++;
+        caps = new TaskCaps(ceiling);
+        handles.closeAll();
+        requestedExit = null;
+        exitStatus = -1;
     }
 
     /** {@code name#id}, as in console prefixes. */

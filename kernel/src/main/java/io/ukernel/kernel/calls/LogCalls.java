@@ -10,7 +10,7 @@ import java.nio.charset.StandardCharsets;
 /** {@code log_write}: one console line (or several, one per embedded newline) with the task's prefix. */
 final class LogCalls {
     /** Longest message accepted by {@code log_write}. */
-    static final int MAX_MESSAGE_BYTES = 16 * 1024;
+    static final int MAX_MESSAGE_BYTES = io.ukernel.abi.Abi.MAX_LOG_BYTES;
 
     private final Console console;
 

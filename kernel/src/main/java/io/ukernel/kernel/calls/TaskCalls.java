@@ -20,7 +20,11 @@ final class TaskCalls {
 
     /** Records the code; the transport answers, flushes and then closes the task's connection. */
     Outcome exit(Task task, Args args) {
-        task.requestExit((int) args.i64(0));
+        long code = args.i64(0);
+        if (code < 0 || code > 255) {
+            return Outcome.err(io.ukernel.abi.Status.ERR_INVAL, "exit code " + code + " is not within 0..255");
+        }
+        task.requestExit((int) code);
         return Outcome.ok();
     }
 }

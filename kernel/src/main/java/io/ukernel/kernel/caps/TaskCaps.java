@@ -6,11 +6,18 @@ package io.ukernel.kernel.caps;
  * nothing can raise the ceiling. Owned by the reactor thread.
  */
 public final class TaskCaps {
+    private final CapabilitySet initialCeiling;
     private CapabilitySet ceiling;
     private CapabilitySet active = CapabilitySet.NONE;
 
     public TaskCaps(CapabilitySet ceiling) {
+        this.initialCeiling = ceiling;
         this.ceiling = ceiling;
+    }
+
+    /** The ceiling the task was created with (a restart starts from it again). */
+    public long initialCeiling() {
+        return initialCeiling.mask();
     }
 
     /** Outcome of an acquire: granted, or denied with the capabilities that were beyond the ceiling. */

@@ -90,7 +90,7 @@ public final class Connection implements Reactor.Handler {
                     return;
                 }
                 case Decoded.Malformed<Frame.Request> m -> {
-                    if (!m.recoverable()) {
+                    if (!m.recoverable() || task == null) {
                         close("protocol error: " + m.reason(), true);
                         return;
                     }
@@ -116,6 +116,14 @@ public final class Connection implements Reactor.Handler {
     private void hello(Frame.Request request) {
         boolean shaped = request.call() == Call.HELLO.number()
                 && FrameCodec.checkSignature(Call.HELLO.args(), request.values()) == null;
+        if (shaped && ((Value.I64) request.values().get(1)).value() >>> 16 != Abi.VERSION_MAJOR) {
+            enqueue(Frame.Reply.error(request.seq(), Status.ERR_INVAL));
+            closeReason = "hello from ABI " + Abi.formatVersion(((Value.I64) request.values().get(1)).value())
+                    + "; this kernel speaks ABI " + Abi.formatVersion(Abi.VERSION);
+            protocolError = true;
+            closeAfterFlush = true;
+            return;
+        }
         Optional<Task> bound = Optional.empty();
         if (shaped) {
             byte[] token = ((Value.Bytes) request.values().get(0)).value();

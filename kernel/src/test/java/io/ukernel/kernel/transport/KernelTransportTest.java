@@ -252,4 +252,30 @@ class KernelTransportTest {
                 + "and grant it in ukernel.toml [caps])"), console());
         assertTrue(console().contains("caps: denied TIME: TIME beyond this task's ceiling LOG"), console());
     }
+
+    @Test
+    void helloFromAnotherMajorVersion_isInval_andClosed() throws Exception {
+        List<Frame.Reply> got = new ArrayList<>();
+        boot(0, (ch, spec) -> {
+            send(ch, new Frame.Request(1, Call.HELLO, Value.of(HexFormat.of().parseHex(spec.token())),
+                    Value.of((Abi.VERSION_MAJOR + 1L) << 16)), new Frame.Request(2, Call.ABI_VERSION));
+            got.addAll(read(ch, 2));
+            return 0;
+        });
+        assertEquals(List.of(Frame.Reply.error(1, Status.ERR_INVAL)), got);
+        assertTrue(console().contains("this kernel speaks ABI 1.0"), console());
+    }
+
+    @Test
+    void taskExit_outOfRange_isInval() throws Exception {
+        List<Frame.Reply> got = new ArrayList<>();
+        boot(0, (ch, spec) -> {
+            send(ch, hello(spec), new Frame.Request(2, Call.TASK_EXIT, Value.of(300)),
+                    new Frame.Request(3, Call.TASK_EXIT, Value.of(4)));
+            got.addAll(read(ch, 3));
+            return 4;
+        });
+        assertEquals(Frame.Reply.error(2, Status.ERR_INVAL), got.get(1));
+        assertEquals(Frame.Reply.ok(3), got.get(2));
+    }
 }
