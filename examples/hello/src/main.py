@@ -12,7 +12,7 @@ import ukernel
 async def main() -> int:
     active = ukernel.cap_acquire(ukernel.Cap.LOG, ukernel.Cap.TIME)
     task_id, name = ukernel.task_self()
-    ukernel.info(f"hello from {name} (task {task_id}), capabilities {active!r}")
+    ukernel.info(f"hello from {name} (task {task_id}), capabilities {active.name}")
     ukernel.task_yield()
 
     limit = int(os.environ.get("HEARTBEATS", "0"))

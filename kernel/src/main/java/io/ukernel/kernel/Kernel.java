@@ -41,6 +41,8 @@ public final class Kernel implements Session {
     private final Dispatcher dispatcher;
     private final Map<Task, Connection> connections = new HashMap<>();
     private final CompletableFuture<Integer> done = new CompletableFuture<>();
+    /** The one structure read off the reactor thread: by the shutdown hook. */
+    private final java.util.Set<Worker> liveWorkers = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private Endpoint endpoint;
     private Task main;
     private String stopReason;
@@ -56,8 +58,17 @@ public final class Kernel implements Session {
 
     /** Boots and runs the kernel on the calling thread; returns the app's exit status. */
     public int run() {
+        // Last line of defence against orphans: whatever ends this JVM (an uncaught error, System.exit) kills
+        // the workers still alive. PR_SET_PDEATHSIG in the loader covers SIGKILL of the JVM itself.
+        Thread reaper = new Thread(() -> liveWorkers.forEach(Worker::kill), "ukernel-reaper");
+        Runtime.getRuntime().addShutdownHook(reaper);
         reactor.execute(this::boot);
         reactor.run();
+        try {
+            Runtime.getRuntime().removeShutdownHook(reaper);
+        } catch (IllegalStateException alreadyShuttingDown) {
+            // the hook runs anyway
+        }
         if (endpoint != null) {
             endpoint.close();
         }
@@ -67,6 +78,14 @@ public final class Kernel implements Session {
     /** Asks the kernel to stop every task and end. Safe from any thread (signal handlers). */
     public void stop(String reason) {
         reactor.execute(() -> beginStop(reason));
+    }
+
+    /** Kills every worker at once (a second Ctrl-C). Safe from any thread. */
+    public void stopNow(String reason) {
+        reactor.execute(() -> {
+            beginStop(reason);
+            killStragglers();
+        });
     }
 
     private void boot() {
@@ -111,12 +130,13 @@ public final class Kernel implements Session {
     }
 
     private void start(Task task) {
-        WorkerSpec spec = new WorkerSpec(task.id(), task.name(), config.bundleDir(), endpoint.path(), task.token(),
+        WorkerSpec spec = new WorkerSpec(task.id(), task.name(), task.entry(), config.bundleDir(), endpoint.path(), task.token(),
                 config.env());
         task.state(Task.State.STARTING);
         try {
             Worker w = config.platform().start(spec, listener(task));
             task.started(w, config.clock().monotonicNs());
+            liveWorkers.add(w);
             console.event(task.name(), task.id(), Level.INFO, "task.start", "task " + task.label() + " started: pid "
                     + w.pid() + ", entry " + task.entry() + ", ceiling " + task.caps().ceiling()
                     + (task.restarts() > 0 ? ", restart " + task.restarts() : ""));
@@ -183,6 +203,9 @@ public final class Kernel implements Session {
         }
         task.state(Task.State.EXITED);
         task.exitStatus(status);
+        if (task.worker() != null) {
+            liveWorkers.remove(task.worker());
+        }
         task.handles().closeAll();
         Connection c = connections.remove(task);
         if (c != null) {

@@ -60,6 +60,8 @@ public final class ProcessPlatform implements Platform {
         env.put(Abi.ENV_ENDPOINT, spec.endpoint().toString());
         env.put(Abi.ENV_TOKEN, spec.token());
         env.put("UKERNEL_TASK", spec.taskName());
+        // The kernel already resolved the entry from the manifest; passing it spares the loader a TOML parse.
+        env.put("UKERNEL_ENTRY", spec.entry());
         env.put("UKERNEL_KERNEL_PID", Long.toString(ProcessHandle.current().pid()));
         Process process = pb.start();
         process.getOutputStream().close();

@@ -1,0 +1,174 @@
+package io.ukernel.cli;
+
+import io.ukernel.app.EnvFile;
+import io.ukernel.app.EnvFileException;
+import io.ukernel.app.Manifest;
+import io.ukernel.app.ManifestException;
+import io.ukernel.app.ManifestParser;
+import io.ukernel.app.bundle.Bundle;
+import io.ukernel.app.bundle.BundleReader;
+import io.ukernel.kernel.Kernel;
+import io.ukernel.kernel.KernelClock;
+import io.ukernel.kernel.KernelConfig;
+import io.ukernel.kernel.console.Console;
+import io.ukernel.kernel.console.LineFormat;
+import io.ukernel.platform.process.ProcessPlatform;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+import sun.misc.Signal;
+
+/** {@code ukernel run}: build when stale, boot the kernel, run the app's tasks, exit with the main task's status. */
+@Command(
+        name = "run",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Boot the kernel and run the app: builds build/bundle.tgz first when a source changed, extracts it to "
+                    + "build/root, starts the main task (and tasks declared with start = \"boot\"), and streams the "
+                    + "console to the terminal and to logs/console.log (the previous run's log is kept as "
+                    + "console.log.1).",
+            "",
+            "Ctrl-C (SIGINT) or SIGTERM stops the tasks: each gets SIGTERM, then SIGKILL after the grace period. "
+                    + "The exit status is the main task's (143 when it was stopped by SIGTERM)."
+        },
+        footerHeading = "%nExamples:%n",
+        footer = {
+            "  ukernel run                         run the app in the current directory",
+            "  ukernel run examples/hello -e HEARTBEATS=3",
+            "  ukernel run --log-format json       one JSON object per console line",
+            "  ukernel run --env-file prod.env --grace 10"
+        })
+public final class RunCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "The app directory (default: .)")
+    Path dir = Path.of(".");
+
+    @Option(names = {"-e", "--env"}, paramLabel = "KEY=VALUE",
+            description = "Set an environment variable for the workers (repeatable; overrides env/ukernel.env).")
+    List<String> env = new ArrayList<>();
+
+    @Option(names = "--env-file", paramLabel = "FILE",
+            description = "Read variables from FILE instead of env/ukernel.env.")
+    Path envFile;
+
+    @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "text",
+            description = "Console line format: text (readable prefix) or json (one object per line). "
+                    + "Default: ${DEFAULT-VALUE}.")
+    String logFormat;
+
+    @Option(names = "--grace", paramLabel = "SECONDS", defaultValue = "5",
+            description = "Seconds a stopping task gets between SIGTERM and SIGKILL. Default: ${DEFAULT-VALUE}.")
+    double graceSeconds;
+
+    @Option(names = {"-q", "--quiet"}, description = "Write the console to logs/console.log only, not the terminal.")
+    boolean quiet;
+
+    @Option(names = "--debug", description = "Also show DEBUG lines (connections, refused calls).")
+    boolean debug;
+
+    @Override
+    public Integer call() throws Exception {
+        Path app = dir.toAbsolutePath().normalize();
+        if (!Files.isRegularFile(app.resolve(Manifest.FILE_NAME))) {
+            throw new UserError(app + " has no " + Manifest.FILE_NAME + " (create an app with `ukernel init NAME`)");
+        }
+        LineFormat format = parseFormat(logFormat);
+        if (graceSeconds < 0) {
+            throw new UserError("--grace must be zero or more seconds, got " + graceSeconds);
+        }
+        PrintWriter out = spec.commandLine().getErr();
+        BuildCommand.Result build = BuildCommand.buildIfStale(app, out);
+        Path root = extract(app);
+        Manifest manifest = ManifestParser.parse(root.resolve(Manifest.FILE_NAME));
+        Map<String, String> environment = environment(app);
+
+        KernelClock clock = KernelClock.system();
+        try (Console console = Console.open(clock, format, quiet ? null : System.out,
+                app.resolve("logs/console.log"), debug)) {
+            Kernel kernel = new Kernel(new KernelConfig(manifest, root, environment,
+                    new ProcessPlatform(build.runtime().executable(), build.runtime().version()), console, clock,
+                    (long) (graceSeconds * TimeUnit.SECONDS.toNanos(1))));
+            installSignalHandlers(kernel);
+            return kernel.run();
+        }
+    }
+
+    private static LineFormat parseFormat(String name) throws UserError {
+        try {
+            return LineFormat.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--log-format must be text or json, got \"" + name + "\"");
+        }
+    }
+
+    /** Extracts the bundle to build/root unless that already holds this exact bundle. */
+    private static Path extract(Path app) throws IOException {
+        Path tgz = Bundle.path(app);
+        Path root = app.resolve("build/root");
+        Path stamp = root.resolve(".bundle.sha256");
+        String sha = io.ukernel.app.bundle.Sha256.hex(Files.readAllBytes(tgz));
+        if (Files.isRegularFile(stamp) && Files.readString(stamp, StandardCharsets.UTF_8).equals(sha)) {
+            return root;
+        }
+        deleteTree(root);
+        BundleReader.extract(tgz, root);
+        Files.writeString(stamp, sha, StandardCharsets.UTF_8);
+        return root;
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (var paths = Files.walk(root)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    private Map<String, String> environment(Path app) throws UserError, IOException {
+        Map<String, String> vars = new LinkedHashMap<>();
+        try {
+            vars.putAll(EnvFile.parse(envFile != null ? envFile : app.resolve("env/ukernel.env")));
+            vars.putAll(EnvFile.parseOptions(env));
+        } catch (EnvFileException e) {
+            throw new UserError(e.getMessage(), e);
+        }
+        return vars;
+    }
+
+    /** SIGINT and SIGTERM stop the kernel cleanly; a second one kills the workers at once. */
+    private static void installSignalHandlers(Kernel kernel) {
+        for (String name : List.of("INT", "TERM")) {
+            Signal.handle(new Signal(name), new java.util.function.Consumer<Signal>() {
+                private int count;
+
+                @Override
+                public void accept(Signal s) {
+                    count++;
+                    if (count == 1) {
+                        kernel.stop("SIG" + name + " received");
+                    } else {
+                        kernel.stopNow("SIG" + name + " received again");
+                    }
+                }
+            }::accept);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+package io.ukernel.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The developer pipeline as a user runs it, from a temp dir: {@code init → build → build → run → logs}, with
+ * {@code ukernel run} as a real JVM process driving a real python3 worker through the real kernel.
+ */
+class PipelineEndToEndTest {
+    private static final Pattern WORKER_PID = Pattern.compile("task main#1 started: pid (\\d+)");
+
+    @BeforeAll
+    static void adapter() {
+        CliTesting.useRepoAdapter();
+    }
+
+    /**
+     * Starts {@code ukernel ARGS} in its own JVM, as the launcher would. Its terminal output goes to a file beside
+     * the app (Process.destroy() closes the pipes, and the test must still read what the kernel printed).
+     */
+    static Process ukernel(Path cwd, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"),
+                "-D" + AdapterResources.PROPERTY + "=" + System.getProperty(AdapterResources.PROPERTY),
+                "io.ukernel.cli.Main"));
+        cmd.addAll(List.of(args));
+        Path terminal = terminalOf(cwd);
+        return new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true)
+                .redirectOutput(terminal.toFile()).start();
+    }
+
+    static Path terminalOf(Path cwd) {
+        return cwd.resolveSibling(cwd.getFileName() + ".terminal");
+    }
+
+    static String waitFor(Process p, Path cwd, int seconds) throws Exception {
+        if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("ukernel did not end within " + seconds + " s:\n"
+                    + Files.readString(terminalOf(cwd), StandardCharsets.UTF_8));
+        }
+        return Files.readString(terminalOf(cwd), StandardCharsets.UTF_8);
+    }
+
+    /** Polls the console log until {@code needle} appears. */
+    static String awaitLog(Path log, String needle, int seconds) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < deadline) {
+            if (Files.exists(log)) {
+                String text = Files.readString(log);
+                if (text.contains(needle)) {
+                    return text;
+                }
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no \"" + needle + "\" in " + log + " after " + seconds + " s:\n"
+                + (Files.exists(log) ? Files.readString(log) : "(no log)"));
+    }
+
+    @Test
+    void initBuildRunLogs_asAUserWould(@TempDir Path tmp) throws Exception {
+        assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "demo", "--dir", tmp.resolve("demo").toString())
+                .exit());
+        Path app = tmp.resolve("demo");
+
+        assertEquals(0, CliTesting.run(new UkernelCommand(), "build", app.toString()).exit());
+        byte[] first = Files.readAllBytes(app.resolve("build/bundle.tgz"));
+        Files.delete(app.resolve("build/bundle.tgz"));
+        assertEquals(0, CliTesting.run(new UkernelCommand(), "build", app.toString()).exit());
+        assertArrayEquals(first, Files.readAllBytes(app.resolve("build/bundle.tgz")), "build is not reproducible");
+
+        Process run = ukernel(app, "run", "-e", "GREETING=from-the-test");
+        Path log = app.resolve("logs/console.log");
+        String text = awaitLog(log, "heartbeat 3", 30);
+        Matcher pid = WORKER_PID.matcher(text);
+        assertTrue(pid.find(), text);
+        long workerPid = Long.parseLong(pid.group(1));
+
+        run.destroy(); // SIGTERM to the kernel, as an operator or a service manager would
+        String terminal = waitFor(run, app, 20);
+        assertEquals(143, run.exitValue(), "ukernel run must exit with the worker's status\n" + terminal);
+        assertFalse(ProcessHandle.of(workerPid).map(ProcessHandle::isAlive).orElse(false), "worker left behind");
+
+        CliTesting.Run logs = CliTesting.run(new UkernelCommand(), "logs", app.toString());
+        String shown = logs.out();
+        assertTrue(shown.contains("kernel#0 INFO  ukernel 0.1.0 · ABI 1.0 · platform process"), shown);
+        assertTrue(shown.contains("policy: grant LOG|TIME"), shown);
+        assertTrue(shown.contains("main#1 INFO  caps: acquired LOG|TIME"), shown);
+        assertTrue(shown.contains("main#1 INFO  GREETING=from-the-test"), shown);
+        for (int n = 1; n <= 3; n++) {
+            assertTrue(Pattern.compile("\\] main#1 INFO  heartbeat " + n + " \\(uptime").matcher(shown).find(), shown);
+        }
+        assertTrue(shown.contains("stopping: SIGTERM received"), shown);
+        assertTrue(shown.contains("task main#1 exited with status 143 (SIGTERM)"), shown);
+        assertTrue(shown.contains("app demo ended with status 143"), shown);
+        assertEquals(terminal.lines().filter(l -> l.startsWith("[")).toList(),
+                shown.lines().toList(), "the terminal and logs/console.log must show the same lines");
+    }
+
+    @Test
+    void killingTheKernel_takesItsWorkerWithIt(@TempDir Path tmp) throws Exception {
+        Path app = tmp.resolve("app");
+        assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "app", "--dir", app.toString()).exit());
+        Process run = ukernel(app, "run");
+        String text = awaitLog(app.resolve("logs/console.log"), "heartbeat 1", 30);
+        Matcher pid = WORKER_PID.matcher(text);
+        assertTrue(pid.find(), text);
+        ProcessHandle worker = ProcessHandle.of(Long.parseLong(pid.group(1))).orElseThrow();
+
+        run.destroyForcibly(); // SIGKILL: no shutdown hook runs; PR_SET_PDEATHSIG must take the worker down
+        run.waitFor(10, TimeUnit.SECONDS);
+        worker.onExit().get(10, TimeUnit.SECONDS);
+        assertFalse(worker.isAlive());
+    }
+
+    @Test
+    void workerExitStatus_isTheRunStatus_andTheLogSaysWhy(@TempDir Path tmp) throws Exception {
+        Path app = tmp.resolve("crash");
+        assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "crash", "--dir", app.toString()).exit());
+        Files.writeString(app.resolve("src/main.py"), """
+                import ukernel
+
+                def main():
+                    ukernel.cap_acquire(ukernel.Cap.LOG)
+                    ukernel.info("about to fail")
+                    raise RuntimeError("boom")
+                """);
+        Process run = ukernel(app, "run");
+        String terminal = waitFor(run, app, 30);
+        assertEquals(1, run.exitValue(), terminal);
+        assertTrue(terminal.contains("main#1 ERR   RuntimeError: boom"), terminal);
+        assertTrue(terminal.contains("task main#1 exited with status 1"), terminal);
+    }
+
+    @Test
+    void capAcquireBeyondPolicy_isDenied_withAPermissionErrorNamingTheCapability(@TempDir Path tmp) throws Exception {
+        Path app = tmp.resolve("greedy");
+        assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "greedy", "--dir", app.toString()).exit());
+        Files.writeString(app.resolve("src/main.py"), """
+                import ukernel
+
+                def main():
+                    ukernel.cap_acquire(ukernel.Cap.LOG)
+                    try:
+                        ukernel.cap_acquire(ukernel.Cap.NET)
+                    except PermissionError as e:
+                        print("denied:", e)
+                    try:
+                        ukernel.time_monotonic_ns()
+                    except PermissionError as e:
+                        print("denied:", e)
+                    print("active:", ukernel.cap_query()[0].name)
+                """);
+        Process run = ukernel(app, "run");
+        String terminal = waitFor(run, app, 30);
+        assertEquals(0, run.exitValue(), terminal);
+        assertTrue(terminal.contains("caps: denied NET: NET beyond this task's ceiling LOG|TIME"), terminal);
+        assertTrue(terminal.contains("main#1 OUT   denied: ") && terminal.contains("NET"), terminal);
+        assertTrue(terminal.contains("time_monotonic_ns: denied: needs TIME"), terminal);
+        assertTrue(terminal.contains("main#1 OUT   active: LOG"), terminal);
+    }
+
+    @Test
+    void misspeltManifestKey_failsBeforeBoot_namingFileLineAndKey(@TempDir Path tmp) throws Exception {
+        Path app = tmp.resolve("typo");
+        assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "typo", "--dir", app.toString()).exit());
+        String manifest = Files.readString(app.resolve("ukernel.toml")).replaceFirst("(?m)^grant =", "grnat =");
+        Files.writeString(app.resolve("ukernel.toml"), manifest);
+        int line = manifest.lines().toList().indexOf(manifest.lines().filter(l -> l.startsWith("grnat")).findFirst()
+                .orElseThrow()) + 1;
+        CliTesting.Run r = CliTesting.run(new UkernelCommand(), "run", app.toString());
+        assertEquals(1, r.exit(), r.err());
+        assertTrue(r.err().contains("ukernel.toml:" + line + ": caps.grnat: unknown key (did you mean \"grant\"?)"),
+                r.err());
+        assertFalse(Files.exists(app.resolve("logs/console.log")), "nothing may boot on a bad manifest");
+    }
+
+    @Test
+    void jsonLogFormat_writesOneObjectPerLine(@TempDir Path tmp) throws Exception {
+        Path app = tmp.resolve("json");
+        assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "json", "--dir", app.toString()).exit());
+        Process run = ukernel(app, "run", "--log-format", "json", "-q", "-e", "HEARTBEATS=1");
+        waitFor(run, app, 30);
+        assertEquals(0, run.exitValue());
+        List<String> lines = Files.readAllLines(app.resolve("logs/console.log"));
+        assertTrue(lines.size() > 5, lines.toString());
+        for (String l : lines) {
+            assertTrue(l.startsWith("{\"t\":") && l.endsWith("}"), l);
+        }
+        assertTrue(lines.stream().anyMatch(l -> l.contains("\"event\":\"cap.acquire\"")), lines.toString());
+        assertTrue(lines.stream().anyMatch(l -> l.contains("\"msg\":\"heartbeat 1 (uptime")), lines.toString());
+    }
+}

@@ -1,0 +1,389 @@
+"""The synchronous kernel client: one Unix-socket connection, one call at a time, or many in one batch.
+
+A call encodes a request frame, writes it, and reads replies into a receive buffer until the reply with the
+request's ``seq`` arrives. A batch writes many frames in one ``send`` and then reads all their replies,
+matched by ``seq``. The client is thread-safe (calls from several threads are serialised); a call made from a
+signal handler or finalizer while the same thread is inside a call raises ``RuntimeError`` instead of
+corrupting the stream.
+"""
+
+import _socket
+import os as _os
+from _thread import RLock
+
+from . import _abi
+from ._batch import Batch
+from ._calls import LOG_MESSAGE_LIMIT, SEQ_MASK, _specs, check_argc, kernel_log_level, log_chunks, result, spec
+from ._errors import KernelGoneError, ProtocolError
+from ._wire import decode_reply
+
+__all__ = ["Client"]
+
+_INITIAL_BUFFER = 64 * 1024
+_MAX_BUFFER = _abi.MAX_FRAME_BYTES + 4
+_REENTRANT = ("a kernel call was made from a signal handler or finalizer while this thread was inside "
+              "another kernel call; defer it (e.g. with loop.call_soon) instead")
+
+
+def _parse_token(token):
+    if isinstance(token, str):
+        try:
+            token = bytes.fromhex(token)
+        except ValueError:
+            raise ValueError("%s must be %d hex characters, got %r"
+                             % (_abi.ENV_TOKEN, 2 * _abi.TOKEN_BYTES, token)) from None
+    if not isinstance(token, (bytes, bytearray)) or len(token) != _abi.TOKEN_BYTES:
+        raise ValueError("the kernel token must be %d bytes (%d hex characters in %s)"
+                         % (_abi.TOKEN_BYTES, 2 * _abi.TOKEN_BYTES, _abi.ENV_TOKEN))
+    return bytes(token)
+
+
+class Client:
+    """A connection to the kernel.
+
+    ``Client.connect()`` connects to ``UKERNEL_ENDPOINT`` and presents ``UKERNEL_TOKEN`` (then removes both
+    from the environment, as the ABI asks). ``call(name, *args)`` makes any call of ``ukernel._abi.CALLS``;
+    the typed methods cover the meta, log, time and task calls.
+    """
+
+    def __init__(self, sock):
+        """Wraps a connected stream socket. Call :meth:`hello` before anything else."""
+        self._sock = sock
+        self._lock = RLock()
+        self._busy = False
+        self._seq = 0
+        self._buf = bytearray(_INITIAL_BUFFER)
+        self._view = memoryview(self._buf)
+        self._start = 0
+        self._end = 0
+        self._abandoned = set()
+        self._gone = None
+        self.task_id = None
+        self.kernel_abi_version = None
+        self.exit_code = None
+
+    # -- connection ----------------------------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, endpoint=None, token=None):
+        """Connects and says hello. ``endpoint`` and ``token`` default to ``UKERNEL_ENDPOINT`` and
+        ``UKERNEL_TOKEN``; variables read from the environment are removed from it once connected."""
+        env = _os.environ
+        scrub = []
+        if endpoint is None:
+            endpoint = env.get(_abi.ENV_ENDPOINT)
+            if not endpoint:
+                raise KernelGoneError("%s is not set: this process was not started by a ukernel kernel"
+                                      % _abi.ENV_ENDPOINT)
+            scrub.append(_abi.ENV_ENDPOINT)
+        if token is None:
+            token = env.get(_abi.ENV_TOKEN)
+            if not token:
+                raise KernelGoneError("%s is not set: this process was not started by a ukernel kernel"
+                                      % _abi.ENV_TOKEN)
+            scrub.append(_abi.ENV_TOKEN)
+        token = _parse_token(token)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
+            sock.connect(_os.fspath(endpoint))
+        except OSError as e:
+            sock.close()
+            raise KernelGoneError("cannot connect to the kernel at %s: %s" % (endpoint, e.strerror or e)) from e
+        client = cls(sock)
+        try:
+            client.hello(token)
+        except BaseException:
+            client.close()
+            raise
+        for name in scrub:
+            env.pop(name, None)
+        return client
+
+    @classmethod
+    def from_socket(cls, sock, token):
+        """Says hello over an already connected socket."""
+        client = cls(sock)
+        client.hello(_parse_token(token))
+        return client
+
+    def hello(self, token):
+        """Binds the connection to the task the token names; returns ``(task_id, kernel_abi_version)``."""
+        token = _parse_token(token)
+        try:
+            task_id, version = self._invoke(_HELLO, (token, _abi.VERSION))
+        except KernelGoneError as e:
+            raise KernelGoneError("the kernel closed the connection during hello (%s)" % e.strerror) from e
+        if version >> 16 != _abi.VERSION_MAJOR:
+            self.close()
+            raise ProtocolError("the kernel speaks ABI %d.%d, this adapter %d.%d"
+                                % (version >> 16, version & 0xFFFF, _abi.VERSION_MAJOR, _abi.VERSION_MINOR))
+        self.task_id = task_id
+        self.kernel_abi_version = version
+        return task_id, version
+
+    def fileno(self):
+        return -1 if self._sock is None else self._sock.fileno()
+
+    @property
+    def closed(self):
+        return self._sock is None
+
+    def close(self):
+        """Closes the connection (the kernel then ends the task)."""
+        self._drop("the client was closed")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        state = "task %s" % self.task_id if self._sock is not None else "closed: %s" % self._gone
+        return "<ukernel.Client %s>" % state
+
+    # -- calls ---------------------------------------------------------------------------------------------------
+
+    def call(self, name, *args):
+        """Makes call ``name`` with ``args`` (checked against its signature: ``TypeError`` before anything is
+        sent). Returns ``None``, the single result, or a tuple of results; raises the status's exception."""
+        s = _specs.get(name) or spec(name)
+        check_argc(s, args)
+        return self._invoke(s, args)
+
+    def batch(self):
+        """A batch: ``with client.batch() as b: r = b.call(...)`` sends every frame in one write when the
+        block ends, then reads all replies; ``r.result()`` gives each call's outcome."""
+        return Batch(self)
+
+    def _invoke(self, s, args):
+        with self._lock:
+            if self._busy:
+                raise RuntimeError(_REENTRANT)
+            self._busy = True
+            try:
+                seq = self._seq = (self._seq + 1) & SEQ_MASK
+                frame = s.encode(seq, args)
+                self._send(frame, (seq,))
+                reply = self._await(seq)
+            finally:
+                self._busy = False
+        return result(s, reply, args)
+
+    def _run_batch(self, frames, results):
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        with self._lock:
+            if self._busy:
+                raise RuntimeError(_REENTRANT)
+            self._busy = True
+            try:
+                pending = {r._seq: r for r in results}
+                self._send(data, pending)
+                try:
+                    while pending:
+                        reply = self._next_reply()
+                        r = pending.pop(reply[0], None)
+                        if r is None:
+                            self._unexpected(reply)
+                        else:
+                            r._reply = reply
+                except BaseException as e:
+                    if self._sock is not None:
+                        self._abandoned.update(pending)
+                    err = e if isinstance(e, Exception) else RuntimeError("the batch was interrupted")
+                    for r in pending.values():
+                        r._error = err
+                    raise
+            finally:
+                self._busy = False
+
+    # -- transport -----------------------------------------------------------------------------------------------
+
+    def _send(self, data, seqs):
+        sock = self._sock
+        if sock is None:
+            raise KernelGoneError(self._gone)
+        sent = 0
+        try:
+            sent = sock.send(data)
+            if sent != len(data):
+                view = memoryview(data)
+                while sent < len(data):
+                    sent += sock.send(view[sent:])
+        except OSError as e:
+            self._lost("cannot write to the kernel: %s" % (e.strerror or e), e)
+        except BaseException:
+            # Interrupted (a signal handler raised): the frames may or may not have left, so their replies are
+            # dropped if they come. A frame cut in the middle would desynchronise the stream: give up on it.
+            if 0 < sent < len(data):
+                self._drop("a write to the kernel was interrupted in the middle of a frame")
+            else:
+                self._abandoned.update(seqs)
+            raise
+
+    def _await(self, seq):
+        try:
+            while True:
+                reply = self._next_reply()
+                if reply[0] == seq:
+                    return reply
+                self._unexpected(reply)
+        except BaseException:
+            if self._sock is not None:
+                self._abandoned.add(seq)
+            raise
+
+    def _unexpected(self, reply):
+        if reply[0] in self._abandoned:
+            self._abandoned.discard(reply[0])  # the answer to an interrupted call
+            return
+        self._drop("the kernel sent a reply to no pending request")
+        raise ProtocolError("the kernel sent a reply with seq %d, which no pending request has" % reply[0],
+                            reply[0])
+
+    def _next_reply(self):
+        while True:
+            start = self._start
+            end = self._end
+            if start != end:
+                try:
+                    reply, used = decode_reply(self._view, start, end)
+                except ProtocolError as e:
+                    self._drop("the kernel sent a malformed frame")
+                    raise ProtocolError("malformed reply from the kernel: %s" % e.strerror, e.seq) from None
+                if reply is not None:
+                    start += used
+                    if start == end:
+                        self._start = self._end = 0
+                    else:
+                        self._start = start
+                    return reply
+            self._fill()
+
+    def _fill(self):
+        sock = self._sock
+        if sock is None:
+            raise KernelGoneError(self._gone)
+        if self._end == len(self._buf):
+            self._make_room()
+        try:
+            n = sock.recv_into(self._view[self._end:])
+        except OSError as e:
+            self._lost("cannot read from the kernel: %s" % (e.strerror or e), e)
+        if not n:
+            self._lost("the kernel closed the connection")
+        self._end += n
+
+    def _make_room(self):
+        start, end = self._start, self._end
+        live = end - start
+        need = live + 1
+        if live >= 4:
+            need = max(need, int.from_bytes(self._buf[start:start + 4], "little") + 4)
+        cap = len(self._buf)
+        if start > 0 and need <= cap:
+            self._buf[:live] = self._buf[start:end]
+        else:
+            buf = bytearray(max(need, min(2 * cap, _MAX_BUFFER)))
+            buf[:live] = self._view[start:end]
+            self._view.release()
+            self._buf = buf
+            self._view = memoryview(buf)
+        self._start = 0
+        self._end = live
+
+    def _lost(self, reason, cause=None):
+        self._drop(reason)
+        raise KernelGoneError(reason) from cause
+
+    def _drop(self, reason):
+        sock = self._sock
+        if sock is None:
+            return
+        self._sock = None
+        self._gone = reason
+        try:
+            sock.shutdown(_socket.SHUT_RDWR)
+        except OSError:
+            pass
+        sock.close()
+
+    # -- typed calls ---------------------------------------------------------------------------------------------
+
+    def abi_version(self):
+        """The kernel's ABI version, ``major << 16 | minor``."""
+        return self._invoke(_ABI_VERSION, ())
+
+    def cap_acquire(self, mask):
+        """Adds the capabilities in ``mask`` to the active set (all or none); returns the active mask."""
+        return self._invoke(_CAP_ACQUIRE, (mask,))
+
+    def cap_drop(self, mask):
+        """Drops the capabilities in ``mask`` irrevocably; returns the active mask."""
+        return self._invoke(_CAP_DROP, (mask,))
+
+    def cap_query(self):
+        """``(active, ceiling)`` masks."""
+        return self._invoke(_CAP_QUERY, ())
+
+    def handle_close(self, handle):
+        """Closes a handle of any kind."""
+        self._invoke(_HANDLE_CLOSE, (handle,))
+
+    def log_write(self, level, message):
+        """Writes one console line (``message`` as ``str`` or ``bytes``) at ``level`` (10, 20, 30, 40)."""
+        if type(message) is str:
+            message = message.encode("utf-8", "backslashreplace")
+        self._invoke(_LOG_WRITE, (level, message))
+
+    def log(self, message, level=_abi.LOG_INFO):
+        """Like :meth:`log_write`, but any ``logging`` level number is accepted (mapped by
+        :func:`kernel_log_level`) and a message over the kernel's per-call limit is split, in one batch."""
+        if not isinstance(message, (bytes, bytearray)):
+            message = str(message).encode("utf-8", "backslashreplace")
+        level = kernel_log_level(level)
+        if len(message) <= LOG_MESSAGE_LIMIT:
+            return self._invoke(_LOG_WRITE, (level, message))
+        with self.batch() as b:
+            results = [b.call("log_write", level, chunk) for chunk in log_chunks(bytes(message), LOG_MESSAGE_LIMIT)]
+        for r in results:
+            r.result()
+
+    def time_monotonic_ns(self):
+        """Nanoseconds since kernel boot (never decreasing)."""
+        return self._invoke(_TIME_MONOTONIC_NS, ())
+
+    def time_wall_ns(self):
+        """Wall-clock nanoseconds since the Unix epoch."""
+        return self._invoke(_TIME_WALL_NS, ())
+
+    def task_self(self):
+        """``(task_id, name)`` of the calling task."""
+        task_id, name = self._invoke(_TASK_SELF, ())
+        return task_id, name.decode("utf-8", "replace")
+
+    def task_yield(self):
+        """Lets other tasks' pending requests be served first."""
+        self._invoke(_TASK_YIELD, ())
+
+    def task_exit(self, code):
+        """Ends the task with ``code`` (0-255). The kernel then closes the connection: later calls raise
+        ``KernelGoneError``. The process should exit with the same code."""
+        self._invoke(_TASK_EXIT, (code,))
+        self.exit_code = code
+        with self._lock:
+            self._drop("the task has exited (task_exit)")
+
+
+_HELLO = spec("hello")
+_ABI_VERSION = spec("abi_version")
+_CAP_ACQUIRE = spec("cap_acquire")
+_CAP_DROP = spec("cap_drop")
+_CAP_QUERY = spec("cap_query")
+_HANDLE_CLOSE = spec("handle_close")
+_LOG_WRITE = spec("log_write")
+_TIME_MONOTONIC_NS = spec("time_monotonic_ns")
+_TIME_WALL_NS = spec("time_wall_ns")
+_TASK_SELF = spec("task_self")
+_TASK_YIELD = spec("task_yield")
+_TASK_EXIT = spec("task_exit")

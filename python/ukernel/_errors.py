@@ -1,0 +1,241 @@
+"""Kernel statuses as Python exceptions.
+
+Every status other than ``OK`` becomes a :class:`KernelError` subclass that also inherits the builtin
+``OSError`` subclass asyncio and ordinary socket code already handle (PEP 3151): ``ERR_WOULDBLOCK`` is a
+``BlockingIOError``, ``ERR_REFUSED`` a ``ConnectionRefusedError``, and so on. ``errno`` is set accordingly.
+Failures outside the ABI's statuses have their own types: :class:`KernelGoneError` (the connection to the
+kernel is lost) and :class:`ProtocolError` (a frame broke the wire format).
+"""
+
+import errno as _errno
+
+from . import _abi
+
+__all__ = [
+    "KernelError", "UnsupportedError", "DeniedError", "BadHandleError", "InvalidArgumentError",
+    "WouldBlockError", "InProgressError", "ClosedError", "LimitError", "NotFoundError", "TimedOutError",
+    "KernelIOError", "RefusedError", "AddrInUseError", "TooBigError", "KernelGoneError", "ProtocolError",
+    "error_for",
+]
+
+
+class KernelError(OSError):
+    """A kernel call answered with a status other than ``OK``.
+
+    ``status`` is the status name (``"ERR_DENIED"``), ``code`` its number, ``call`` the name of the call that
+    failed (or ``None``). A status this adapter does not know (a newer kernel) is raised as a plain
+    ``KernelError`` with ``errno`` ``EIO``.
+    """
+
+    status = "ERR_UNKNOWN"
+    code = -1
+    _errno_value = _errno.EIO
+
+    def __init__(self, message=None, call=None, *, code=None):
+        if code is not None and code != type(self).code:
+            self.code = code
+            self.status = _abi.STATUS_NAMES.get(code, "ERR_%d" % code)
+        if message is None:
+            message = "%s: %s" % (call or "call", _REASONS.get(self.status, self.status))
+        super().__init__(self._errno_value, message)
+        self.call = call
+
+    def __reduce__(self):
+        return _rebuild, (type(self), self.strerror, self.call, self.code)
+
+
+def _rebuild(cls, message, call, code):
+    if cls is KernelError:
+        return cls(message, call, code=code)
+    return cls(message, call)
+
+
+class UnsupportedError(KernelError):
+    """``ERR_UNSUPPORTED`` (errno ``ENOSYS``): the call, or one of its argument values, is reserved in this ABI
+    version or not implemented by this kernel yet."""
+
+    status, code, _errno_value = "ERR_UNSUPPORTED", _abi.ERR_UNSUPPORTED, _errno.ENOSYS
+
+
+class DeniedError(KernelError, PermissionError):
+    """``ERR_DENIED`` (errno ``EACCES``): the task does not hold the capability the call needs (acquire it with
+    ``ukernel.cap_acquire``; the app's ``ukernel.toml`` must grant it), ``cap_acquire`` asked beyond the task's
+    ceiling, or a scope (``net.connect``/``net.bind`` allow-list, ``io`` preopen) refused the target. Also the
+    kernel's answer to a ``hello`` with a bad token."""
+
+    status, code, _errno_value = "ERR_DENIED", _abi.ERR_DENIED, _errno.EACCES
+
+
+class BadHandleError(KernelError):
+    """``ERR_BADHANDLE`` (errno ``EBADF``): the handle number is not open in this task, or names an object of
+    another kind."""
+
+    status, code, _errno_value = "ERR_BADHANDLE", _abi.ERR_BADHANDLE, _errno.EBADF
+
+
+class InvalidArgumentError(KernelError):
+    """``ERR_INVAL`` (errno ``EINVAL``): an argument is malformed or out of range (a bad mask, log level, exit
+    code, name), or the request frame itself was malformed."""
+
+    status, code, _errno_value = "ERR_INVAL", _abi.ERR_INVAL, _errno.EINVAL
+
+
+class WouldBlockError(KernelError, BlockingIOError):
+    """``ERR_WOULDBLOCK`` (errno ``EAGAIN``): the operation cannot complete now (queue empty or full); wait for
+    readiness with ``io_poll`` and retry."""
+
+    status, code, _errno_value = "ERR_WOULDBLOCK", _abi.ERR_WOULDBLOCK, _errno.EAGAIN
+
+
+class InProgressError(KernelError, BlockingIOError):
+    """``ERR_INPROGRESS`` (errno ``EINPROGRESS``): the operation (a connect) has started; readiness reports how
+    it ends."""
+
+    status, code, _errno_value = "ERR_INPROGRESS", _abi.ERR_INPROGRESS, _errno.EINPROGRESS
+
+
+class ClosedError(KernelError, BrokenPipeError):
+    """``ERR_CLOSED`` (errno ``EPIPE``): the object or its peer is closed; nothing more will be possible on it."""
+
+    status, code, _errno_value = "ERR_CLOSED", _abi.ERR_CLOSED, _errno.EPIPE
+
+
+class LimitError(KernelError):
+    """``ERR_LIMIT`` (errno ``EDQUOT``): a quota set by the manifest's limits (tasks, handles, bytes queued per
+    channel) is exhausted."""
+
+    status, code, _errno_value = "ERR_LIMIT", _abi.ERR_LIMIT, _errno.EDQUOT
+
+
+class NotFoundError(KernelError, FileNotFoundError):
+    """``ERR_NOTFOUND`` (errno ``ENOENT``): the named file, preopen, manifest entry, host or task does not
+    exist."""
+
+    status, code, _errno_value = "ERR_NOTFOUND", _abi.ERR_NOTFOUND, _errno.ENOENT
+
+
+class TimedOutError(KernelError, TimeoutError):
+    """``ERR_TIMEOUT`` (errno ``ETIMEDOUT``): a deadline passed (in ABI v1 only as the outcome of a connect)."""
+
+    status, code, _errno_value = "ERR_TIMEOUT", _abi.ERR_TIMEOUT, _errno.ETIMEDOUT
+
+
+class KernelIOError(KernelError):
+    """``ERR_IO`` (errno ``EIO``): the host failed the operation on the kernel's side."""
+
+    status, code, _errno_value = "ERR_IO", _abi.ERR_IO, _errno.EIO
+
+
+class RefusedError(KernelError, ConnectionRefusedError):
+    """``ERR_REFUSED`` (errno ``ECONNREFUSED``): the peer refused the connection."""
+
+    status, code, _errno_value = "ERR_REFUSED", _abi.ERR_REFUSED, _errno.ECONNREFUSED
+
+
+class AddrInUseError(KernelError):
+    """``ERR_ADDRINUSE`` (errno ``EADDRINUSE``): the address is already in use."""
+
+    status, code, _errno_value = "ERR_ADDRINUSE", _abi.ERR_ADDRINUSE, _errno.EADDRINUSE
+
+
+class TooBigError(KernelError):
+    """``ERR_TOOBIG`` (errno ``EMSGSIZE``): a message or buffer exceeds a published limit (a log line over the
+    limit, a frame over ``MAX_FRAME_BYTES``). Also raised by the adapter before sending such a frame."""
+
+    status, code, _errno_value = "ERR_TOOBIG", _abi.ERR_TOOBIG, _errno.EMSGSIZE
+
+
+class KernelGoneError(ConnectionError):
+    """The connection to the kernel is lost (or was never there: the process was not started by a ukernel
+    kernel). No further call can succeed; the kernel ends a task whose connection closes."""
+
+    def __init__(self, message="the connection to the kernel is lost", call=None):
+        super().__init__(_errno.ECONNRESET, message)
+        self.call = call
+
+    def __reduce__(self):
+        return type(self), (self.strerror, self.call)
+
+
+class ProtocolError(OSError):
+    """A frame broke the wire format (a bad tag, a truncated value, a length beyond ``MAX_FRAME_BYTES``, stray
+    bytes, a reply to a request never sent). ``seq`` is the frame's sequence number when known, ``consumed``
+    the frame's size when its boundary is known (else 0: the stream cannot be resynchronised)."""
+
+    def __init__(self, message, seq=None, consumed=0):
+        super().__init__(_errno.EPROTO, message)
+        self.seq = seq
+        self.consumed = consumed
+
+    def __reduce__(self):
+        return type(self), (self.strerror, self.seq, self.consumed)
+
+
+_CLASSES = (
+    UnsupportedError, DeniedError, BadHandleError, InvalidArgumentError, WouldBlockError, InProgressError,
+    ClosedError, LimitError, NotFoundError, TimedOutError, KernelIOError, RefusedError, AddrInUseError,
+    TooBigError,
+)
+BY_CODE = {cls.code: cls for cls in _CLASSES}
+
+_REASONS = {
+    "ERR_UNSUPPORTED": "not supported by this kernel (reserved in this ABI version, or not implemented yet)",
+    "ERR_DENIED": "denied",
+    "ERR_BADHANDLE": "bad handle (not open in this task, or of another kind)",
+    "ERR_INVAL": "invalid argument",
+    "ERR_WOULDBLOCK": "would block (not ready; poll for readiness and retry)",
+    "ERR_INPROGRESS": "in progress (readiness reports the outcome)",
+    "ERR_CLOSED": "closed (the object or its peer is closed)",
+    "ERR_LIMIT": "limit reached (see the limits in ukernel.toml)",
+    "ERR_NOTFOUND": "not found",
+    "ERR_TIMEOUT": "timed out",
+    "ERR_IO": "I/O error in the kernel",
+    "ERR_REFUSED": "connection refused",
+    "ERR_ADDRINUSE": "address already in use",
+    "ERR_TOOBIG": "too big (exceeds a published limit)",
+}
+
+# Where a held capability can still be refused by a scope, say so.
+_SCOPE_HINTS = {
+    "net_bind": "; if NET is already held, the address must match [caps] net.bind",
+    "net_connect": "; if NET is already held, the address must match [caps] net.connect",
+    "io_open": "; if IO is already held, the preopen must be declared in [caps] io and allow the access",
+    "task_spawn": "; if TASK is already held, the entry must be a [[task]] declared in ukernel.toml",
+}
+
+
+def cap_names(mask):
+    """``LOG|NET`` for a mask (unknown bits in hex), ``none`` for 0."""
+    names = [name for bit, name in _abi.CAP_NAMES.items() if mask & bit]
+    unknown = mask & ~sum(_abi.CAP_NAMES)
+    if unknown:
+        names.append(hex(unknown))
+    return "|".join(names) or "none"
+
+
+def denied_message(call, args=None):
+    """The text of a ``DeniedError`` for ``call``: names the missing capability and how to get it."""
+    if call == "hello":
+        return ("hello: denied: the kernel refused the token in %s (not issued by this kernel, or already used)"
+                % _abi.ENV_TOKEN)
+    if call == "cap_acquire":
+        asked = cap_names(args[0]) if args and isinstance(args[0], int) else "the capabilities asked for"
+        return ("cap_acquire: denied: %s is beyond this task's ceiling — the app's ukernel.toml must grant it in "
+                "[caps] grant, and it must not have been dropped or withheld by the parent task" % asked)
+    spec = _abi.CALLS.get(call)
+    bit = spec[1] if spec else 0
+    if not bit:
+        return "%s: denied" % call
+    cap = _abi.CAP_NAMES.get(bit, hex(bit))
+    return ("%s: denied: needs capability %s — call ukernel.cap_acquire(ukernel.Cap.%s); the app's ukernel.toml "
+            "must grant it in [caps] grant%s" % (call, cap, cap, _SCOPE_HINTS.get(call, "")))
+
+
+def error_for(code, call=None, args=None):
+    """The exception for status ``code`` returned by ``call`` (called with ``args``)."""
+    cls = BY_CODE.get(code)
+    if cls is None:
+        return KernelError(None, call, code=code)
+    if cls is DeniedError:
+        return DeniedError(denied_message(call or "call", args), call)
+    return cls(None, call)

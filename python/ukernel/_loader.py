@@ -1,0 +1,314 @@
+"""The worker's loader: connect to the kernel, find the task's entry in ``ukernel.toml``, run it, report its exit.
+
+``_boot.py`` calls :func:`main` in the extracted bundle directory. Environment read here:
+
+``UKERNEL_ENDPOINT``, ``UKERNEL_TOKEN``
+    the kernel's socket and this task's token (read by ``Client.connect``, then removed from the environment);
+``UKERNEL_TASK``
+    the task to run: ``main`` (default) is the manifest's top-level ``entry``, any other name the ``entry`` of
+    the ``[[task]]`` with that ``name``;
+``UKERNEL_ENTRY``
+    optional: the entry itself (``path.py`` or ``path.py:function``), when the kernel passes it; the manifest is
+    then not read, which keeps ``tomllib`` off the start-up path;
+``UKERNEL_KERNEL_PID``
+    optional: the kernel's pid; when it is not our parent any more the kernel is gone and we exit 70.
+
+Exit codes: the entry's return value (``None`` is 0), its ``SystemExit`` code, 1 for an uncaught exception
+(traceback on stderr), 2 for a bad entry or manifest, 70 when the kernel cannot be reached, 130 for
+``KeyboardInterrupt``, 143 for ``SIGTERM`` (raised as ``SystemExit(143)`` in the main thread, so ``finally``
+blocks run). The code is reported with ``task_exit`` before the process exits.
+
+The imports here are the worker's start-up cost: ``asyncio`` is imported only for a coroutine entry,
+``tomllib`` only when the manifest must be read, ``traceback`` only when there is one to print.
+"""
+
+import _signal
+import sys
+
+MANIFEST = "ukernel.toml"
+DEFAULT_ENTRY = "src/main.py"
+DEFAULT_FUNCTION = "main"
+ENV_TASK = "UKERNEL_TASK"
+ENV_ENTRY = "UKERNEL_ENTRY"
+ENV_KERNEL_PID = "UKERNEL_KERNEL_PID"
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_KERNEL_GONE = 70
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
+
+
+class _Usage(Exception):
+    """A bad manifest or entry: the message is printed as is and the exit code is 2."""
+
+
+def main():
+    """Runs the task; returns the process exit code."""
+    import os
+
+    if not _die_with_kernel(os):
+        return EXIT_KERNEL_GONE
+    _line_buffered()
+    from . import client
+
+    try:
+        kernel = client()
+    except Exception as e:
+        _say("ukernel: cannot reach the kernel: %s" % (getattr(e, "strerror", None) or e))
+        return EXIT_KERNEL_GONE
+    code = _run_task(os)
+    return _finish(kernel, code)
+
+
+def _die_with_kernel(os):
+    """Asks Linux to SIGKILL us when the kernel dies; False when it is already gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(_signal.SIGKILL), 0, 0, 0)
+        except Exception:
+            pass
+    pid = os.environ.get(ENV_KERNEL_PID)
+    if pid and pid.isdigit() and os.getppid() != int(pid):
+        _say("ukernel: the kernel (pid %s) is gone; exiting" % pid)
+        return False
+    return True
+
+
+def _line_buffered():
+    # -I ignores PYTHONUNBUFFERED: without this a pipe would hold print() output until exit.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+def _run_task(os):
+    try:
+        entry = _entry_of_task(os)
+        path, function = _split_entry(entry)
+        full = os.path.join(os.getcwd(), path)
+        if not os.path.isfile(full):
+            raise _Usage("ukernel: entry file %s not found in %s (set entry in %s)" % (path, os.getcwd(), MANIFEST))
+    except _Usage as e:
+        _say(str(e))
+        return EXIT_USAGE
+    sys.path[0:0] = [os.path.join(os.getcwd(), "src")]
+    sys.argv[:1] = [full]
+    _signal.signal(_signal.SIGTERM, _on_sigterm)
+    try:
+        try:
+            module = _load_module(_module_name(os, path), full)
+            fn = getattr(module, function, None)
+            if fn is None:
+                _say('ukernel: %s has no function %s() (set entry = "file.py:function" in %s)'
+                     % (path, function, MANIFEST))
+                return EXIT_USAGE
+            if not callable(fn):
+                _say('ukernel: %s: %s is a %s, not a function (set entry = "file.py:function" in %s)'
+                     % (path, function, type(fn).__name__, MANIFEST))
+                return EXIT_USAGE
+            if _is_coroutine_function(fn):
+                value = _run_coroutine(fn)
+            else:
+                value = fn()
+                if hasattr(value, "__await__"):  # a wrapped async function
+                    awaitable = value
+                    value = _run_coroutine(lambda: _await(awaitable))
+            return _code_of_result(value)
+        except SystemExit as e:
+            return _code_of_exit(e)
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+        except BaseException as e:
+            _print_traceback(e)
+            return EXIT_ERROR
+    finally:
+        _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+
+
+def _on_sigterm(signum, frame):
+    raise SystemExit(EXIT_TERMINATED)
+
+
+def _run_coroutine(fn):
+    """Runs an async entry to completion and returns its result. The one place that chooses the event loop."""
+    import asyncio
+
+    return asyncio.run(fn())
+
+
+async def _await(awaitable):
+    return await awaitable
+
+
+def _entry_of_task(os):
+    task = os.environ.get(ENV_TASK) or "main"
+    entry = os.environ.get(ENV_ENTRY)
+    if entry:
+        return entry
+    try:
+        with open(MANIFEST, "rb") as f:
+            text = f.read().decode("utf-8")
+    except FileNotFoundError:
+        raise _Usage("ukernel: no %s in %s (the bundle is incomplete)" % (MANIFEST, os.getcwd())) from None
+    except UnicodeDecodeError as e:
+        raise _Usage("ukernel: %s is not UTF-8: %s" % (MANIFEST, e)) from None
+    entry = quick_entry(text) if task == "main" else None
+    if entry is not None:
+        where = "entry"
+    else:
+        entry, where = _parse_entry(text, task)
+    if not isinstance(entry, str) or not entry:
+        raise _Usage('ukernel: %s in %s must be a string like "src/main.py" or "src/main.py:main", got %r'
+                     % (where, MANIFEST, entry))
+    return entry
+
+
+def quick_entry(text):
+    """The manifest's top-level ``entry = "..."`` when written in that plain form, else ``None``.
+
+    ``tomllib`` costs more than the rest of the loader together (it imports ``re``, ``typing``, ``datetime``),
+    and the kernel has already validated the manifest, so the common form is read directly. Anything unusual
+    (another spelling of the key, a literal or escaped string, a multi-line string anywhere, no ``entry``)
+    answers ``None`` and the manifest is parsed with ``tomllib``.
+    """
+    if '"""' in text or "'''" in text:
+        return None
+    found = None
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s[0] == "#":
+            continue
+        if s[0] == "[":
+            break  # the top-level keys end at the first table
+        if s[0] in "\"'":
+            return None  # a quoted key could be "entry"
+        if not s.startswith("entry"):
+            continue
+        rest = s[5:].lstrip()
+        if rest[:1] != "=":
+            return None  # entry.x, entry_point, ...: leave it to tomllib
+        value = rest[1:].lstrip()
+        end = value.find('"', 1)
+        if value[:1] != '"' or end < 0 or "\\" in value[1:end] or found is not None:
+            return None
+        tail = value[end + 1:].lstrip()
+        if tail and tail[0] != "#":
+            return None
+        found = value[1:end]
+    return found
+
+
+def _parse_entry(text, task):
+    import tomllib
+
+    try:
+        manifest = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise _Usage("ukernel: %s: %s" % (MANIFEST, e)) from None
+    if task == "main":
+        return manifest.get("entry", DEFAULT_ENTRY), "entry"
+    tasks = manifest.get("task", [])
+    found = [t for t in tasks if isinstance(t, dict) and t.get("name") == task] if isinstance(tasks, list) else []
+    if not found:
+        raise _Usage("ukernel: no [[task]] named %r in %s" % (task, MANIFEST))
+    return found[0].get("entry"), "the entry of [[task]] %r" % task
+
+
+def _split_entry(entry):
+    path, sep, function = entry.partition(":")  # as the manifest check reads it: the first colon
+    if not sep:
+        return entry, DEFAULT_FUNCTION
+    if not function.isidentifier():
+        raise _Usage('ukernel: entry %r: %r is not a function name (entry = "file.py:function")' % (entry, function))
+    return path, function
+
+
+def _module_name(os, path):
+    name = os.path.basename(path)
+    if name.endswith(".py"):
+        name = name[:-3]
+    # Named after its file, not __main__, so that an `if __name__ == "__main__":` block does not run and the
+    # app's own modules can import it by name. Never replace a module already loaded (e.g. src/signal.py).
+    return name if name not in sys.modules else "_ukernel_entry_" + name
+
+
+def _load_module(name, path):
+    try:  # what importlib.util re-exports, without importing importlib.util (and contextlib) at start-up
+        from importlib._bootstrap import module_from_spec
+        from importlib._bootstrap_external import spec_from_file_location
+    except ImportError:
+        from importlib.util import module_from_spec, spec_from_file_location
+    spec = spec_from_file_location(name, path)
+    module = module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _is_coroutine_function(fn):
+    code = getattr(fn, "__code__", None)
+    return code is not None and bool(code.co_flags & _CO_COROUTINE)
+
+
+def _code_of_result(value):
+    if isinstance(value, int):
+        return int(value)
+    return 0
+
+
+def _code_of_exit(e):
+    code = e.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return int(code)
+    _say(str(code))  # as the interpreter does for sys.exit("message")
+    return EXIT_ERROR
+
+
+def _print_traceback(e):
+    import traceback
+
+    internal = [__file__, "<frozen importlib"]
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and getattr(asyncio, "__file__", None):
+        internal.append(asyncio.__file__.rpartition("/")[0] + "/")
+    tb = e.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(tuple(internal)):
+        tb = tb.tb_next
+    try:
+        traceback.print_exception(type(e), e, tb, file=sys.stderr)  # tb is None for a SyntaxError: just its lines
+        sys.stderr.flush()
+    except Exception:
+        pass
+
+
+def _finish(kernel, code):
+    code &= 0xFF  # what the process's exit status will be; task_exit takes 0-255
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    if kernel.exit_code is None:
+        try:
+            kernel.task_exit(code)
+        except Exception:  # the kernel is gone, or refuses: the process's exit code still tells it
+            pass
+    return code
+
+
+def _say(line):
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
