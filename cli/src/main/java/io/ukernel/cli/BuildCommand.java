@@ -9,6 +9,7 @@ import io.ukernel.app.bundle.BuildResult;
 import io.ukernel.app.bundle.BundleException;
 import io.ukernel.app.bundle.BundleInfo;
 import io.ukernel.app.bundle.PythonRuntime;
+import io.ukernel.app.bundle.RuntimeCache;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -91,7 +92,7 @@ public final class BuildCommand implements Callable<Integer> {
      * @throws UserError         for any other problem the user must fix (no python3, a link in src/, ...)
      */
     public static Result buildIfStale(Path appDir, PrintWriter out) throws ManifestException, UserError {
-        Result r = build(appDir, false);
+        Result r = build(appDir, false, true);
         if (!r.upToDate()) {
             out.println("ukernel: built " + summary(r.build()));
             out.flush();
@@ -109,7 +110,7 @@ public final class BuildCommand implements Callable<Integer> {
                 throw new UserError(InitCommand.display(app) + " has no " + Manifest.FILE_NAME
                         + " (create an app with `ukernel init NAME`)");
             }
-            BuildResult r = build(app, force).build();
+            BuildResult r = build(app, force, false).build();
             out.println((r.upToDate() ? "Up to date: " : "Built ") + summary(r));
             out.printf("  runtime: %s (CPython %s) -> %s%n", r.runtime().executable(), r.runtime().version(),
                     InitCommand.display(r.adapterJson()));
@@ -123,13 +124,19 @@ public final class BuildCommand implements Callable<Integer> {
         }
     }
 
-    private static Result build(Path appDir, boolean force) throws ManifestException, UserError {
+    /**
+     * @param cachedRuntime reuse the interpreter found last time when python3 still resolves to the same file
+     *                      ({@code ukernel run}, on its start-up path); {@code ukernel build} always asks afresh
+     */
+    private static Result build(Path appDir, boolean force, boolean cachedRuntime) throws ManifestException,
+            UserError {
         Path app = appDir.toAbsolutePath().normalize();
         Path tmp = null;
         try {
             tmp = Files.createTempDirectory("ukernel-adapter-");
             Path adapter = AdapterResources.extractTo(tmp.resolve("ukernel"));
-            return new Result(new AppBuilder(adapter).build(app, force));
+            PythonRuntime.Detector detector = cachedRuntime ? new RuntimeCache(app) : PythonRuntime::detect;
+            return new Result(new AppBuilder(adapter, detector).build(app, force));
         } catch (BuildException | BundleException e) {
             throw new UserError(e.getMessage(), e);
         } catch (IOException e) {
