@@ -208,4 +208,46 @@ class PipelineEndToEndTest {
         assertTrue(lines.stream().anyMatch(l -> l.contains("\"event\":\"cap.acquire\"")), lines.toString());
         assertTrue(lines.stream().anyMatch(l -> l.contains("\"msg\":\"heartbeat 1 (uptime")), lines.toString());
     }
+
+    @Test
+    void bundledHelloExample_runsToItsLastHeartbeat(@TempDir Path tmp) throws Exception {
+        Path app = tmp.resolve("hello");
+        Path example = Path.of(System.getProperty("ukernel.repo"), "examples/hello");
+        for (String f : List.of("ukernel.toml", "src/main.py", "env/ukernel.env")) {
+            Files.createDirectories(app.resolve(f).getParent());
+            Files.copy(example.resolve(f), app.resolve(f));
+        }
+        Process run = ukernel(app, "run", "-e", "HEARTBEATS=2");
+        String terminal = waitFor(run, app, 30);
+        assertEquals(0, run.exitValue(), terminal);
+        assertTrue(terminal.contains("main#1 INFO  hello from main (task 1), capabilities LOG|TIME"), terminal);
+        assertTrue(terminal.contains("main#1 INFO  heartbeat 2 (uptime"), terminal);
+        assertFalse(terminal.contains("heartbeat 3"), terminal);
+        assertTrue(terminal.contains("app hello ended with status 0 (the main task ended)"), terminal);
+    }
+
+    @Test
+    void onFailureRestartPolicy_restartsWithBackoff_thenGivesUp(@TempDir Path tmp) throws Exception {
+        Path app = tmp.resolve("flaky");
+        assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "flaky", "--dir", app.toString()).exit());
+        String manifest = Files.readString(app.resolve("ukernel.toml"));
+        Files.writeString(app.resolve("ukernel.toml"), manifest.replaceFirst("(?m)^\\[restart\\][^\\[]*", "")
+                + "\n[restart]\npolicy = \"on-failure\"\nmax_retries = 2\nbackoff_ms = 50\n");
+        Files.writeString(app.resolve("src/main.py"), """
+                import ukernel
+
+                def main():
+                    ukernel.cap_acquire(ukernel.Cap.LOG)
+                    active, ceiling = ukernel.cap_query()
+                    print("starting with", active.name)
+                    return 4
+                """);
+        Process run = ukernel(app, "run");
+        String terminal = waitFor(run, app, 30);
+        assertEquals(4, run.exitValue(), terminal);
+        assertEquals(3, terminal.lines().filter(l -> l.contains("OUT   starting with LOG")).count(), terminal);
+        assertTrue(terminal.contains("task main#1 restarts in 50 ms (policy on-failure, restart 1)"), terminal);
+        assertTrue(terminal.contains("task main#1 restarts in 100 ms (policy on-failure, restart 2)"), terminal);
+        assertTrue(terminal.contains("task main#1 failed 3 times; giving up (restart.max_retries=2)"), terminal);
+    }
 }
