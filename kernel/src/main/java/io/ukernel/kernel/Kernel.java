@@ -19,7 +19,9 @@ import io.ukernel.platform.spi.WorkerSpec;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import io.ukernel.kernel.handle.KernelObject;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -30,7 +32,7 @@ import java.util.concurrent.CompletableFuture;
  * reactor thread, applies restart policies, and ends when the main task ends (or on {@link #stop}), with the
  * main task's exit status. Everything but {@link #stop} and the workers' output runs on the reactor thread.
  */
-public final class Kernel implements Session {
+public final class Kernel implements Session, TaskControl {
     /** Name of the task started from the manifest's top-level {@code entry}. */
     public static final String MAIN_TASK = "main";
 
@@ -53,7 +55,8 @@ public final class Kernel implements Session {
         this.console = config.console();
         this.reactor = new Reactor(this::bug);
         this.tasks = new TaskTable(config.manifest().limits().tasks());
-        this.dispatcher = new Dispatcher(CallTable.v1(console, config.clock()), console);
+        KernelContext ctx = new KernelContext(console, config.clock(), reactor, config.manifest(), this);
+        this.dispatcher = new Dispatcher(CallTable.v1(ctx), console);
     }
 
     /** Boots and runs the kernel on the calling thread; returns the app's exit status. */
@@ -162,11 +165,35 @@ public final class Kernel implements Session {
     }
 
     @Override
+    public Optional<Manifest.TaskSpec> declared(String name) {
+        return config.manifest().task(name);
+    }
+
+    @Override
+    public Optional<Task> spawn(Task parent, Manifest.TaskSpec spec, CapabilitySet ceiling,
+            List<KernelObject> handles) {
+        if (stopReason != null) {
+            return Optional.empty();
+        }
+        // Spawned tasks are the parent's business: the kernel does not restart them (the parent sees the exit).
+        Optional<Task> t = tasks.create(spec.name(), spec.entry(), RestartPolicy.never(), ceiling,
+                config.manifest().limits().handles());
+        t.ifPresent(child -> {
+            handles.forEach(h -> child.handles().install(h));
+            console.event(parent.name(), parent.id(), Level.INFO, "task.spawn", "spawned task " + child.label()
+                    + " (entry " + spec.entry() + ", ceiling " + ceiling + ", " + handles.size() + " handle(s))");
+            start(child);
+        });
+        return t;
+    }
+
+    @Override
     public Optional<Task> attach(String token, Connection connection) {
         Optional<Task> t = tasks.redeem(token).filter(x -> x.state() == Task.State.STARTING);
         t.ifPresent(task -> {
             task.state(Task.State.RUNNING);
             connections.put(task, connection);
+            task.replies(connection::replyNow);
             long ms = (config.clock().monotonicNs() - task.startedNs()) / 1_000_000;
             console.event(task.name(), task.id(), Level.DEBUG, "task.attach", "connected to the kernel " + ms
                     + " ms after start");
@@ -190,7 +217,10 @@ public final class Kernel implements Session {
             }
             return;
         }
-        connections.remove(task, connection);
+        if (connections.remove(task, connection)) {
+            task.replies(null);
+            task.cancelParked();
+        }
         if (protocolError) {
             console.event(task.name(), task.id(), Level.WARN, "abi.disconnect", "disconnected from the kernel: "
                     + reason);
@@ -206,6 +236,8 @@ public final class Kernel implements Session {
         if (task.worker() != null) {
             liveWorkers.remove(task.worker());
         }
+        task.cancelParked();
+        task.replies(null);
         task.handles().closeAll();
         Connection c = connections.remove(task);
         if (c != null) {
@@ -218,6 +250,7 @@ public final class Kernel implements Session {
         if (stopReason == null && restartIfDue(task, status)) {
             return;
         }
+        task.notifyExit();
         if (task == main && stopReason == null) {
             beginStop("the main task ended");
         }

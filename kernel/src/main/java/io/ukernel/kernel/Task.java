@@ -34,6 +34,11 @@ public final class Task {
     private int exitStatus = -1;
     private Integer requestedExit;
     private int restarts;
+    private java.util.function.Consumer<io.ukernel.abi.Frame.Reply> replies;
+    /** Handles other tasks hold on this one; told when it exits. */
+    private final java.util.List<TaskRef> observers = new java.util.ArrayList<>();
+    /** Calls of this task parked until something happens (io_poll); dropped when the task ends. */
+    private final java.util.List<Runnable> parked = new java.util.ArrayList<>();
 
     Task(int id, String name, String entry, RestartPolicy restart, CapabilitySet ceiling, int handleLimit,
             String token) {
@@ -127,6 +132,51 @@ public final class Task {
         handles.closeAll();
         requestedExit = null;
         exitStatus = -1;
+    }
+
+    /** Where replies to parked calls go: the task's connection (set on hello, cleared when it closes). */
+    void replies(java.util.function.Consumer<io.ukernel.abi.Frame.Reply> sink) {
+        replies = sink;
+    }
+
+    /** Answers a parked call. Dropped silently when the task's connection is gone. */
+    public void replyLater(io.ukernel.abi.Frame.Reply reply) {
+        if (replies != null) {
+            replies.accept(reply);
+        }
+    }
+
+    /** Registers a cancel action for a parked call; run when the task ends. */
+    public void park(Runnable cancel) {
+        parked.add(cancel);
+    }
+
+    /** Forgets a parked call that completed. */
+    public void unpark(Runnable cancel) {
+        parked.remove(cancel);
+    }
+
+    /** Cancels every parked call (the task ended or lost its connection). */
+    void cancelParked() {
+        for (Runnable r : parked.toArray(new Runnable[0])) {
+            r.run();
+        }
+        parked.clear();
+    }
+
+    void observe(TaskRef ref) {
+        observers.add(ref);
+    }
+
+    void unobserve(TaskRef ref) {
+        observers.remove(ref);
+    }
+
+    /** Tells every task handle on this task that it ended. */
+    void notifyExit() {
+        for (TaskRef r : observers.toArray(new TaskRef[0])) {
+            r.taskExited();
+        }
     }
 
     /** {@code name#id}, as in console prefixes. */

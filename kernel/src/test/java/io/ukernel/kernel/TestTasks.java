@@ -1,13 +1,69 @@
 package io.ukernel.kernel;
 
+import io.ukernel.abi.Frame;
+import io.ukernel.app.Manifest;
 import io.ukernel.app.Manifest.RestartPolicy;
 import io.ukernel.kernel.caps.CapabilitySet;
+import io.ukernel.kernel.handle.KernelObject;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 /** Makes tasks for unit tests (Task's constructor is package-private: only the task table creates tasks). */
 public final class TestTasks {
     private TestTasks() {}
 
     public static Task task(int id, String name, CapabilitySet ceiling) {
-        return new Task(id, name, "src/main.py", RestartPolicy.never(), ceiling, 16, "00");
+        Task t = new Task(id, name, "src/main.py", RestartPolicy.never(), ceiling, 16, "00");
+        t.state(Task.State.RUNNING);
+        return t;
+    }
+
+    /** A task whose parked calls' late replies are collected in {@code replies}. */
+    public static Task task(int id, String name, CapabilitySet ceiling, List<Frame.Reply> replies) {
+        Task t = task(id, name, ceiling);
+        t.replies(replies::add);
+        return t;
+    }
+
+    /** Ends a task as the kernel would (handles closed, task handles told). */
+    public static void exit(Task t, int status) {
+        t.state(Task.State.EXITED);
+        t.exitStatus(status);
+        t.cancelParked();
+        t.handles().closeAll();
+        t.notifyExit();
+    }
+
+    public static Manifest manifest(List<Manifest.TaskSpec> tasks) {
+        return new Manifest(Path.of("ukernel.toml"), "t", "src/main.py", "3.11", io.ukernel.abi.Cap.ALL_MASK,
+                Manifest.NetScope.none(), Map.of(), Manifest.Limits.defaults(), RestartPolicy.never(), tasks);
+    }
+
+    /** Task control that creates tasks without starting workers; the test plays them. */
+    public static final class Control implements TaskControl {
+        public final List<Manifest.TaskSpec> declared = new ArrayList<>();
+        public final List<Task> spawned = new ArrayList<>();
+        public int limit = 100;
+        private int nextId = 100;
+
+        @Override
+        public Optional<Manifest.TaskSpec> declared(String name) {
+            return declared.stream().filter(s -> s.name().equals(name)).findFirst();
+        }
+
+        @Override
+        public Optional<Task> spawn(Task parent, Manifest.TaskSpec spec, CapabilitySet ceiling,
+                List<KernelObject> handles) {
+            if (spawned.size() >= limit) {
+                return Optional.empty();
+            }
+            Task t = task(nextId++, spec.name(), ceiling);
+            handles.forEach(h -> t.handles().install(h));
+            spawned.add(t);
+            return Optional.of(t);
+        }
     }
 }

@@ -1,8 +1,7 @@
 package io.ukernel.kernel.calls;
 
 import io.ukernel.abi.Call;
-import io.ukernel.kernel.KernelClock;
-import io.ukernel.kernel.console.Console;
+import io.ukernel.kernel.KernelContext;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Optional;
@@ -20,11 +19,13 @@ public final class CallTable {
     }
 
     /** The table of this kernel version. */
-    public static CallTable v1(Console console, KernelClock clock) {
-        MetaCalls meta = new MetaCalls(console);
-        LogCalls log = new LogCalls(console);
-        TimeCalls time = new TimeCalls(clock);
-        TaskCalls task = new TaskCalls();
+    public static CallTable v1(KernelContext ctx) {
+        MetaCalls meta = new MetaCalls(ctx.console());
+        LogCalls log = new LogCalls(ctx.console());
+        TimeCalls time = new TimeCalls(ctx.clock());
+        TaskCalls task = new TaskCalls(ctx.tasks());
+        PollCalls poll = new PollCalls(ctx.reactor());
+        IpcCalls ipc = new IpcCalls(ctx.manifest().limits().channelBytes());
         Map<Call, CallHandler> t = new EnumMap<>(Call.class);
         t.put(Call.ABI_VERSION, meta::abiVersion);
         t.put(Call.CAP_ACQUIRE, meta::capAcquire);
@@ -36,7 +37,14 @@ public final class CallTable {
         t.put(Call.TIME_WALL_NS, time::wallNs);
         t.put(Call.TASK_SELF, task::self);
         t.put(Call.TASK_YIELD, task::yield);
+        t.put(Call.TASK_SPAWN, task::spawn);
         t.put(Call.TASK_EXIT, task::exit);
+        t.put(Call.TASK_STATUS, task::status);
+        t.put(Call.IPC_CHANNEL_CREATE, ipc::create);
+        t.put(Call.IPC_SEND, ipc::send);
+        t.put(Call.IPC_RECV, ipc::recv);
+        t.put(Call.IPC_CLOSE, ipc::close);
+        t.put(Call.IO_POLL, poll::poll);
         return new CallTable(t);
     }
 

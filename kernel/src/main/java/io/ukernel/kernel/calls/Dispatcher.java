@@ -22,7 +22,10 @@ public final class Dispatcher {
         this.console = console;
     }
 
-    /** Serves {@code request} for {@code task}. Never throws for anything a worker can send. */
+    /**
+     * Serves {@code request} for {@code task}: the reply, or null when the call was parked and will be answered
+     * later. Never throws for anything a worker can send.
+     */
     public Frame.Reply dispatch(Task task, Frame.Request request) {
         int seq = request.seq();
         Call call = Call.ofNumber(request.call());
@@ -47,9 +50,10 @@ public final class Dispatcher {
         if (handler.isEmpty()) {
             return Frame.Reply.error(seq, Status.ERR_UNSUPPORTED);
         }
-        return switch (handler.get().handle(task, new Args(request.values()))) {
+        return switch (handler.get().handle(task, new Args(seq, request.values()))) {
             case Outcome.Ok ok -> new Frame.Reply(seq, Status.OK, ok.results());
             case Outcome.Err err -> refuse(task, seq, call, err.status(), err.reason());
+            case Outcome.Later later -> null;
         };
     }
 

@@ -5,7 +5,7 @@ import io.ukernel.abi.Value;
 import java.util.List;
 
 /** What a call handler returns: results, or a status with a reason for the console. Guest errors never throw. */
-public sealed interface Outcome permits Outcome.Ok, Outcome.Err {
+public sealed interface Outcome permits Outcome.Ok, Outcome.Err, Outcome.Later {
 
     record Ok(List<Value> results) implements Outcome {}
 
@@ -14,6 +14,12 @@ public sealed interface Outcome permits Outcome.Ok, Outcome.Err {
      * @param reason why, in words, for debug/audit lines (never sent on the wire)
      */
     record Err(Status status, String reason) implements Outcome {}
+
+    /**
+     * No reply now: the handler parked the call (a blocking {@code io_poll}) and will answer it through
+     * {@link io.ukernel.kernel.Task#replyLater} with the request's seq.
+     */
+    record Later() implements Outcome {}
 
     static Outcome ok(Value... results) {
         return new Ok(List.of(results));

@@ -1,10 +1,30 @@
 package io.ukernel.kernel.calls;
 
+import io.ukernel.abi.Abi;
+import io.ukernel.abi.Cap;
+import io.ukernel.abi.Status;
+import io.ukernel.abi.TaskState;
 import io.ukernel.abi.Value;
+import io.ukernel.app.Manifest;
 import io.ukernel.kernel.Task;
+import io.ukernel.kernel.TaskControl;
+import io.ukernel.kernel.TaskRef;
+import io.ukernel.kernel.caps.CapabilitySet;
+import io.ukernel.kernel.handle.KernelObject;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 
-/** {@code task_self}, {@code task_yield}, {@code task_exit}. */
+/** {@code task_self}, {@code task_yield}, {@code task_spawn}, {@code task_exit}, {@code task_status}. */
 final class TaskCalls {
+    private final TaskControl control;
+
+    TaskCalls(TaskControl control) {
+        this.control = control;
+    }
 
     Outcome self(Task task, Args args) {
         return Outcome.ok(Value.of(task.id()), Value.of(task.name()));
@@ -16,6 +36,66 @@ final class TaskCalls {
      */
     Outcome yield(Task task, Args args) {
         return Outcome.ok();
+    }
+
+    /**
+     * Starts a declared task with at most the caller's active capabilities, moving {@code handles} into it
+     * (all or none), and returns a task handle that becomes READABLE when it ends.
+     */
+    Outcome spawn(Task task, Args args) {
+        String entry = new String(args.bytes(0), StandardCharsets.UTF_8);
+        long caps = args.i64(1);
+        long[] handles = args.i64s(2);
+        if ((caps & ~Cap.ALL_MASK) != 0) {
+            return Outcome.err(Status.ERR_INVAL, "unknown capability bits in " + Cap.format(caps));
+        }
+        Optional<Manifest.TaskSpec> spec = control.declared(entry);
+        if (spec.isEmpty()) {
+            return Outcome.err(Status.ERR_NOTFOUND, "no [[task]] named \"" + entry + "\" in ukernel.toml");
+        }
+        CapabilitySet wanted = new CapabilitySet(caps);
+        if (!task.caps().active().containsAll(wanted)) {
+            return Outcome.err(Status.ERR_DENIED, "caps " + wanted + " exceed the caller's active "
+                    + task.caps().active());
+        }
+        if (handles.length > Abi.MAX_MSG_HANDLES) {
+            return Outcome.err(Status.ERR_TOOBIG, handles.length + " handles exceed " + Abi.MAX_MSG_HANDLES);
+        }
+        Set<Long> seen = new HashSet<>();
+        for (long h : handles) {
+            if (!seen.add(h) || task.handles().get(h).isEmpty()) {
+                return Outcome.err(Status.ERR_BADHANDLE, "handle " + h + " is not open or is listed twice");
+            }
+        }
+        if (task.handles().size() >= task.handles().limit() && handles.length == 0) {
+            return Outcome.err(Status.ERR_LIMIT, "no room for the task handle");
+        }
+        List<KernelObject> moved = new ArrayList<>();
+        for (long h : handles) {
+            moved.add(task.handles().get(h).orElseThrow());
+        }
+        CapabilitySet ceiling = wanted.intersect(new CapabilitySet(spec.get().caps()));
+        Optional<Task> child = control.spawn(task, spec.get(), ceiling, moved);
+        if (child.isEmpty()) {
+            return Outcome.err(Status.ERR_LIMIT, "limits.tasks reached");
+        }
+        for (long h : handles) {
+            task.handles().remove(h);
+        }
+        long ref = task.handles().install(new TaskRef(child.get())).orElseThrow();
+        return Outcome.ok(Value.of(ref));
+    }
+
+    /** State and exit status of the task behind a task handle. */
+    Outcome status(Task task, Args args) {
+        Optional<TaskRef> ref = task.handles().get(args.i64(0), TaskRef.class);
+        if (ref.isEmpty()) {
+            return Outcome.err(Status.ERR_BADHANDLE, "handle " + args.i64(0) + " is not a task handle");
+        }
+        Task t = ref.get().task();
+        boolean exited = t.state() == Task.State.EXITED;
+        return Outcome.ok(Value.of((exited ? TaskState.EXITED : TaskState.RUNNING).value()),
+                Value.of(exited ? t.exitStatus() : 0));
     }
 
     /** Records the code; the transport answers, flushes and then closes the task's connection. */

@@ -106,7 +106,10 @@ public final class Connection implements Reactor.Handler {
             hello(request);
             return;
         }
-        enqueue(session.dispatch(task, request));
+        Frame.Reply reply = session.dispatch(task, request);
+        if (reply != null) {
+            enqueue(reply);
+        }
         if (task.requestedExit() != null) {
             closeReason = "task_exit(" + task.requestedExit() + ")";
             closeAfterFlush = true;
@@ -151,6 +154,14 @@ public final class Connection implements Reactor.Handler {
             bigger.put(buf);
             bigger.flip();
             in = bigger;
+        }
+    }
+
+    /** Sends a reply outside a read (a parked call completing): queued and flushed at once. */
+    public void replyNow(Frame.Reply reply) {
+        if (!closed) {
+            enqueue(reply);
+            flush();
         }
     }
 

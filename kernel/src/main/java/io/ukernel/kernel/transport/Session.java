@@ -9,7 +9,7 @@ public interface Session {
     /** Binds a connection presenting {@code token}: the task it was issued to, once; empty when unknown. */
     Optional<Task> attach(String token, Connection connection);
 
-    /** Serves one request of an attached task. */
+    /** Serves one request of an attached task; null when the call was parked (answered later). */
     Frame.Reply dispatch(Task task, Frame.Request request);
 
     /** The connection of {@code task} (null before hello) ended; {@code reason} says why, for the console. */

@@ -3,7 +3,12 @@ package io.ukernel.kernel.calls;
 import io.ukernel.abi.Call;
 import io.ukernel.abi.Frame;
 import io.ukernel.abi.Value;
+import io.ukernel.app.Manifest;
 import io.ukernel.kernel.FakeClock;
+import io.ukernel.kernel.KernelContext;
+import io.ukernel.kernel.Reactor;
+import io.ukernel.kernel.TestTasks;
+import java.util.List;
 import io.ukernel.kernel.Task;
 import io.ukernel.kernel.console.Console;
 import io.ukernel.kernel.console.LineFormat;
@@ -19,6 +24,9 @@ final class CallHarness {
     final ByteArrayOutputStream terminal = new ByteArrayOutputStream();
     final Console console;
     final Dispatcher dispatcher;
+    final Reactor reactor;
+    Manifest manifest = TestTasks.manifest(List.of());
+    final TestTasks.Control tasks = new TestTasks.Control();
     private int seq;
 
     CallHarness() {
@@ -28,12 +36,21 @@ final class CallHarness {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        dispatcher = new Dispatcher(CallTable.v1(console, clock), console);
+        try {
+            reactor = new Reactor(e -> {
+                throw new AssertionError("kernel bug", e);
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        dispatcher = new Dispatcher(CallTable.v1(new KernelContext(console, clock, reactor, manifest, tasks)),
+                console);
     }
 
+    /** Serves one call; a parked call (io_poll) returns null. */
     Frame.Reply call(Task task, Call call, Value... args) {
         Frame.Reply r = dispatcher.dispatch(task, new Frame.Request(++seq, call, args));
-        if (r.seq() != seq) {
+        if (r != null && r.seq() != seq) {
             throw new AssertionError("reply seq " + r.seq() + " does not answer request " + seq);
         }
         return r;
