@@ -1,0 +1,188 @@
+package io.ukernel.kernel.calls;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ukernel.abi.Abi;
+import io.ukernel.abi.Call;
+import io.ukernel.abi.Cap;
+import io.ukernel.abi.Event;
+import io.ukernel.abi.Frame;
+import io.ukernel.abi.Status;
+import io.ukernel.abi.Value;
+import io.ukernel.kernel.Task;
+import io.ukernel.kernel.TestTasks;
+import io.ukernel.kernel.caps.CapabilitySet;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.constraints.Size;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class IpcCallsTest {
+    CallHarness k = new CallHarness();
+    Task task = TestTasks.task(1, "main", CapabilitySet.of(Cap.IPC));
+
+    @BeforeEach
+    void acquire() {
+        k.call(task, Call.CAP_ACQUIRE, Value.of(Cap.IPC.bit()));
+    }
+
+    long[] channel(Task t) {
+        Frame.Reply r = k.call(t, Call.IPC_CHANNEL_CREATE);
+        assertEquals(Status.OK, r.status());
+        return new long[] {((Value.I64) r.values().get(0)).value(), ((Value.I64) r.values().get(1)).value()};
+    }
+
+    /** A handle list (Value.of(long) alone would be an I64). */
+    static Value.I64s handles(long... h) {
+        return new Value.I64s(h);
+    }
+
+    static Value.Bytes text(String s) {
+        return Value.of(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void roundTrip_withAMovedHandle_renumberedInTheReceiver() {
+        long[] c = channel(task);
+        long[] other = channel(task);
+        assertEquals(Status.OK, k.call(task, Call.IPC_SEND, Value.of(c[0]), text("take this"),
+                handles(other[1])).status());
+        assertEquals(Status.ERR_BADHANDLE, k.call(task, Call.IPC_SEND, Value.of(other[1]), text("x"),
+                Value.of()).status(), "a moved handle is gone from the sender");
+        Frame.Reply r = k.call(task, Call.IPC_RECV, Value.of(c[1]));
+        assertEquals(text("take this"), r.values().get(0));
+        long received = ((Value.I64s) r.values().get(1)).value()[0];
+        // The moved end still talks to its peer.
+        k.call(task, Call.IPC_SEND, Value.of(received), text("through"), Value.of());
+        assertEquals(text("through"), k.call(task, Call.IPC_RECV, Value.of(other[0])).values().get(0));
+    }
+
+    @Test
+    void recv_onEmpty_wouldBlock_thenClosedOncePeerGoneAndDrained() {
+        long[] c = channel(task);
+        assertEquals(Status.ERR_WOULDBLOCK, k.call(task, Call.IPC_RECV, Value.of(c[1])).status());
+        k.call(task, Call.IPC_SEND, Value.of(c[0]), text("last"), Value.of());
+        k.call(task, Call.IPC_CLOSE, Value.of(c[0]));
+        assertEquals(Status.OK, k.call(task, Call.IPC_RECV, Value.of(c[1])).status());
+        assertEquals(Status.ERR_CLOSED, k.call(task, Call.IPC_RECV, Value.of(c[1])).status());
+        assertEquals(Status.ERR_CLOSED, k.call(task, Call.IPC_SEND, Value.of(c[1]), text("x"), Value.of()).status());
+    }
+
+    @Test
+    void send_whenQueueFull_wouldBlock_andMovesNothing() {
+        long[] c = channel(task);
+        byte[] big = new byte[Abi.MAX_MSG_BYTES];
+        int sent = 0;
+        while (k.call(task, Call.IPC_SEND, Value.of(c[0]), Value.of(big), Value.of()).status() == Status.OK) {
+            sent++;
+        }
+        assertTrue(sent >= 1, "an empty queue always takes one maximum-size message");
+        long[] extra = channel(task);
+        assertEquals(Status.ERR_WOULDBLOCK, k.call(task, Call.IPC_SEND, Value.of(c[0]), Value.of(big),
+                handles(extra[0])).status());
+        assertEquals(Status.OK, k.call(task, Call.HANDLE_CLOSE, Value.of(extra[0])).status(), "not moved");
+    }
+
+    @Test
+    void limits_tooBigPayload_tooManyHandles_selfSend_duplicates() {
+        long[] c = channel(task);
+        assertEquals(Status.ERR_TOOBIG, k.call(task, Call.IPC_SEND, Value.of(c[0]),
+                Value.of(new byte[Abi.MAX_MSG_BYTES + 1]), Value.of()).status());
+        assertEquals(Status.ERR_TOOBIG, k.call(task, Call.IPC_SEND, Value.of(c[0]), text(""),
+                Value.of(new long[Abi.MAX_MSG_HANDLES + 1])).status());
+        assertEquals(Status.ERR_INVAL, k.call(task, Call.IPC_SEND, Value.of(c[0]), text(""),
+                handles(c[0])).status());
+        assertEquals(Status.ERR_BADHANDLE, k.call(task, Call.IPC_SEND, Value.of(c[0]), text(""),
+                Value.of(c[1], c[1])).status());
+    }
+
+    @Test
+    void signals_followTheQueueAndThePeer() {
+        long[] c = channel(task);
+        assertEquals(List.of(Value.of(c[0], Event.WRITABLE.bit())), poll(task, c[0], 3).values());
+        k.call(task, Call.IPC_SEND, Value.of(c[0]), text("x"), Value.of());
+        assertEquals(List.of(Value.of(c[1], Event.READABLE.bit() | Event.WRITABLE.bit())),
+                poll(task, c[1], 3).values());
+        k.call(task, Call.IPC_CLOSE, Value.of(c[0]));
+        assertEquals(List.of(Value.of(c[1], Event.READABLE.bit() | Event.HANGUP.bit())),
+                poll(task, c[1], 3).values());
+    }
+
+    @Test
+    void handleNumbers_meanNothingInAnotherTask() {
+        long[] c = channel(task);
+        Task other = TestTasks.task(2, "other", CapabilitySet.of(Cap.IPC));
+        k.call(other, Call.CAP_ACQUIRE, Value.of(Cap.IPC.bit()));
+        assertEquals(Status.ERR_BADHANDLE, k.call(other, Call.IPC_RECV, Value.of(c[1])).status());
+    }
+
+    @Test
+    void create_withoutRoomForTwoHandles_isLimit() {
+        Status last;
+        int made = 0;
+        while ((last = k.call(task, Call.IPC_CHANNEL_CREATE).status()) == Status.OK) {
+            made++;
+        }
+        assertEquals(Status.ERR_LIMIT, last);
+        assertEquals(8, made, "16 handles hold 8 channels");
+    }
+
+    @Test
+    void taskExit_closesItsHandles_andThePeerSeesHangup() {
+        long[] c = channel(task);
+        k.tasks.declared.add(new io.ukernel.app.Manifest.TaskSpec("child", "src/child.py", Cap.IPC.bit(), false,
+                io.ukernel.app.Manifest.RestartPolicy.never()));
+        Frame.Reply spawned = k.call(task, Call.TASK_SPAWN, text("child"), Value.of(0), handles(c[1]));
+        assertEquals(Status.ERR_DENIED, spawned.status(), "TASK is not active");
+        task = TestTasks.task(1, "main", CapabilitySet.of(Cap.IPC, Cap.TASK));
+        k.call(task, Call.CAP_ACQUIRE, Value.of(Cap.IPC.bit() | Cap.TASK.bit()));
+        c = channel(task);
+        spawned = k.call(task, Call.TASK_SPAWN, text("child"), Value.of(Cap.IPC.bit()), handles(c[1]));
+        assertEquals(Status.OK, spawned.status());
+        Task child = k.tasks.spawned.get(0);
+        assertEquals(1, child.handles().size(), "the moved end is the child's handle 1");
+        TestTasks.exit(child, 0);
+        assertEquals(List.of(Value.of(c[0], Event.HANGUP.bit())), poll(task, c[0], 0).values());
+    }
+
+    Frame.Reply poll(Task t, long h, int interest) {
+        return k.call(t, Call.IO_POLL, Value.of(h, interest), Value.of(0));
+    }
+
+    /** Whatever sequence of sends and receives, bytes come out in order and the byte count never goes negative. */
+    @Property
+    void messages_arriveInOrder(@ForAll @Size(max = 40) List<@IntRange(min = -1, max = 300) Integer> ops) {
+        CallHarness h = new CallHarness();
+        Task t = TestTasks.task(1, "p", CapabilitySet.of(Cap.IPC));
+        h.call(t, Call.CAP_ACQUIRE, Value.of(Cap.IPC.bit()));
+        Frame.Reply r = h.call(t, Call.IPC_CHANNEL_CREATE);
+        long a = ((Value.I64) r.values().get(0)).value();
+        long b = ((Value.I64) r.values().get(1)).value();
+        List<byte[]> inFlight = new ArrayList<>();
+        for (int op : ops) {
+            if (op < 0) {
+                Frame.Reply got = h.call(t, Call.IPC_RECV, Value.of(b));
+                if (inFlight.isEmpty()) {
+                    assertEquals(Status.ERR_WOULDBLOCK, got.status());
+                } else {
+                    assertArrayEquals(inFlight.remove(0), ((Value.Bytes) got.values().get(0)).value());
+                }
+            } else {
+                byte[] msg = new byte[op];
+                if (op > 0) {
+                    msg[0] = (byte) inFlight.size();
+                }
+                if (h.call(t, Call.IPC_SEND, Value.of(a), Value.of(msg), Value.of()).status() == Status.OK) {
+                    inFlight.add(msg);
+                }
+            }
+        }
+    }
+}
