@@ -136,7 +136,10 @@
 #define UK_CALL_IO_CLOSE 101 /* [I64] -> [], needs IO */
 #define UK_CALL_IO_POLL 112 /* [I64S, I64] -> [I64S] */
 
-/* Wire headers (little-endian, packed). */
+/* Wire headers: these structs document the byte offsets of a frame's header. On the wire every
+ * integer is little-endian; portable code reads and writes the bytes with explicit byte-order
+ * helpers (as clients/c does) rather than overlaying these structs (packed is a GCC/Clang
+ * extension, and the fields are in host order). */
 typedef struct uk_request_header {
     uint32_t length;
     uint32_t seq;

@@ -63,7 +63,10 @@ public final class AbiGenerator {
                 s.append('\n');
             }
         }
-        s.append("\n/* Wire headers (little-endian, packed). */\n");
+        s.append("\n/* Wire headers: these structs document the byte offsets of a frame's header. On the wire every\n"
+                + " * integer is little-endian; portable code reads and writes the bytes with explicit byte-order\n"
+                + " * helpers (as clients/c does) rather than overlaying these structs (packed is a GCC/Clang\n"
+                + " * extension, and the fields are in host order). */\n");
         s.append("typedef struct uk_request_header {\n    uint32_t length;\n    uint32_t seq;\n"
                 + "    uint16_t call;\n    uint16_t argc;\n} __attribute__((packed)) uk_request_header;\n\n");
         s.append("typedef struct uk_reply_header {\n    uint32_t length;\n    uint32_t seq;\n"
