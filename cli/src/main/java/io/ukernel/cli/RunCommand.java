@@ -100,7 +100,7 @@ public final class RunCommand implements Callable<Integer> {
         KernelClock clock = KernelClock.system();
         try (Console console = Console.open(clock, format, quiet ? null : System.out,
                 app.resolve("logs/console.log"), debug)) {
-            Kernel kernel = new Kernel(new KernelConfig(manifest, root, environment,
+            Kernel kernel = new Kernel(new KernelConfig(manifest, root, app, environment,
                     new ProcessPlatform(build.runtime().executable(), build.runtime().version()), console, clock,
                     (long) (graceSeconds * TimeUnit.SECONDS.toNanos(1))));
             installSignalHandlers(kernel);

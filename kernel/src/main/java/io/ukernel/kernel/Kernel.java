@@ -55,7 +55,8 @@ public final class Kernel implements Session, TaskControl {
         this.console = config.console();
         this.reactor = new Reactor(this::bug);
         this.tasks = new TaskTable(config.manifest().limits().tasks());
-        KernelContext ctx = new KernelContext(console, config.clock(), reactor, config.manifest(), this);
+        KernelContext ctx = new KernelContext(console, config.clock(), reactor, config.manifest(), this,
+                config.appDir());
         this.dispatcher = new Dispatcher(CallTable.v1(ctx), console);
     }
 

@@ -11,13 +11,15 @@ import java.util.Map;
  *
  * @param manifest  the app's manifest (policy, tasks, restart)
  * @param bundleDir the extracted bundle the workers run from
+ * @param appDir    the app's directory: {@code [caps.io]} preopen paths are relative to it (on the process
+ *                  platform the project directory; in a microVM image, where the image puts the app's data)
  * @param env       the app's environment for its workers
  * @param platform  where workers run
  * @param console   where console lines go
  * @param clock     the kernel's clocks (the console's too)
  * @param graceNs   how long a stopping worker gets between SIGTERM and SIGKILL
  */
-public record KernelConfig(Manifest manifest, Path bundleDir, Map<String, String> env, Platform platform,
+public record KernelConfig(Manifest manifest, Path bundleDir, Path appDir, Map<String, String> env, Platform platform,
         Console console, KernelClock clock, long graceNs) {
     public KernelConfig {
         env = Map.copyOf(env);

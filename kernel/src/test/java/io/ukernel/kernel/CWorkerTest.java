@@ -104,7 +104,7 @@ class CWorkerTest {
                 Manifest.RestartPolicy.never(), List.of());
         Console console = Console.open(KernelClock.system(), LineFormat.TEXT,
                 new PrintStream(bytes, true, StandardCharsets.UTF_8), null, true);
-        Kernel k = new Kernel(new KernelConfig(m, dir, Map.of(), new CWorkerPlatform(executable), console,
+        Kernel k = new Kernel(new KernelConfig(m, dir, dir, Map.of(), new CWorkerPlatform(executable), console,
                 KernelClock.system(), TimeUnit.SECONDS.toNanos(2)));
         CompletableFuture<Integer> done = new CompletableFuture<>();
         Thread.ofPlatform().name("c-worker-kernel").daemon().start(() -> {

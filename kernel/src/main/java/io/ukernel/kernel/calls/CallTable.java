@@ -26,6 +26,8 @@ public final class CallTable {
         TaskCalls task = new TaskCalls(ctx.tasks());
         PollCalls poll = new PollCalls(ctx.reactor());
         IpcCalls ipc = new IpcCalls(ctx.manifest().limits().channelBytes());
+        NetCalls net = new NetCalls(ctx);
+        IoCalls io = new IoCalls(ctx);
         Map<Call, CallHandler> t = new EnumMap<>(Call.class);
         t.put(Call.ABI_VERSION, meta::abiVersion);
         t.put(Call.CAP_ACQUIRE, meta::capAcquire);
@@ -44,6 +46,23 @@ public final class CallTable {
         t.put(Call.IPC_SEND, ipc::send);
         t.put(Call.IPC_RECV, ipc::recv);
         t.put(Call.IPC_CLOSE, ipc::close);
+        t.put(Call.NET_SOCKET, net::socket);
+        t.put(Call.NET_BIND, net::bind);
+        t.put(Call.NET_LISTEN, net::listen);
+        t.put(Call.NET_ACCEPT, net::accept);
+        t.put(Call.NET_CONNECT, net::connect);
+        t.put(Call.NET_SEND, net::send);
+        t.put(Call.NET_RECV, net::recv);
+        t.put(Call.NET_SHUTDOWN, net::shutdown);
+        t.put(Call.NET_CLOSE, net::close);
+        t.put(Call.NET_ADDR, net::addr);
+        t.put(Call.NET_ERROR, net::error);
+        t.put(Call.IO_OPEN, io::open);
+        t.put(Call.IO_READ, io::read);
+        t.put(Call.IO_WRITE, io::write);
+        t.put(Call.IO_SEEK, io::seek);
+        t.put(Call.IO_STAT, io::stat);
+        t.put(Call.IO_CLOSE, io::close);
         t.put(Call.IO_POLL, poll::poll);
         return new CallTable(t);
     }

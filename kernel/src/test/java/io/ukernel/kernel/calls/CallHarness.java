@@ -43,7 +43,8 @@ final class CallHarness {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        dispatcher = new Dispatcher(CallTable.v1(new KernelContext(console, clock, reactor, manifest, tasks)),
+        dispatcher = new Dispatcher(CallTable.v1(new KernelContext(console, clock, reactor, manifest, tasks,
+                java.nio.file.Path.of("."))),
                 console);
     }
 

@@ -115,7 +115,7 @@ class KernelTransportTest {
                 List.of());
         Console console = Console.open(KernelClock.system(), LineFormat.TEXT,
                 new PrintStream(consoleBytes, true, StandardCharsets.UTF_8), null, true);
-        Kernel k = new Kernel(new KernelConfig(m, Path.of("."), Map.of(), new ScriptPlatform(script), console,
+        Kernel k = new Kernel(new KernelConfig(m, Path.of("."), Path.of("."), Map.of(), new ScriptPlatform(script), console,
                 KernelClock.system(), TimeUnit.SECONDS.toNanos(2)));
         return CompletableFuture.supplyAsync(k::run).get(20, TimeUnit.SECONDS);
     }

@@ -1,0 +1,308 @@
+package io.ukernel.kernel.calls;
+
+import io.ukernel.abi.Abi;
+import io.ukernel.abi.NetConst;
+import io.ukernel.abi.Status;
+import io.ukernel.abi.Value;
+import io.ukernel.kernel.KernelContext;
+import io.ukernel.kernel.Task;
+import io.ukernel.kernel.console.Console;
+import io.ukernel.kernel.console.Level;
+import io.ukernel.kernel.net.AddressRules;
+import io.ukernel.kernel.net.Hosts;
+import io.ukernel.kernel.net.NetSocket;
+import io.ukernel.kernel.net.NetStack;
+import io.ukernel.kernel.net.Resolver;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+
+/**
+ * {@code net_socket} … {@code net_error}: TCP over {@link NetSocket}s. Authority is checked where it is exercised
+ * (WASI): {@code net_bind} against {@code net.bind}, {@code net_connect} against {@code net.connect}; a refusal
+ * is {@code ERR_DENIED} and a console line naming the rule to add.
+ */
+final class NetCalls {
+    /** Most bytes one reply can carry in a single BYTES value (frame minus reply header and value header). */
+    static final int MAX_RECV = Abi.MAX_FRAME_BYTES - 8 - 5;
+
+    private final NetStack net;
+    private final AddressRules bindRules;
+    private final AddressRules connectRules;
+    private final Console console;
+
+    NetCalls(KernelContext ctx) {
+        this(ctx, Resolver.SYSTEM);
+    }
+
+    NetCalls(KernelContext ctx, Resolver resolver) {
+        this.net = new NetStack(ctx.reactor(), ctx.manifest().limits().socketBytes(), resolver);
+        this.bindRules = AddressRules.parse(ctx.manifest().net().bind());
+        this.connectRules = AddressRules.parse(ctx.manifest().net().connect());
+        this.console = ctx.console();
+    }
+
+    Outcome socket(Task task, Args args) {
+        long family = args.i64(0);
+        long type = args.i64(1);
+        boolean inet = family == NetConst.AF_INET.value() || family == NetConst.AF_INET6.value();
+        if (!inet || type != NetConst.SOCK_STREAM.value() && type != NetConst.SOCK_DGRAM.value()) {
+            return Outcome.err(Status.ERR_INVAL, "family " + family + " / type " + type + " is not AF_INET(6)"
+                    + " with SOCK_STREAM");
+        }
+        if (type == NetConst.SOCK_DGRAM.value()) {
+            return Outcome.err(Status.ERR_UNSUPPORTED, "UDP is reserved in ABI v1");
+        }
+        if (task.handles().size() >= task.handles().limit()) {
+            return Outcome.err(Status.ERR_LIMIT, "handle table full (limits.handles=" + task.handles().limit() + ")");
+        }
+        try {
+            NetSocket s = NetSocket.open(net, family == NetConst.AF_INET6.value());
+            return Outcome.ok(Value.of(task.handles().install(s).orElseThrow()));
+        } catch (IOException e) {
+            return Outcome.err(Status.ERR_IO, "the host refused a socket: " + e.getMessage());
+        }
+    }
+
+    Outcome bind(Task task, Args args) {
+        long h = args.i64(0);
+        String host = text(args.bytes(1));
+        long port = args.i64(2);
+        Optional<NetSocket> s = socketOf(task, h);
+        if (s.isEmpty()) {
+            return notASocket(h);
+        }
+        if (s.get().state() != NetSocket.State.FRESH) {
+            return Outcome.err(Status.ERR_INVAL, "socket " + h + " is already " + s.get().state());
+        }
+        boolean ipv6 = s.get().ipv6();
+        boolean local = "localhost".equalsIgnoreCase(host);
+        InetAddress ip = host == null ? null : host.isEmpty() ? Hosts.wildcard(ipv6)
+                : local ? Hosts.loopback(ipv6) : Hosts.literal(host);
+        if (ip == null || !Hosts.ofFamily(ip, ipv6) || port < 0 || port > 65535) {
+            return Outcome.err(Status.ERR_INVAL, "cannot bind to \"" + host + "\" port " + port);
+        }
+        if (!bindRules.allows(local ? "localhost" : null, ip, (int) port)) {
+            return denied(task, "net_bind", "bind", local ? "localhost:" + port : Hosts.hostPort(ip, (int) port));
+        }
+        return answer(s.get().bind(new InetSocketAddress(ip, (int) port)), "bind " + host + ":" + port);
+    }
+
+    Outcome listen(Task task, Args args) {
+        long h = args.i64(0);
+        long backlog = args.i64(1);
+        Optional<NetSocket> s = socketOf(task, h);
+        if (s.isEmpty()) {
+            return notASocket(h);
+        }
+        NetSocket.State st = s.get().state();
+        if (st != NetSocket.State.BOUND && st != NetSocket.State.LISTENING) {
+            return Outcome.err(Status.ERR_INVAL, "socket " + h + " is " + st + "; listen needs a bound socket");
+        }
+        return answer(s.get().listen((int) Math.clamp(backlog, 0, 65535)), "listen");
+    }
+
+    Outcome accept(Task task, Args args) {
+        long h = args.i64(0);
+        Optional<NetSocket> s = socketOf(task, h);
+        if (s.isEmpty()) {
+            return notASocket(h);
+        }
+        if (s.get().state() != NetSocket.State.LISTENING) {
+            return Outcome.err(Status.ERR_INVAL, "socket " + h + " is not listening");
+        }
+        if (!s.get().hasPendingConnection()) {
+            return Outcome.err(Status.ERR_WOULDBLOCK, "no connection pending");
+        }
+        if (task.handles().size() >= task.handles().limit()) {
+            return Outcome.err(Status.ERR_LIMIT, "handle table full; the connection stays pending");
+        }
+        try {
+            NetSocket conn = s.get().accept();
+            if (conn == null) {
+                return Outcome.err(Status.ERR_WOULDBLOCK, "no connection pending");
+            }
+            InetSocketAddress peer = conn.peerAddress();
+            long ch = task.handles().install(conn).orElseThrow();
+            return Outcome.ok(Value.of(ch), Value.of(Hosts.format(peer.getAddress())), Value.of(peer.getPort()));
+        } catch (IOException e) {
+            return Outcome.err(Status.ERR_IO, "accept: " + e.getMessage());
+        }
+    }
+
+    /** Literals and {@code localhost} are decided here; other names after resolution when only IP rules could match. */
+    Outcome connect(Task task, Args args) {
+        long h = args.i64(0);
+        String host = text(args.bytes(1));
+        long port = args.i64(2);
+        Optional<NetSocket> s = socketOf(task, h);
+        if (s.isEmpty()) {
+            return notASocket(h);
+        }
+        NetSocket.State st = s.get().state();
+        if (st != NetSocket.State.FRESH && st != NetSocket.State.BOUND) {
+            return Outcome.err(Status.ERR_INVAL, "socket " + h + " is " + st + "; cannot connect it");
+        }
+        boolean ipv6 = s.get().ipv6();
+        boolean local = "localhost".equalsIgnoreCase(host);
+        InetAddress ip = host == null ? null : local ? Hosts.loopback(ipv6) : Hosts.literal(host);
+        String name = local ? "localhost" : host == null || ip != null ? null : Hosts.name(host);
+        if (ip == null && name == null || ip != null && !Hosts.ofFamily(ip, ipv6) || port < 1 || port > 65535) {
+            return Outcome.err(Status.ERR_INVAL, "cannot connect to \"" + host + "\" port " + port);
+        }
+        int p = (int) port;
+        String target = name != null ? name + ":" + p : Hosts.hostPort(ip, p);
+        if (ip != null) {
+            if (!connectRules.allows(name, ip, p)) {
+                return denied(task, "net_connect", "connect", target);
+            }
+            return answer(s.get().connect(new InetSocketAddress(ip, p)), "connect " + target);
+        }
+        boolean byName = connectRules.allowsName(name, p);
+        if (!byName && !connectRules.hasAddressRuleFor(p)) {
+            return denied(task, "net_connect", "connect", target);
+        }
+        s.get().connect(name, p, a -> byName || connectRules.allowsAddress(a, p),
+                a -> deniedLine(task, "net_connect", target + " (" + Hosts.format(a) + ")", "connect", target));
+        return Outcome.err(Status.ERR_INPROGRESS, "resolving " + name);
+    }
+
+    Outcome send(Task task, Args args) {
+        long h = args.i64(0);
+        byte[] data = args.bytes(1);
+        Optional<NetSocket> s = socketOf(task, h);
+        if (s.isEmpty()) {
+            return notASocket(h);
+        }
+        Outcome notReady = notStreaming(s.get(), h);
+        if (notReady != null) {
+            return notReady;
+        }
+        if (s.get().writeClosed()) {
+            return Outcome.err(Status.ERR_CLOSED, "socket " + h + " is shut down for writing or reset");
+        }
+        if (data.length == 0) {
+            return Outcome.ok(Value.of(0));
+        }
+        int n = s.get().send(data);
+        return n > 0 ? Outcome.ok(Value.of(n)) : Outcome.err(Status.ERR_WOULDBLOCK, "send buffer full");
+    }
+
+    Outcome recv(Task task, Args args) {
+        long h = args.i64(0);
+        long max = args.i64(1);
+        Optional<NetSocket> s = socketOf(task, h);
+        if (s.isEmpty()) {
+            return notASocket(h);
+        }
+        if (max <= 0) {
+            return Outcome.err(Status.ERR_INVAL, "max " + max + " must be positive");
+        }
+        Outcome notReady = notStreaming(s.get(), h);
+        if (notReady != null) {
+            return notReady;
+        }
+        byte[] data = s.get().recv((int) Math.min(max, MAX_RECV));
+        if (data != null) {
+            return Outcome.ok(Value.of(data));
+        }
+        return s.get().isReset() ? Outcome.err(Status.ERR_CLOSED, "socket " + h + " was reset")
+                : Outcome.err(Status.ERR_WOULDBLOCK, "nothing received yet");
+    }
+
+    Outcome shutdown(Task task, Args args) {
+        long h = args.i64(0);
+        long how = args.i64(1);
+        Optional<NetSocket> s = socketOf(task, h);
+        if (s.isEmpty()) {
+            return notASocket(h);
+        }
+        if (how < NetConst.SHUT_RD.value() || how > NetConst.SHUT_RDWR.value()) {
+            return Outcome.err(Status.ERR_INVAL, "how " + how + " is not SHUT_RD, SHUT_WR or SHUT_RDWR");
+        }
+        if (s.get().state() != NetSocket.State.CONNECTED) {
+            return Outcome.err(Status.ERR_INVAL, "socket " + h + " is not connected");
+        }
+        s.get().shutdown((how & NetConst.SHUT_RD.value()) != 0, (how & NetConst.SHUT_WR.value()) != 0);
+        return Outcome.ok();
+    }
+
+    Outcome close(Task task, Args args) {
+        long h = args.i64(0);
+        if (socketOf(task, h).isEmpty()) {
+            return notASocket(h);
+        }
+        task.handles().close(h);
+        return Outcome.ok();
+    }
+
+    Outcome addr(Task task, Args args) {
+        long h = args.i64(0);
+        long which = args.i64(1);
+        Optional<NetSocket> s = socketOf(task, h);
+        if (s.isEmpty()) {
+            return notASocket(h);
+        }
+        InetSocketAddress a = which == NetConst.ADDR_LOCAL.value() ? s.get().localAddress()
+                : which == NetConst.ADDR_PEER.value() ? s.get().peerAddress() : null;
+        if (a == null) {
+            return Outcome.err(Status.ERR_INVAL, "which " + which + " on a " + s.get().state() + " socket");
+        }
+        return Outcome.ok(Value.of(Hosts.format(a.getAddress())), Value.of(a.getPort()));
+    }
+
+    Outcome error(Task task, Args args) {
+        long h = args.i64(0);
+        Optional<NetSocket> s = socketOf(task, h);
+        if (s.isEmpty()) {
+            return notASocket(h);
+        }
+        return Outcome.ok(Value.of(s.get().takeError().code()));
+    }
+
+    /** Why send/recv cannot touch the stream yet (or ever), or null when the socket is connected. */
+    private static Outcome notStreaming(NetSocket s, long h) {
+        return switch (s.state()) {
+            case CONNECTED -> null;
+            case CONNECTING -> Outcome.err(Status.ERR_WOULDBLOCK, "socket " + h + " is still connecting");
+            case FAILED -> Outcome.err(Status.ERR_CLOSED, "socket " + h + " failed to connect");
+            case FRESH, BOUND, LISTENING -> Outcome.err(Status.ERR_INVAL, "socket " + h + " was never connected");
+        };
+    }
+
+    private static Optional<NetSocket> socketOf(Task task, long h) {
+        return task.handles().get(h, NetSocket.class);
+    }
+
+    private static Outcome notASocket(long h) {
+        return Outcome.err(Status.ERR_BADHANDLE, "handle " + h + " is not a socket");
+    }
+
+    private static Outcome answer(Status st, String what) {
+        return st == Status.OK ? Outcome.ok() : Outcome.err(st, what);
+    }
+
+    private Outcome denied(Task task, String call, String list, String target) {
+        deniedLine(task, call, target, list, target);
+        return Outcome.err(Status.ERR_DENIED, "no net." + list + " rule matches " + target);
+    }
+
+    private void deniedLine(Task task, String call, String shown, String list, String rule) {
+        console.event(task.name(), task.id(), Level.WARN, "net.denied", call + " " + shown + " denied: no net."
+                + list + " rule matches; add \"" + rule + "\" to [caps.net] " + list + " in ukernel.toml");
+    }
+
+    /** Strict UTF-8 without NUL (§2.2), or null. */
+    private static String text(byte[] b) {
+        try {
+            String s = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(b)).toString();
+            return s.indexOf('\0') >= 0 ? null : s;
+        } catch (CharacterCodingException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,314 @@
+package io.ukernel.kernel.net;
+
+import io.ukernel.abi.Event;
+import io.ukernel.abi.Status;
+import io.ukernel.kernel.poll.Waitable;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+
+/**
+ * A TCP socket handle: created unbound by {@code net_socket}, it becomes a listener ({@code net_listen}) or a
+ * connection ({@code net_connect}, or {@code net_accept} on a listener). Non-blocking throughout; its signals are
+ * kept current by the reactor (see {@link TcpStream} and {@link TcpListener}), and a failure the worker has not
+ * read yet is held as a pending status ({@code net_error}) that also raises ERROR. Scopes are checked by the
+ * caller before {@link #bind} and {@link #connect}. Reactor thread only.
+ */
+public final class NetSocket extends Waitable {
+    /** Where the socket is in its life. */
+    public enum State {
+        /** Created; nothing done yet. */
+        FRESH,
+        /** Bound to a local address. */
+        BOUND,
+        /** Accepting connections. */
+        LISTENING,
+        /** Resolving the peer's name, or the host is connecting. */
+        CONNECTING,
+        /** Established (possibly since shut down, ended or reset). */
+        CONNECTED,
+        /** The connect failed; nothing more can be done with it. */
+        FAILED
+    }
+
+    private final NetStack net;
+    private final boolean ipv6;
+    private State state;
+    /** The host socket before it listens or connects (FRESH, BOUND, CONNECTING); null afterwards. */
+    private SocketChannel channel;
+    private TcpListener listener;
+    private TcpStream stream;
+    private Status pending = Status.OK;
+
+    private NetSocket(NetStack net, boolean ipv6, State state, SocketChannel channel) {
+        this.net = net;
+        this.ipv6 = ipv6;
+        this.state = state;
+        this.channel = channel;
+    }
+
+    /** A new unbound socket of the family ({@code ipv6} or IPv4). */
+    public static NetSocket open(NetStack net, boolean ipv6) throws IOException {
+        SocketChannel ch = SocketChannel.open(ipv6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
+        try {
+            ch.configureBlocking(false);
+        } catch (IOException e) {
+            ch.close();
+            throw e;
+        }
+        return new NetSocket(net, ipv6, State.FRESH, ch);
+    }
+
+    public State state() {
+        return state;
+    }
+
+    /** Whether this is an IPv6 socket. */
+    public boolean ipv6() {
+        return ipv6;
+    }
+
+    /**
+     * Binds to {@code addr}. SO_REUSEADDR is set (as asyncio servers do), so a restarted server rebinds a port
+     * still in TIME_WAIT; a port another socket listens on is still ERR_ADDRINUSE.
+     */
+    public Status bind(InetSocketAddress addr) {
+        try {
+            channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            channel.bind(addr);
+        } catch (IOException e) {
+            return HostErrors.status(e);
+        }
+        state = State.BOUND;
+        return Status.OK;
+    }
+
+    /**
+     * Starts listening at the bound address. Java cannot listen on a plain socket, so a listening socket takes
+     * the address over (bound before the plain one is closed: SO_REUSEADDR on both lets it, leaving no gap).
+     */
+    public Status listen(int backlog) {
+        if (state == State.LISTENING) {
+            listener.backlog(backlog);
+            return Status.OK;
+        }
+        try {
+            listener = TcpListener.open(net, this, ipv6, (InetSocketAddress) channel.getLocalAddress(), backlog);
+        } catch (IOException e) {
+            return HostErrors.status(e);
+        }
+        closeQuietly();
+        state = State.LISTENING;
+        changed();
+        return Status.OK;
+    }
+
+    /** Whether a connection waits to be accepted. */
+    public boolean hasPendingConnection() {
+        return state == State.LISTENING && listener.hasPending();
+    }
+
+    /** The oldest pending connection as a new connected socket, or null when none is pending. */
+    public NetSocket accept() throws IOException {
+        SocketChannel ch = listener.take();
+        changed();
+        if (ch == null) {
+            return null;
+        }
+        NetSocket s = new NetSocket(net, ipv6, State.CONNECTED, null);
+        try {
+            s.stream = new TcpStream(net, ch, s);
+        } catch (IOException e) {
+            ch.close();
+            throw e;
+        }
+        s.changed();
+        return s;
+    }
+
+    /**
+     * Starts connecting to {@code addr}: OK when connected at once, ERR_INPROGRESS when the outcome comes later
+     * (WRITABLE, and ERROR with a pending status on failure), or the failure reported at once (the socket is then
+     * FAILED).
+     */
+    public Status connect(InetSocketAddress addr) {
+        try {
+            if (channel.connect(addr)) {
+                established();
+                return Status.OK;
+            }
+            net.reactor().register(channel, SelectionKey.OP_CONNECT, k -> finishConnect());
+            state = State.CONNECTING;
+            changed();
+            return Status.ERR_INPROGRESS;
+        } catch (IOException e) {
+            fail(Status.OK);
+            return HostErrors.status(e);
+        }
+    }
+
+    /**
+     * Resolves {@code name} off the reactor thread, then connects to its first address of this socket's family if
+     * {@code allowed} accepts it; otherwise {@code onDenied} is told and the pending status is ERR_DENIED. The
+     * socket is CONNECTING meanwhile; every outcome arrives as readiness (as for {@link #connect}).
+     */
+    public void connect(String name, int port, Predicate<InetAddress> allowed, Consumer<InetAddress> onDenied) {
+        state = State.CONNECTING;
+        changed();
+        net.resolve(name, r -> {
+            if (isClosed() || state != State.CONNECTING || stream != null) {
+                return; // closed while the name was being looked up
+            }
+            InetAddress a = r.addresses().stream().filter(x -> Hosts.ofFamily(x, ipv6)).findFirst().orElse(null);
+            if (a == null) {
+                fail(r.error() == Status.OK ? Status.ERR_NOTFOUND : r.error());
+            } else if (!allowed.test(a)) {
+                onDenied.accept(a);
+                fail(Status.ERR_DENIED);
+            } else {
+                Status s = connect(new InetSocketAddress(a, port));
+                if (s != Status.OK && s != Status.ERR_INPROGRESS) {
+                    pending = s;
+                    changed();
+                }
+            }
+        });
+    }
+
+    private void finishConnect() {
+        try {
+            if (channel.finishConnect()) {
+                established();
+            }
+        } catch (IOException e) {
+            fail(HostErrors.status(e));
+        }
+    }
+
+    private void established() throws IOException {
+        stream = new TcpStream(net, channel, this);
+        channel = null; // the stream owns it now
+        state = State.CONNECTED;
+        changed();
+    }
+
+    /** The connect failed: the host socket is released, and {@code why} (unless OK) becomes the pending status. */
+    private void fail(Status why) {
+        closeQuietly();
+        state = State.FAILED;
+        if (why != Status.OK) {
+            pending = why;
+        }
+        changed();
+    }
+
+    /** Queues bytes on a connected socket; returns how many were taken (0: the send buffer is full). */
+    public int send(byte[] data) {
+        return stream.send(data);
+    }
+
+    /** Received bytes (at most {@code max}), empty at end of stream, or null when nothing has arrived. */
+    public byte[] recv(int max) {
+        return stream.recv(max);
+    }
+
+    /** Whether sends on this connected socket are refused for good (shut down for writing, reset). */
+    public boolean writeClosed() {
+        return stream.writeClosed();
+    }
+
+    /** Whether this connected socket was reset or failed. */
+    public boolean isReset() {
+        return stream.isReset();
+    }
+
+    /** Shuts down reading and/or writing of a connected socket. */
+    public void shutdown(boolean read, boolean write) {
+        stream.shutdown(read, write);
+    }
+
+    /** The local address; the family's wildcard and port 0 when unbound. */
+    public InetSocketAddress localAddress() {
+        InetSocketAddress a = switch (state) {
+            case LISTENING -> listener.local();
+            case CONNECTED -> stream.local();
+            default -> {
+                try {
+                    yield channel == null ? null : (InetSocketAddress) channel.getLocalAddress();
+                } catch (IOException e) {
+                    yield null;
+                }
+            }
+        };
+        return a != null ? a : new InetSocketAddress(Hosts.wildcard(ipv6), 0);
+    }
+
+    /** The peer's address, or null when the socket is not connected. */
+    public InetSocketAddress peerAddress() {
+        return state == State.CONNECTED ? stream.peer() : null;
+    }
+
+    /** Takes the pending status (OK when none), clearing it and its ERROR signal. */
+    public Status takeError() {
+        Status s = pending;
+        pending = Status.OK;
+        changed();
+        return s;
+    }
+
+    /** The stream failed (reset, broken pipe): its status becomes pending. */
+    void streamFailed(Status why) {
+        if (pending == Status.OK) {
+            pending = why;
+        }
+        changed();
+    }
+
+    /** Recomputes the signals from the state, the buffers and the pending status. */
+    void changed() {
+        if (isClosed()) {
+            return;
+        }
+        int s = switch (state) {
+            case LISTENING -> listener.hasPending() ? Event.READABLE.bit() : 0;
+            case CONNECTED -> stream.signals();
+            case FAILED -> Event.WRITABLE.bit(); // the connect finished (and failed)
+            default -> 0;
+        };
+        if (pending != Status.OK) {
+            s |= Event.ERROR.bit();
+        }
+        signals(s);
+    }
+
+    private void closeQuietly() {
+        if (channel != null) {
+            try {
+                channel.close(); // also cancels its key
+            } catch (IOException e) {
+                // nothing left to release
+            }
+            channel = null;
+        }
+    }
+
+    @Override
+    public String kind() {
+        return state == State.LISTENING ? "listener" : "socket";
+    }
+
+    @Override
+    protected void onClose() {
+        switch (state) {
+            case LISTENING -> listener.close();
+            case CONNECTED -> stream.close();
+            default -> closeQuietly();
+        }
+    }
+}

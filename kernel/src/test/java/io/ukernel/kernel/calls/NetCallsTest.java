@@ -1,0 +1,536 @@
+package io.ukernel.kernel.calls;
+
+import static io.ukernel.kernel.net.LiveKernel.bytes;
+import static io.ukernel.kernel.net.LiveKernel.check;
+import static io.ukernel.kernel.net.LiveKernel.i64;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ukernel.abi.Call;
+import io.ukernel.abi.Event;
+import io.ukernel.abi.Frame;
+import io.ukernel.abi.Status;
+import io.ukernel.abi.Value;
+import io.ukernel.kernel.Task;
+import io.ukernel.kernel.TestTasks;
+import io.ukernel.kernel.net.LiveKernel;
+import io.ukernel.kernel.net.NetSocket;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The net calls through the real dispatcher, on a running reactor, over real TCP on 127.0.0.1 only. */
+@Timeout(value = 20, unit = TimeUnit.SECONDS)
+class NetCallsTest {
+    static final long R = Event.READABLE.bit();
+    static final long W = Event.WRITABLE.bit();
+    static final long HUP = Event.HANGUP.bit();
+    static final long ERR = Event.ERROR.bit();
+    static final long WAIT_NS = TimeUnit.MILLISECONDS.toNanos(LiveKernel.WAIT_MS);
+    static final String LOOP = "127.0.0.1";
+
+    LiveKernel k = new LiveKernel(List.of(LOOP + ":*"), List.of(LOOP + ":*"), 1 << 20);
+    Task task = k.task(1);
+
+    @AfterEach
+    void stop() {
+        k.close();
+    }
+
+    // --- helpers -------------------------------------------------------------------------------------------
+
+    Frame.Reply call(Call c, Value... args) {
+        return k.call(task, c, args);
+    }
+
+    long socket() {
+        return i64(check(call(Call.NET_SOCKET, Value.of(4), Value.of(1)), Status.OK), 0);
+    }
+
+    long listener() {
+        long h = socket();
+        check(call(Call.NET_BIND, Value.of(h), Value.of(LOOP), Value.of(0)), Status.OK);
+        check(call(Call.NET_LISTEN, Value.of(h), Value.of(0)), Status.OK);
+        return h;
+    }
+
+    int localPort(long h) {
+        return (int) i64(check(call(Call.NET_ADDR, Value.of(h), Value.of(0)), Status.OK), 1);
+    }
+
+    /** A kernel socket connected to {@code port}: connect, wait for WRITABLE, net_error OK. */
+    long connectTo(int port) {
+        long h = socket();
+        Frame.Reply r = call(Call.NET_CONNECT, Value.of(h), Value.of(LOOP), Value.of(port));
+        assertTrue(r.status() == Status.OK || r.status() == Status.ERR_INPROGRESS, r.toString());
+        assertEquals(W, k.events(task, h, W, WAIT_NS) & W);
+        assertEquals(Status.OK.code(), i64(check(call(Call.NET_ERROR, Value.of(h)), Status.OK), 0));
+        return h;
+    }
+
+    long acceptFrom(long listener) {
+        assertEquals(R, k.events(task, listener, R, WAIT_NS));
+        return i64(check(call(Call.NET_ACCEPT, Value.of(listener)), Status.OK), 0);
+    }
+
+    long send(long h, byte[] data) {
+        return i64(check(call(Call.NET_SEND, Value.of(h), Value.of(data)), Status.OK), 0);
+    }
+
+    /** Receives until {@code n} bytes or end of stream, polling between tries. */
+    byte[] recv(long h, int n) {
+        byte[] out = new byte[0];
+        while (out.length < n) {
+            assertTrue((k.events(task, h, R, WAIT_NS) & (R | HUP | ERR)) != 0, "nothing to read");
+            byte[] b = bytes(check(call(Call.NET_RECV, Value.of(h), Value.of(n - out.length)), Status.OK), 0);
+            if (b.length == 0) {
+                break;
+            }
+            out = concat(out, b);
+        }
+        return out;
+    }
+
+    boolean atEof(long h) {
+        return bytes(check(call(Call.NET_RECV, Value.of(h), Value.of(100)), Status.OK), 0).length == 0;
+    }
+
+    static byte[] concat(byte[] a, byte[] b) {
+        byte[] c = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
+    static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    static Socket javaClient(int port) throws IOException {
+        Socket s = new Socket();
+        s.setSoTimeout((int) LiveKernel.WAIT_MS);
+        s.connect(new InetSocketAddress(LOOP, port), (int) LiveKernel.WAIT_MS);
+        return s;
+    }
+
+    static int closedPort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName(LOOP))) {
+            return s.getLocalPort();
+        }
+    }
+
+    // --- tests ---------------------------------------------------------------------------------------------
+
+    @Test
+    void socket_streamIsCreated_datagramIsUnsupported_otherValuesAreInval() {
+        assertEquals(1, socket());
+        assertEquals(Status.ERR_UNSUPPORTED, call(Call.NET_SOCKET, Value.of(4), Value.of(2)).status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_SOCKET, Value.of(5), Value.of(1)).status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_SOCKET, Value.of(4), Value.of(3)).status());
+    }
+
+    @Test
+    void roundTrip_betweenTwoKernelSockets() {
+        long lis = listener();
+        int port = localPort(lis);
+        long client = connectTo(port);
+        assertEquals(R, k.events(task, lis, R, WAIT_NS));
+        Frame.Reply acc = check(call(Call.NET_ACCEPT, Value.of(lis)), Status.OK);
+        long server = i64(acc, 0);
+        assertEquals(LOOP, new String(bytes(acc, 1), StandardCharsets.UTF_8));
+        assertEquals(localPort(client), i64(acc, 2));
+        Frame.Reply peer = check(call(Call.NET_ADDR, Value.of(client), Value.of(1)), Status.OK);
+        assertEquals(port, i64(peer, 1));
+
+        assertEquals(4, send(client, utf8("ping")));
+        assertArrayEquals(utf8("ping"), recv(server, 4));
+        assertEquals(4, send(server, utf8("pong")));
+        assertArrayEquals(utf8("pong"), recv(client, 4));
+
+        check(call(Call.NET_SHUTDOWN, Value.of(client), Value.of(2)), Status.OK);
+        assertEquals(R, k.events(task, server, R, WAIT_NS) & R);
+        assertTrue(atEof(server));
+        assertTrue(atEof(server), "end of stream stays");
+        assertEquals(Status.ERR_CLOSED, call(Call.NET_SEND, Value.of(client), Value.of("x")).status());
+        assertEquals(Status.ERR_WOULDBLOCK, call(Call.NET_RECV, Value.of(client), Value.of(10)).status());
+        check(call(Call.NET_CLOSE, Value.of(server)), Status.OK);
+        assertTrue(recv(client, 1).length == 0, "the peer's close is end of stream");
+    }
+
+    @Test
+    void roundTrip_kernelListenerAndPlainJavaClient() throws IOException {
+        long lis = listener();
+        try (Socket js = javaClient(localPort(lis))) {
+            long conn = acceptFrom(lis);
+            js.getOutputStream().write(utf8("hello"));
+            assertArrayEquals(utf8("hello"), recv(conn, 5));
+            send(conn, utf8("world"));
+            check(call(Call.NET_SHUTDOWN, Value.of(conn), Value.of(2)), Status.OK);
+            assertArrayEquals(utf8("world"), js.getInputStream().readAllBytes(), "then end of stream");
+            js.shutdownOutput();
+            assertEquals(0, recv(conn, 1).length);
+        }
+    }
+
+    @Test
+    void roundTrip_kernelClientAndPlainJavaServer() throws Exception {
+        try (ServerSocket ss = new ServerSocket(0, 4, InetAddress.getByName(LOOP))) {
+            ss.setSoTimeout((int) LiveKernel.WAIT_MS);
+            long h = connectTo(ss.getLocalPort());
+            try (Socket js = ss.accept()) {
+                js.setSoTimeout((int) LiveKernel.WAIT_MS);
+                send(h, utf8("GET"));
+                assertArrayEquals(utf8("GET"), js.getInputStream().readNBytes(3));
+                js.getOutputStream().write(utf8("200 OK"));
+                js.close();
+                assertArrayEquals(utf8("200 OK"), recv(h, 100));
+                assertTrue(atEof(h));
+            }
+        }
+    }
+
+    @Test
+    void connect_toAClosedPort_isInProgress_thenWritableAndError_withRefusedFromNetError() throws IOException {
+        long h = socket();
+        Frame.Reply r = call(Call.NET_CONNECT, Value.of(h), Value.of(LOOP), Value.of(closedPort()));
+        if (r.status() == Status.ERR_REFUSED) {
+            return; // a host that refuses at once is allowed to say so in the call
+        }
+        assertEquals(Status.ERR_INPROGRESS, r.status());
+        assertEquals(W | ERR, k.events(task, h, W, WAIT_NS));
+        assertEquals(Status.ERR_REFUSED.code(), i64(check(call(Call.NET_ERROR, Value.of(h)), Status.OK), 0));
+        assertEquals(Status.OK.code(), i64(call(Call.NET_ERROR, Value.of(h)), 0), "taken: cleared");
+        assertEquals(W, k.events(task, h, W, 0), "ERROR cleared with it");
+        assertEquals(Status.ERR_CLOSED, call(Call.NET_SEND, Value.of(h), Value.of("x")).status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_CONNECT, Value.of(h), Value.of(LOOP), Value.of(80)).status());
+    }
+
+    @Test
+    void bind_outsideNetBind_isDenied_andTheConsoleNamesTheRuleToAdd() {
+        k.close();
+        k = new LiveKernel(List.of(), List.of(LOOP + ":8080"), 1 << 20);
+        task = k.task(2);
+        long h = socket();
+        assertEquals(Status.ERR_DENIED, call(Call.NET_BIND, Value.of(h), Value.of(LOOP), Value.of(0)).status());
+        assertEquals(Status.ERR_DENIED, call(Call.NET_BIND, Value.of(h), Value.of(""), Value.of(8080)).status());
+        assertTrue(k.console().contains("net_bind 127.0.0.1:0 denied: no net.bind rule matches; add \"127.0.0.1:0\""
+                + " to [caps.net] bind in ukernel.toml"), k.console());
+        assertTrue(k.console().contains("add \"0.0.0.0:8080\""), k.console());
+    }
+
+    @Test
+    void connect_outsideNetConnect_isDeniedInTheCall_withAConsoleLine() throws IOException {
+        k.close();
+        k = new LiveKernel(List.of(LOOP + ":1", "localhost:2"), List.of(), 1 << 20);
+        task = k.task(2);
+        try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getByName(LOOP))) {
+            int port = ss.getLocalPort();
+            long h = socket();
+            assertEquals(Status.ERR_DENIED, call(Call.NET_CONNECT, Value.of(h), Value.of(LOOP), Value.of(port))
+                    .status());
+            assertTrue(k.console().contains("net_connect 127.0.0.1:" + port + " denied: no net.connect rule"
+                    + " matches; add \"127.0.0.1:" + port + "\" to [caps.net] connect in ukernel.toml"), k.console());
+            // A name no rule names, with no IP rule for its port: denied without looking it up.
+            assertEquals(Status.ERR_DENIED, call(Call.NET_CONNECT, Value.of(h), Value.of("db.example.com"),
+                    Value.of(5432)).status());
+            assertTrue(k.console().contains("add \"db.example.com:5432\""), k.console());
+            assertEquals(NetSocket.State.FRESH, state(h), "a denied connect leaves the socket as it was");
+        }
+    }
+
+    @Test
+    void connect_localhost_matchesANameRuleOrTheLoopbackAddressRule() throws IOException {
+        try (ServerSocket ss = new ServerSocket(0, 4, InetAddress.getByName(LOOP))) {
+            int port = ss.getLocalPort();
+            for (List<String> rules : List.of(List.of("localhost:" + port), List.of(LOOP + ":" + port))) {
+                k.close();
+                k = new LiveKernel(rules, List.of(), 1 << 20);
+                task = k.task(3);
+                long h = socket();
+                Status st = call(Call.NET_CONNECT, Value.of(h), Value.of("LocalHost"), Value.of(port)).status();
+                assertTrue(st == Status.OK || st == Status.ERR_INPROGRESS, rules + ": " + st);
+                assertEquals(W, k.events(task, h, W, WAIT_NS));
+            }
+            k.close();
+            k = new LiveKernel(List.of("localhost:" + port), List.of(), 1 << 20);
+            task = k.task(4);
+            assertEquals(Status.ERR_DENIED, call(Call.NET_CONNECT, Value.of(socket()), Value.of(LOOP),
+                    Value.of(port)).status(), "a name rule does not allow the literal");
+        }
+    }
+
+    @Test
+    void bind_toAPortSomeoneListensOn_isAddrInUse() throws IOException {
+        try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getByName(LOOP))) {
+            long h = socket();
+            assertEquals(Status.ERR_ADDRINUSE, call(Call.NET_BIND, Value.of(h), Value.of(LOOP),
+                    Value.of(ss.getLocalPort())).status());
+            assertEquals(Status.ERR_INVAL, call(Call.NET_LISTEN, Value.of(h), Value.of(0)).status(), "not bound");
+        }
+        long a = listener();
+        long b = socket();
+        assertEquals(Status.ERR_ADDRINUSE, call(Call.NET_BIND, Value.of(b), Value.of(LOOP),
+                Value.of(localPort(a))).status());
+    }
+
+    @Test
+    void send_fillsUntilWouldBlock_andWritableReturnsWhenThePeerDrains() throws Exception {
+        k.close();
+        k = new LiveKernel(List.of(), List.of(LOOP + ":*"), 64 * 1024);
+        task = k.task(5);
+        long lis = listener();
+        try (Socket js = new Socket()) {
+            js.setReceiveBufferSize(4096);
+            js.setSoTimeout((int) LiveKernel.WAIT_MS);
+            js.connect(new InetSocketAddress(LOOP, localPort(lis)));
+            long conn = acceptFrom(lis);
+            byte[] chunk = new byte[16 * 1024];
+            long queued = 0;
+            Frame.Reply r;
+            int tries = 0;
+            while ((r = call(Call.NET_SEND, Value.of(conn), Value.of(chunk))).status() == Status.OK) {
+                queued += i64(r, 0);
+                assertTrue(++tries < 5_000, "the send buffer never filled");
+            }
+            assertEquals(Status.ERR_WOULDBLOCK, r.status());
+            assertEquals(0, k.events(task, conn, W, 0), "not WRITABLE while full");
+            long total = queued;
+            CompletableFuture<Long> drained = CompletableFuture.supplyAsync(() -> drain(js, total));
+            assertEquals(W, k.events(task, conn, W, WAIT_NS), "WRITABLE again once the peer reads");
+            assertEquals(total, drained.get(LiveKernel.WAIT_MS, TimeUnit.MILLISECONDS));
+        }
+    }
+
+    static long drain(Socket js, long n) {
+        try {
+            InputStream in = js.getInputStream();
+            byte[] buf = new byte[64 * 1024];
+            long got = 0;
+            for (int m; got < n && (m = in.read(buf)) > 0; ) {
+                got += m;
+            }
+            return got;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void close_stillSendsWhatWasQueued_thenEndOfStream() throws Exception {
+        k.close();
+        k = new LiveKernel(List.of(), List.of(LOOP + ":*"), 256 * 1024);
+        task = k.task(6);
+        long lis = listener();
+        try (Socket js = new Socket()) {
+            js.setReceiveBufferSize(4096);
+            js.setSoTimeout((int) LiveKernel.WAIT_MS);
+            js.connect(new InetSocketAddress(LOOP, localPort(lis)));
+            long conn = acceptFrom(lis);
+            byte[] chunk = new byte[32 * 1024];
+            Arrays.fill(chunk, (byte) 7);
+            long queued = 0;
+            Frame.Reply r;
+            while ((r = call(Call.NET_SEND, Value.of(conn), Value.of(chunk))).status() == Status.OK) {
+                queued += i64(r, 0);
+            }
+            check(call(Call.NET_CLOSE, Value.of(conn)), Status.OK);
+            assertEquals(Status.ERR_BADHANDLE, call(Call.NET_SEND, Value.of(conn), Value.of("x")).status());
+            byte[] all = js.getInputStream().readAllBytes();
+            assertEquals(queued, all.length, "everything queued arrives, then end of stream");
+        }
+    }
+
+    @Test
+    void poll_listenerIsReadableOnlyWhileAConnectionIsPending() throws IOException {
+        long lis = listener();
+        assertEquals(0, k.poll(task, 30_000_000L, lis, R).length, "timeout: nothing pending");
+        assertEquals(Status.ERR_WOULDBLOCK, call(Call.NET_ACCEPT, Value.of(lis)).status());
+        var parked = k.pollLater(task, -1, lis, R);
+        try (Socket js = javaClient(localPort(lis))) {
+            assertArrayEquals(new long[] {lis, R}, parked.get());
+            call(Call.NET_ACCEPT, Value.of(lis));
+            assertEquals(0, k.events(task, lis, R, 0), "taken: no longer readable");
+        }
+    }
+
+    @Test
+    void poll_connectionReadableWritable_thenHangupWhenBothDirectionsAreClosed() throws IOException {
+        long lis = listener();
+        try (Socket js = javaClient(localPort(lis))) {
+            long conn = acceptFrom(lis);
+            assertEquals(W, k.events(task, conn, R | W, 0));
+            var parked = k.pollLater(task, WAIT_NS, conn, R);
+            js.getOutputStream().write(utf8("abc"));
+            assertArrayEquals(new long[] {conn, R}, parked.get());
+            assertEquals(R | W, k.events(task, conn, R | W, 0));
+            assertArrayEquals(utf8("abc"), recv(conn, 3));
+            js.shutdownOutput();
+            assertEquals(R, k.events(task, conn, R, WAIT_NS), "end of stream is readable, not yet a hangup");
+            assertTrue(atEof(conn));
+            check(call(Call.NET_SHUTDOWN, Value.of(conn), Value.of(2)), Status.OK);
+            assertEquals(R | HUP, k.events(task, conn, R | W, 0), "closed both ways");
+        }
+    }
+
+    @Test
+    void peerReset_isHangupAndError_andNetErrorSaysClosed() throws IOException {
+        long lis = listener();
+        long conn;
+        try (Socket js = javaClient(localPort(lis))) {
+            conn = acceptFrom(lis);
+            js.setSoLinger(true, 0); // close with RST
+        }
+        assertEquals(HUP | ERR, k.events(task, conn, 0, WAIT_NS) & (HUP | ERR));
+        assertEquals(Status.ERR_CLOSED, call(Call.NET_RECV, Value.of(conn), Value.of(10)).status());
+        assertEquals(Status.ERR_CLOSED, call(Call.NET_SEND, Value.of(conn), Value.of("x")).status());
+        assertEquals(Status.ERR_CLOSED.code(), i64(call(Call.NET_ERROR, Value.of(conn)), 0));
+        assertEquals(HUP, k.events(task, conn, 0, 0));
+    }
+
+    @Test
+    void closingASocketWhilePolled_reportsErrorForIt() {
+        long lis = listener();
+        var parked = k.pollLater(task, -1, lis, R);
+        check(call(Call.NET_CLOSE, Value.of(lis)), Status.OK);
+        assertArrayEquals(new long[] {lis, ERR}, parked.get());
+    }
+
+    @Test
+    void taskExit_closesItsSockets_thePeerSeesEndOfStream_andTheListenerIsGone() throws IOException {
+        long lis = listener();
+        int port = localPort(lis);
+        try (Socket js = javaClient(port)) {
+            acceptFrom(lis);
+            k.onReactor(() -> {
+                TestTasks.exit(task, 0);
+                return null;
+            });
+            assertEquals(-1, js.getInputStream().read());
+        }
+        assertThrows(ConnectException.class, () -> javaClient(port).close());
+    }
+
+    @Test
+    void wrongKindOrUnknownHandle_isBadHandle() {
+        long ch = i64(check(call(Call.IPC_CHANNEL_CREATE), Status.OK), 0);
+        assertEquals(Status.ERR_BADHANDLE, call(Call.NET_SEND, Value.of(ch), Value.of("x")).status());
+        assertEquals(Status.ERR_BADHANDLE, call(Call.NET_CLOSE, Value.of(ch)).status());
+        assertEquals(Status.ERR_BADHANDLE, call(Call.NET_ERROR, Value.of(99)).status());
+    }
+
+    @Test
+    void fullHandleTable_isLimit() {
+        Status st;
+        int n = 0;
+        while ((st = call(Call.NET_SOCKET, Value.of(4), Value.of(1)).status()) == Status.OK) {
+            assertTrue(++n <= 16, "TestTasks tables hold 16");
+        }
+        assertEquals(Status.ERR_LIMIT, st);
+    }
+
+    @Test
+    void callsOnTheWrongState_areInval_orWouldBlock() {
+        long h = socket();
+        assertEquals(Status.ERR_INVAL, call(Call.NET_LISTEN, Value.of(h), Value.of(0)).status(), "unbound");
+        assertEquals(Status.ERR_INVAL, call(Call.NET_ACCEPT, Value.of(h)).status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_SEND, Value.of(h), Value.of("x")).status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_RECV, Value.of(h), Value.of(1)).status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_SHUTDOWN, Value.of(h), Value.of(2)).status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_ADDR, Value.of(h), Value.of(1)).status(), "no peer");
+        assertEquals(Status.ERR_INVAL, call(Call.NET_ADDR, Value.of(h), Value.of(2)).status());
+        Frame.Reply local = check(call(Call.NET_ADDR, Value.of(h), Value.of(0)), Status.OK);
+        assertEquals("0.0.0.0", new String(bytes(local, 0), StandardCharsets.UTF_8));
+        assertEquals(0, i64(local, 1));
+        assertEquals(Status.ERR_INVAL, call(Call.NET_BIND, Value.of(h), Value.of("::1"), Value.of(0)).status(),
+                "IPv6 literal on an IPv4 socket");
+        assertEquals(Status.ERR_INVAL, call(Call.NET_BIND, Value.of(h), Value.of(LOOP), Value.of(70000)).status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_CONNECT, Value.of(h), Value.of(LOOP), Value.of(0)).status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_CONNECT, Value.of(h), Value.of("bad host!"), Value.of(80))
+                .status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_CONNECT, Value.of(h), Value.of(new byte[] {(byte) 0xff}),
+                Value.of(80)).status(), "not UTF-8");
+        long lis = listener();
+        check(call(Call.NET_LISTEN, Value.of(lis), Value.of(5)), Status.OK); // again: updates the backlog
+        assertEquals(Status.ERR_INVAL, call(Call.NET_CONNECT, Value.of(lis), Value.of(LOOP), Value.of(80)).status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_BIND, Value.of(lis), Value.of(LOOP), Value.of(0)).status());
+        assertEquals(Status.ERR_INVAL, call(Call.NET_RECV, Value.of(lis), Value.of(0)).status());
+    }
+
+    @Test
+    void shutdownRead_makesRecvReturnEndOfStream() throws IOException {
+        long lis = listener();
+        try (Socket js = javaClient(localPort(lis))) {
+            long conn = acceptFrom(lis);
+            js.getOutputStream().write(utf8("dropped"));
+            assertEquals(R, k.events(task, conn, R, WAIT_NS));
+            check(call(Call.NET_SHUTDOWN, Value.of(conn), Value.of(1)), Status.OK);
+            assertTrue(atEof(conn));
+            assertEquals(Status.ERR_INVAL, call(Call.NET_SHUTDOWN, Value.of(conn), Value.of(4)).status());
+            assertEquals(3, send(conn, utf8("out")), "writing still works");
+            assertArrayEquals(utf8("out"), js.getInputStream().readNBytes(3));
+        }
+    }
+
+    // --- names (resolved off the reactor thread by an injected resolver) ----------------------------------
+
+    /** net_connect through a NetCalls whose resolver knows {@code *.svc.test} names (no DNS involved). */
+    @Test
+    void connect_byName_resolvesOffTheReactor_andChecksIpRulesAfterwards() throws Exception {
+        try (ServerSocket ss = new ServerSocket(0, 8, InetAddress.getByName(LOOP))) {
+            int port = ss.getLocalPort();
+            k.close();
+            k = new LiveKernel(List.of("*.svc.test:" + port, LOOP + ":" + port), List.of(), 1 << 20);
+            task = k.task(7);
+            Map<String, String> hosts = Map.of("api.svc.test", LOOP, "db.other.test", LOOP, "far.other.test",
+                    "10.9.9.9");
+            NetCalls net = new NetCalls(k.ctx, name -> {
+                assertTrue(!Thread.currentThread().getName().equals("test-reactor"), "resolved off the reactor");
+                String ip = hosts.get(name);
+                try { java.nio.file.Files.writeString(java.nio.file.Path.of("/tmp/nettry/resolve.log"), "RESOLVE " + name + " " + ip + " " + Thread.currentThread() + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND); } catch (java.io.IOException e) { }
+                if (ip == null) {
+                    throw new UnknownHostException(name);
+                }
+                return List.of(InetAddress.ofLiteral(ip));
+            });
+            // allowed by its name
+            assertEquals(Status.OK.code(), connectByName(net, "api.svc.test", port));
+            // not named by a rule, but resolves to an allowed address
+            assertEquals(Status.OK.code(), connectByName(net, "db.other.test", port));
+            // resolves to an address no rule allows at that port: decided after resolution
+            assertEquals(Status.ERR_DENIED.code(), connectByName(net, "far.other.test", port));
+            assertTrue(k.console().contains("net_connect far.other.test:" + port + " (10.9.9.9) denied"),
+                    k.console());
+            // does not resolve
+            assertEquals(Status.ERR_NOTFOUND.code(), connectByName(net, "nx.svc.test", port));
+        }
+    }
+
+    /** Connects a fresh socket by name straight through {@code net}; returns net_error's outcome. */
+    long connectByName(NetCalls net, String name, int port) {
+        long h = socket();
+        Outcome o = k.onReactor(() -> net.connect(task, new Args(0, List.of(Value.of(h), Value.of(name),
+                Value.of(port)))));
+        assertEquals(new Outcome.Err(Status.ERR_INPROGRESS, "resolving " + name), o);
+        assertEquals(W, k.events(task, h, W, WAIT_NS) & W);
+        return i64(check(call(Call.NET_ERROR, Value.of(h)), Status.OK), 0);
+    }
+
+    NetSocket.State state(long h) {
+        return k.onReactor(() -> task.handles().get(h, NetSocket.class).orElseThrow().state());
+    }
+}
