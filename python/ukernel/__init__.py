@@ -5,8 +5,11 @@ functions use a process-wide :class:`Client` (``ukernel.client()``), connected o
 ``UKERNEL_ENDPOINT`` and ``UKERNEL_TOKEN``. A task starts with no active capability: acquire what it needs,
 e.g. ``ukernel.cap_acquire(ukernel.Cap.LOG)``, within what the app's ``ukernel.toml`` grants.
 
-Importing ukernel is cheap on purpose (it is on the worker's start-up path): the enums and ``LogHandler`` are
-built on first access.
+Every ABI call has a function here (``ipc_send``, ``net_connect``, ``io_open``, ``io_poll``, ...) taking and
+returning handles as ``int``; :class:`Channel` and :class:`Task` wrap channel endpoints and task handles.
+
+Importing ukernel is cheap on purpose (it is on the worker's start-up path): the enums, ``LogHandler``,
+``Channel`` and ``Task`` are built on first access.
 """
 
 import os as _os
@@ -39,37 +42,79 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     # enums
-    "Cap", "Status", "LogLevel",
+    "Cap", "Status", "LogLevel", "Event", "OpenFlag", "Whence", "TaskState", "StatKind",
+    # constants
+    "EV_READABLE", "EV_WRITABLE", "EV_HANGUP", "EV_ERROR",
+    "OPEN_READ", "OPEN_WRITE", "OPEN_CREATE", "OPEN_TRUNCATE", "OPEN_APPEND", "OPEN_EXCLUSIVE",
+    "SEEK_SET", "SEEK_CUR", "SEEK_END",
+    "AF_INET", "AF_INET6", "SOCK_STREAM", "NET_SHUT_RD", "NET_SHUT_WR", "NET_SHUT_RDWR",
+    "NET_ADDR_LOCAL", "NET_ADDR_PEER",
+    "TASK_RUNNING", "TASK_EXITED", "STAT_FILE", "STAT_DIRECTORY", "STAT_OTHER",
     # the client
     "Client", "client",
+    # objects
+    "Channel", "Task",
     # calls
-    "abi_version", "cap_acquire", "cap_drop", "cap_query",
+    "abi_version", "cap_acquire", "cap_drop", "cap_query", "handle_close",
     "log", "debug", "info", "warn", "warning", "error", "LogHandler",
     "time_monotonic_ns", "time_wall_ns",
-    "task_self", "task_yield", "task_exit",
+    "task_self", "task_yield", "task_exit", "task_spawn", "task_status",
+    "ipc_channel_create", "ipc_send", "ipc_recv", "ipc_close",
+    "net_socket", "net_bind", "net_listen", "net_accept", "net_connect", "net_send", "net_recv",
+    "net_shutdown", "net_close", "net_addr", "net_error",
+    "io_open", "io_read", "io_write", "io_seek", "io_stat", "io_close", "io_poll", "poll",
     # errors
     "KernelError", "UnsupportedError", "DeniedError", "BadHandleError", "InvalidArgumentError",
     "WouldBlockError", "InProgressError", "ClosedError", "LimitError", "NotFoundError", "TimedOutError",
     "KernelIOError", "RefusedError", "AddrInUseError", "TooBigError", "KernelGoneError", "ProtocolError",
 ]
 
+# Constants in friendly form (the enums below hold the same numbers). The NET_* names keep their prefix: the
+# ABI's shutdown and address numbers differ from the socket module's. net_socket takes socket.AF_INET too.
+EV_READABLE = _abi.EV_READABLE
+EV_WRITABLE = _abi.EV_WRITABLE
+EV_HANGUP = _abi.EV_HANGUP
+EV_ERROR = _abi.EV_ERROR
+OPEN_READ = _abi.OPEN_READ
+OPEN_WRITE = _abi.OPEN_WRITE
+OPEN_CREATE = _abi.OPEN_CREATE
+OPEN_TRUNCATE = _abi.OPEN_TRUNCATE
+OPEN_APPEND = _abi.OPEN_APPEND
+OPEN_EXCLUSIVE = _abi.OPEN_EXCLUSIVE
+SEEK_SET = _abi.SEEK_SET
+SEEK_CUR = _abi.SEEK_CUR
+SEEK_END = _abi.SEEK_END
+AF_INET = _abi.NET_AF_INET
+AF_INET6 = _abi.NET_AF_INET6
+SOCK_STREAM = _abi.NET_SOCK_STREAM
+NET_SHUT_RD = _abi.NET_SHUT_RD
+NET_SHUT_WR = _abi.NET_SHUT_WR
+NET_SHUT_RDWR = _abi.NET_SHUT_RDWR
+NET_ADDR_LOCAL = _abi.NET_ADDR_LOCAL
+NET_ADDR_PEER = _abi.NET_ADDR_PEER
+TASK_RUNNING = _abi.TASK_RUNNING
+TASK_EXITED = _abi.TASK_EXITED
+STAT_FILE = _abi.STAT_FILE
+STAT_DIRECTORY = _abi.STAT_DIRECTORY
+STAT_OTHER = _abi.STAT_OTHER
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the lazy names below, for type checkers
-    from ._enums import Cap, LogLevel, Status
+    from ._enums import Cap, Event, LogLevel, OpenFlag, StatKind, Status, TaskState, Whence
     from ._logging import LogHandler
+    from ._objects import Channel, Task
 del TYPE_CHECKING
 
-_LAZY = {"Cap": "_enums", "Status": "_enums", "LogLevel": "_enums", "LogHandler": "_logging"}
+_LAZY = {"Cap": "_enums", "Status": "_enums", "LogLevel": "_enums", "Event": "_enums", "OpenFlag": "_enums",
+         "Whence": "_enums", "TaskState": "_enums", "StatKind": "_enums", "LogHandler": "_logging",
+         "Channel": "_objects", "Task": "_objects"}
 
 
 def __getattr__(name):
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError("module 'ukernel' has no attribute %r" % (name,))
-    if module == "_enums":
-        from . import _enums as m
-    else:
-        from . import _logging as m
+    m = __import__(__name__ + "." + module, fromlist=(name,))
     value = getattr(m, name)
     globals()[name] = value
     return value
@@ -234,3 +279,141 @@ def task_exit(code=0):
     exits with the same code (``finally`` blocks run, but the kernel no longer answers calls)."""
     client().task_exit(code)
     raise SystemExit(code)
+
+
+def handle_close(handle):
+    """Closes a handle of any kind (no capability needed)."""
+    client().handle_close(handle)
+
+
+def task_spawn(entry, caps, handles=()):
+    """Starts the ``[[task]]`` named ``entry`` with at most ``caps`` (``Cap`` flags or names, within the active
+    set), moving ``handles`` into it as its handles 1, 2, ...; returns the task handle (an ``int``; see
+    ``ukernel.Task.spawn`` for an object). Needs ``TASK``."""
+    return client().task_spawn(entry, _mask((caps,)), handles)
+
+
+def task_status(task):
+    """``(state, exit_code)`` of a task handle: ``TASK_RUNNING`` and 0, or ``TASK_EXITED`` and its code."""
+    return client().task_status(task)
+
+
+def ipc_channel_create():
+    """``(h0, h1)``: a new channel's two endpoints (see ``ukernel.Channel.pair`` for objects). Needs ``IPC``."""
+    return client().ipc_channel_create()
+
+
+def ipc_send(channel, data, handles=()):
+    """Queues ``data`` toward the peer endpoint, moving ``handles`` with it."""
+    client().ipc_send(channel, data, handles)
+
+
+def ipc_recv(channel):
+    """``(data, handles)``: the next message on ``channel`` and the handles it carried."""
+    return client().ipc_recv(channel)
+
+
+def ipc_close(channel):
+    """Closes a channel endpoint; the peer sees ``EV_HANGUP``."""
+    client().ipc_close(channel)
+
+
+def net_socket(family=AF_INET, type=SOCK_STREAM):
+    """A new TCP socket handle (``AF_INET``/``AF_INET6``, the ABI's or the socket module's). Needs ``NET``."""
+    return client().net_socket(family, type)
+
+
+def net_bind(sock, host, port):
+    """Binds to ``host:port`` if a ``[caps.net] bind`` rule allows it (port 0: ephemeral)."""
+    client().net_bind(sock, host, port)
+
+
+def net_listen(sock, backlog=0):
+    """Starts accepting connections on a bound socket."""
+    client().net_listen(sock, backlog)
+
+
+def net_accept(sock):
+    """``(conn, peer_host, peer_port)``: a pending connection (``BlockingIOError`` when none)."""
+    return client().net_accept(sock)
+
+
+def net_connect(sock, host, port):
+    """Starts connecting to ``host:port`` if a ``[caps.net] connect`` rule allows it; raises a
+    ``BlockingIOError`` with errno ``EINPROGRESS`` while the connect goes on (then poll ``EV_WRITABLE`` and read
+    ``net_error``)."""
+    client().net_connect(sock, host, port)
+
+
+def net_send(sock, data):
+    """Queues what fits of ``data``; returns the count."""
+    return client().net_send(sock, data)
+
+
+def net_recv(sock, n):
+    """Up to ``n`` bytes; ``b""`` is end of stream."""
+    return client().net_recv(sock, n)
+
+
+def net_shutdown(sock, how):
+    """Shuts down ``NET_SHUT_RD``, ``NET_SHUT_WR`` or ``NET_SHUT_RDWR`` (not ``socket.SHUT_*``)."""
+    client().net_shutdown(sock, how)
+
+
+def net_close(sock):
+    """Closes a socket."""
+    client().net_close(sock)
+
+
+def net_addr(sock, which=NET_ADDR_LOCAL):
+    """``(host, port)``: the local or (``NET_ADDR_PEER``) peer address."""
+    return client().net_addr(sock, which)
+
+
+def net_error(sock):
+    """Takes the socket's pending error status (0 when none)."""
+    return client().net_error(sock)
+
+
+def io_open(preopen, path, flags=OPEN_READ):
+    """Opens ``path`` inside the preopen named ``preopen`` (``[caps.io]``) with ``OPEN_*`` flags; returns a file
+    handle. Needs ``IO``."""
+    return client().io_open(preopen, path, flags)
+
+
+def io_read(file, n):
+    """Up to ``n`` bytes; ``b""`` is end of file."""
+    return client().io_read(file, n)
+
+
+def io_write(file, data):
+    """Writes ``data``; returns the count written."""
+    return client().io_write(file, data)
+
+
+def io_seek(file, offset, whence=SEEK_SET):
+    """Moves the file position; returns the new one."""
+    return client().io_seek(file, offset, whence)
+
+
+def io_stat(file):
+    """``(size, mtime_ns, kind)`` of an open file."""
+    return client().io_stat(file)
+
+
+def io_close(file):
+    """Closes a file."""
+    client().io_close(file)
+
+
+def io_poll(pairs, timeout_ns=None):
+    """``[(handle, events), ...]``: the ``(handle, interest)`` pairs that are ready, waiting at most
+    ``timeout_ns`` (``None``: forever; 0: check once); ``[]`` when the timeout passed."""
+    return client().io_poll(pairs, timeout_ns)
+
+
+def poll(pairs, timeout=None):
+    """``io_poll`` with ``timeout`` in seconds (a float; ``None`` waits forever, ``<= 0`` checks once)."""
+    from ._objects import poll_timeout_ns
+
+    return client().io_poll(pairs, poll_timeout_ns(timeout))

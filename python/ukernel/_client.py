@@ -14,13 +14,19 @@ from _thread import RLock
 from . import _abi
 from ._batch import Batch
 from ._calls import LOG_MESSAGE_LIMIT, SEQ_MASK, _specs, check_argc, kernel_log_level, log_chunks, result, spec
-from ._errors import KernelGoneError, ProtocolError
+from ._errors import DeniedError, KernelGoneError, ProtocolError, denied_message
 from ._wire import decode_reply
 
 __all__ = ["Client"]
 
 _INITIAL_BUFFER = 64 * 1024
 _MAX_BUFFER = _abi.MAX_FRAME_BYTES + 4
+# The largest BYTES payload of a request that carries one handle and the bytes (net_send, io_write), and of a
+# reply that carries just the bytes (net_recv, io_read) (docs/kernel-abi.md §2.2).
+MAX_SEND_BYTES = _abi.MAX_FRAME_BYTES - 8 - 9 - 5
+MAX_RECV_BYTES = _abi.MAX_FRAME_BYTES - 8 - 5
+# net_socket also takes the host's socket.AF_INET / AF_INET6 numbers.
+_FAMILIES = {_socket.AF_INET: _abi.NET_AF_INET, _socket.AF_INET6: _abi.NET_AF_INET6}
 _REENTRANT = ("a kernel call was made from a signal handler or finalizer while this thread was inside "
               "another kernel call; defer it (e.g. with loop.call_soon) instead")
 
@@ -43,7 +49,7 @@ class Client:
 
     ``Client.connect()`` connects to ``UKERNEL_ENDPOINT`` and presents ``UKERNEL_TOKEN`` (then removes both
     from the environment, as the ABI asks). ``call(name, *args)`` makes any call of ``ukernel._abi.CALLS``;
-    the typed methods cover the meta, log, time and task calls.
+    the typed methods cover every call, with handles as ``int`` and hosts as ``str``.
     """
 
     def __init__(self, sock):
@@ -366,6 +372,16 @@ class Client:
         """Lets other tasks' pending requests be served first."""
         self._invoke(_TASK_YIELD, ())
 
+    def task_spawn(self, entry, caps, handles=()):
+        """Starts the ``[[task]]`` named ``entry`` with at most ``caps`` (a mask within the active set), moving
+        ``handles`` into it (they become its handles 1, 2, ... in this order); returns a task handle, which turns
+        ``READABLE`` when the task ends."""
+        return self._invoke(_TASK_SPAWN, (entry, caps, _handles(handles)))
+
+    def task_status(self, task):
+        """``(state, exit_code)`` of the task behind a task handle: ``TASK_RUNNING`` (code 0) or ``TASK_EXITED``."""
+        return self._invoke(_TASK_STATUS, (task,))
+
     def task_exit(self, code):
         """Ends the task with ``code`` (0-255). The kernel then closes the connection: later calls raise
         ``KernelGoneError``. The process should exit with the same code."""
@@ -373,6 +389,166 @@ class Client:
         self.exit_code = code
         with self._lock:
             self._drop("the task has exited (task_exit)")
+
+
+    # -- ipc -----------------------------------------------------------------------------------------------------
+
+    def ipc_channel_create(self):
+        """Creates a channel: ``(h0, h1)``, its two endpoints."""
+        return self._invoke(_IPC_CHANNEL_CREATE, ())
+
+    def ipc_send(self, channel, data, handles=()):
+        """Queues ``data`` (at most ``MAX_MSG_BYTES``) toward the peer endpoint, moving ``handles`` with it (they
+        leave this task's table). ``WouldBlockError`` when the peer's queue is full, ``ClosedError`` when the
+        peer is closed."""
+        self._invoke(_IPC_SEND, (channel, data, _handles(handles)))
+
+    def ipc_recv(self, channel):
+        """``(data, handles)``: the next message and the handles it carried, now in this task's table.
+        ``WouldBlockError`` when none is queued, ``ClosedError`` when none is and the peer is closed."""
+        data, handles = self._invoke(_IPC_RECV, (channel,))
+        return data, list(handles)
+
+    def ipc_close(self, channel):
+        """Closes a channel endpoint; the peer sees ``HANGUP``."""
+        self._invoke(_IPC_CLOSE, (channel,))
+
+    # -- net -----------------------------------------------------------------------------------------------------
+
+    def net_socket(self, family=_abi.NET_AF_INET, type=_abi.NET_SOCK_STREAM):
+        """Creates a TCP socket (``NET_AF_INET`` or ``NET_AF_INET6``; ``socket.AF_INET``/``AF_INET6`` work too);
+        returns its handle."""
+        return self._invoke(_NET_SOCKET, (_FAMILIES.get(family, family), type))
+
+    def net_bind(self, sock, host, port):
+        """Binds to ``host:port`` (``""`` the wildcard, ``localhost``; port 0 ephemeral). ``DeniedError`` names
+        the address when no ``net.bind`` rule of ``[caps.net]`` allows it."""
+        args = (sock, host, port)
+        try:
+            self._invoke(_NET_BIND, args)
+        except DeniedError as e:
+            raise self._denied(_NET_BIND, args, e) from None
+
+    def net_listen(self, sock, backlog=0):
+        """Starts accepting connections on a bound socket (``backlog`` <= 0: the kernel's default)."""
+        self._invoke(_NET_LISTEN, (sock, backlog))
+
+    def net_accept(self, sock):
+        """``(conn, peer_host, peer_port)``: the oldest pending connection. ``WouldBlockError`` when none."""
+        conn, host, port = self._invoke(_NET_ACCEPT, (sock,))
+        return conn, host.decode("utf-8", "replace"), port
+
+    def net_connect(self, sock, host, port):
+        """Starts connecting to ``host:port``. Returns when connected at once; raises ``InProgressError`` (a
+        ``BlockingIOError`` with errno ``EINPROGRESS``, as a non-blocking socket does) when the connect goes on:
+        wait for ``WRITABLE``, then read the outcome with :meth:`net_error`. ``DeniedError`` names the address
+        when no ``net.connect`` rule of ``[caps.net]`` allows it."""
+        args = (sock, host, port)
+        try:
+            self._invoke(_NET_CONNECT, args)
+        except DeniedError as e:
+            raise self._denied(_NET_CONNECT, args, e) from None
+
+    def net_send(self, sock, data):
+        """Queues as much of ``data`` as fits; returns how many bytes (possibly fewer: send the rest when
+        ``WRITABLE``). At most ``MAX_SEND_BYTES`` travel per call."""
+        return self._invoke(_NET_SEND, (sock, _clamp(data)))
+
+    def net_recv(self, sock, n):
+        """Up to ``n`` bytes that have arrived; ``b""`` is end of stream. ``WouldBlockError`` when none yet."""
+        return self._invoke(_NET_RECV, (sock, min(n, MAX_RECV_BYTES)))
+
+    def net_shutdown(self, sock, how):
+        """Shuts down reading (``NET_SHUT_RD``), writing (``NET_SHUT_WR``) or both (``NET_SHUT_RDWR``): the
+        ABI's numbers, not ``socket.SHUT_*``."""
+        self._invoke(_NET_SHUTDOWN, (sock, how))
+
+    def net_close(self, sock):
+        """Closes a socket (queued data is still sent)."""
+        self._invoke(_NET_CLOSE, (sock,))
+
+    def net_addr(self, sock, which=_abi.NET_ADDR_LOCAL):
+        """``(host, port)``: the local (``NET_ADDR_LOCAL``) or peer (``NET_ADDR_PEER``) address."""
+        host, port = self._invoke(_NET_ADDR, (sock, which))
+        return host.decode("utf-8", "replace"), port
+
+    def net_error(self, sock):
+        """Takes the socket's pending error: a status code, ``OK`` (0) when none (like ``SO_ERROR``)."""
+        return self._invoke(_NET_ERROR, (sock,))
+
+    # -- io ------------------------------------------------------------------------------------------------------
+
+    def io_open(self, preopen, path, flags=_abi.OPEN_READ):
+        """Opens ``path`` (relative, ``/``-separated) inside the preopen named ``preopen`` with ``OPEN_*``
+        ``flags``; returns a file handle. ``DeniedError`` says why a path was refused."""
+        args = (preopen, path, flags)
+        try:
+            return self._invoke(_IO_OPEN, args)
+        except DeniedError as e:
+            raise self._denied(_IO_OPEN, args, e) from None
+
+    def io_read(self, file, n):
+        """Up to ``n`` bytes from the position (advancing it); ``b""`` is end of file."""
+        return self._invoke(_IO_READ, (file, min(n, MAX_RECV_BYTES)))
+
+    def io_write(self, file, data):
+        """Writes ``data`` at the position (at the end with ``OPEN_APPEND``); returns how many bytes were
+        written. At most ``MAX_SEND_BYTES`` travel per call: write the rest with another call."""
+        return self._invoke(_IO_WRITE, (file, _clamp(data)))
+
+    def io_seek(self, file, offset, whence=_abi.SEEK_SET):
+        """Moves the position (``SEEK_SET``, ``SEEK_CUR``, ``SEEK_END``); returns the new position."""
+        return self._invoke(_IO_SEEK, (file, offset, whence))
+
+    def io_stat(self, file):
+        """``(size, mtime_ns, kind)`` of an open file, ``kind`` one of ``STAT_FILE``, ``STAT_DIRECTORY``,
+        ``STAT_OTHER``."""
+        return self._invoke(_IO_STAT, (file,))
+
+    def io_close(self, file):
+        """Closes a file."""
+        self._invoke(_IO_CLOSE, (file,))
+
+    # -- poll ----------------------------------------------------------------------------------------------------
+
+    def io_poll(self, pairs, timeout_ns=None):
+        """Waits until a ``(handle, interest)`` pair is ready, or ``timeout_ns`` passes (``None``: no timeout;
+        0: check once). Returns the ready pairs as ``[(handle, events), ...]``, in the order asked; ``[]`` when
+        the timeout passed. ``pairs`` may also be a ``{handle: interest}`` dict. ``EV_HANGUP`` and ``EV_ERROR``
+        are reported even when not asked for; a bad handle is reported as ``EV_ERROR``."""
+        if isinstance(pairs, dict):
+            pairs = pairs.items()
+        flat = []
+        for handle, interest in pairs:
+            flat.append(handle)
+            flat.append(interest)
+        ready = self._invoke(_IO_POLL, (flat, -1 if timeout_ns is None else timeout_ns))
+        return list(zip(ready[0::2], ready[1::2]))
+
+    def _denied(self, s, args, e):
+        """The ``DeniedError`` of a scoped call, saying which of its two causes it was (the capability is not
+        held, or the scope refused the target): asks the kernel which capabilities are active."""
+        try:
+            active = self._invoke(_CAP_QUERY, ())[0]
+        except Exception:
+            return e
+        return DeniedError(denied_message(s.name, args, bool(active & s.cap)), s.name)
+
+
+def _handles(handles):
+    return handles if type(handles) is list or type(handles) is tuple else list(handles)
+
+
+def _clamp(data):
+    """At most MAX_SEND_BYTES of ``data`` (a str is sent as UTF-8)."""
+    if len(data) > MAX_SEND_BYTES // 4:
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        elif isinstance(data, memoryview):
+            data = data.cast("B") if data.c_contiguous else data.tobytes()
+        if len(data) > MAX_SEND_BYTES:
+            data = data[:MAX_SEND_BYTES]
+    return data
 
 
 _HELLO = spec("hello")
@@ -387,3 +563,27 @@ _TIME_WALL_NS = spec("time_wall_ns")
 _TASK_SELF = spec("task_self")
 _TASK_YIELD = spec("task_yield")
 _TASK_EXIT = spec("task_exit")
+_TASK_SPAWN = spec("task_spawn")
+_TASK_STATUS = spec("task_status")
+_IPC_CHANNEL_CREATE = spec("ipc_channel_create")
+_IPC_SEND = spec("ipc_send")
+_IPC_RECV = spec("ipc_recv")
+_IPC_CLOSE = spec("ipc_close")
+_NET_SOCKET = spec("net_socket")
+_NET_BIND = spec("net_bind")
+_NET_LISTEN = spec("net_listen")
+_NET_ACCEPT = spec("net_accept")
+_NET_CONNECT = spec("net_connect")
+_NET_SEND = spec("net_send")
+_NET_RECV = spec("net_recv")
+_NET_SHUTDOWN = spec("net_shutdown")
+_NET_CLOSE = spec("net_close")
+_NET_ADDR = spec("net_addr")
+_NET_ERROR = spec("net_error")
+_IO_OPEN = spec("io_open")
+_IO_READ = spec("io_read")
+_IO_WRITE = spec("io_write")
+_IO_SEEK = spec("io_seek")
+_IO_STAT = spec("io_stat")
+_IO_CLOSE = spec("io_close")
+_IO_POLL = spec("io_poll")

@@ -15,7 +15,7 @@ __all__ = [
     "KernelError", "UnsupportedError", "DeniedError", "BadHandleError", "InvalidArgumentError",
     "WouldBlockError", "InProgressError", "ClosedError", "LimitError", "NotFoundError", "TimedOutError",
     "KernelIOError", "RefusedError", "AddrInUseError", "TooBigError", "KernelGoneError", "ProtocolError",
-    "error_for",
+    "error_for", "denied_message", "format_address",
 ]
 
 
@@ -197,11 +197,70 @@ _REASONS = {
 
 # Where a held capability can still be refused by a scope, say so.
 _SCOPE_HINTS = {
-    "net_bind": "; if NET is already held, the address must match [caps] net.bind",
-    "net_connect": "; if NET is already held, the address must match [caps] net.connect",
-    "io_open": "; if IO is already held, the preopen must be declared in [caps] io and allow the access",
-    "task_spawn": "; if TASK is already held, the entry must be a [[task]] declared in ukernel.toml",
+    "net_bind": "; if NET is already held, the address must match a net.bind rule ([caps.net] bind)",
+    "net_connect": "; if NET is already held, the address must match a net.connect rule ([caps.net] connect)",
+    "io_open": "; if IO is already held, the preopen must be declared in [caps.io] and allow the access",
+    "task_spawn": "; if TASK is already held, the caps passed must be within the caller's active set",
 }
+_NET_SCOPED = ("net_bind", "net_connect")
+
+
+def _text(v):
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v).decode("utf-8", "backslashreplace")
+    return str(v)
+
+
+def format_address(host, port):
+    """``host:port`` as an allow-list rule spells it: ``[::1]:80`` for IPv6, ``*:80`` for the wildcard ``""``."""
+    host = _text(host)
+    if not host:
+        host = "*"
+    elif ":" in host and not host.startswith("["):
+        host = "[%s]" % host
+    return "%s:%s" % (host, port)
+
+
+def _target(call, args):
+    """What the call aimed at, for messages: ``127.0.0.1:80``, ``"a/b" in preopen "data"`` (or ``None``)."""
+    if not args:
+        return None
+    try:
+        if call in _NET_SCOPED:
+            return format_address(args[1], args[2])
+        if call == "io_open":
+            return '"%s" in preopen "%s"' % (_text(args[1]), _text(args[0]))
+    except (IndexError, TypeError, ValueError):
+        pass
+    return None
+
+
+def _escapes(path):
+    """Whether an io_open path is refused before anything is opened: absolute, or with a ``..`` component."""
+    path = _text(path)
+    return path.startswith("/") or ".." in path.split("/")
+
+
+def _scope_denied(call, args, target, held):
+    """The reason a scope (allow-list, preopen) refused ``target``; ``held`` False/None adds the capability."""
+    if call in _NET_SCOPED:
+        kind = "bind" if call == "net_bind" else "connect"
+        rule = format_address(args[1], args[2])
+        reason = ("no net.%s rule allows %s — add it to [caps.net] in ukernel.toml, e.g. %s = [\"%s\"] (the "
+                  "kernel's console line names the rule)" % (kind, target, kind, rule))
+    elif _escapes(args[1]):
+        reason = ("the path must be relative to the preopen, without \"..\" components: a task cannot leave "
+                  "its preopened directories")
+    else:
+        flags = args[2] if isinstance(args[2], int) else 0
+        writes = " the preopen is read-only (mode = \"ro\" in [caps.io]) and the flags ask to write," \
+            if flags & ~_abi.OPEN_READ else ""
+        reason = ("not allowed inside the preopen:%s a symbolic link on the way leads outside it, or the host "
+                  "refuses access" % writes)
+    if held is None:
+        cap = _abi.CAP_NAMES[_abi.CALLS[call][1]]
+        reason += "; or the task does not hold %s (ukernel.cap_acquire(ukernel.Cap.%s))" % (cap, cap)
+    return "%s %s: denied: %s" % (call, target, reason)
 
 
 def cap_names(mask):
@@ -213,8 +272,10 @@ def cap_names(mask):
     return "|".join(names) or "none"
 
 
-def denied_message(call, args=None):
-    """The text of a ``DeniedError`` for ``call``: names the missing capability and how to get it."""
+def denied_message(call, args=None, held=None):
+    """The text of a ``DeniedError`` for ``call``: names the missing capability and how to get it, or, for a
+    call with a scope (``net_bind``, ``net_connect``, ``io_open``) and its ``args``, the refused target and the
+    manifest rule to add. ``held`` says whether the task holds the call's capability, when known."""
     if call == "hello":
         return ("hello: denied: the kernel refused the token in %s (not issued by this kernel, or already used)"
                 % _abi.ENV_TOKEN)
@@ -226,7 +287,13 @@ def denied_message(call, args=None):
     bit = spec[1] if spec else 0
     if not bit:
         return "%s: denied" % call
+    target = _target(call, args)
+    if target is not None and held is not False:
+        return _scope_denied(call, args, target, held)
     cap = _abi.CAP_NAMES.get(bit, hex(bit))
+    if target is not None:
+        return ("%s %s: denied: needs capability %s — call ukernel.cap_acquire(ukernel.Cap.%s); the app's "
+                "ukernel.toml must grant it in [caps] grant" % (call, target, cap, cap))
     return ("%s: denied: needs capability %s — call ukernel.cap_acquire(ukernel.Cap.%s); the app's ukernel.toml "
             "must grant it in [caps] grant%s" % (call, cap, cap, _SCOPE_HINTS.get(call, "")))
 
@@ -238,4 +305,7 @@ def error_for(code, call=None, args=None):
         return KernelError(None, call, code=code)
     if cls is DeniedError:
         return DeniedError(denied_message(call or "call", args), call)
+    target = _target(call, args)
+    if target is not None:  # say which address or path
+        return cls("%s %s: %s" % (call, target, _REASONS[cls.status]), call)
     return cls(None, call)
