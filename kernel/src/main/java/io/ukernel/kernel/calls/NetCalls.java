@@ -103,7 +103,7 @@ final class NetCalls {
         if (st != NetSocket.State.BOUND && st != NetSocket.State.LISTENING) {
             return Outcome.err(Status.ERR_INVAL, "socket " + h + " is " + st + "; listen needs a bound socket");
         }
-        return answer(s.get().listen((int) Math.clamp(backlog, 0, 65535)), "listen");
+        return answer(s.get().listen(Math.clamp(backlog, 0, 65535)), "listen");
     }
 
     Outcome accept(Task task, Args args) {

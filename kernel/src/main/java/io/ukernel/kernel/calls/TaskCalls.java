@@ -43,7 +43,12 @@ final class TaskCalls {
      * (all or none), and returns a task handle that becomes READABLE when it ends.
      */
     Outcome spawn(Task task, Args args) {
-        String entry = new String(args.bytes(0), StandardCharsets.UTF_8);
+        String entry;
+        try {
+            entry = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(args.bytes(0))).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return Outcome.err(Status.ERR_INVAL, "entry is not UTF-8");
+        }
         long caps = args.i64(1);
         long[] handles = args.i64s(2);
         if ((caps & ~Cap.ALL_MASK) != 0) {

@@ -34,16 +34,24 @@ public final class Hosts {
         return null;
     }
 
-    /** {@code name} lower-cased without a trailing dot when it is a valid DNS name, else null. */
+    /**
+     * {@code text} lower-cased without a trailing dot when it is a DNS name (labels of letters, digits, {@code -}
+     * and {@code _}; the last label not all digits), else null.
+     */
     public static String name(String text) {
         String n = text.endsWith(".") ? text.substring(0, text.length() - 1) : text;
-        if (n.isEmpty() || n.length() > 253 || IPV4.matcher(n).matches()) {
+        if (n.isEmpty() || n.length() > 253) {
             return null;
         }
-        for (String label : n.split("\\.", -1)) {
+        String[] labels = n.split("\\.", -1);
+        for (String label : labels) {
             if (!LABEL.matcher(label).matches()) {
                 return null;
             }
+        }
+        // No top-level domain is numeric; refusing one keeps resolvers from reading "10.1" as an address.
+        if (labels[labels.length - 1].chars().allMatch(Character::isDigit)) {
+            return null;
         }
         return n.toLowerCase(Locale.ROOT);
     }

@@ -24,6 +24,7 @@ final class CallHarness {
     final ByteArrayOutputStream terminal = new ByteArrayOutputStream();
     final Console console;
     final Dispatcher dispatcher;
+    private final CallTable table;
     final Reactor reactor;
     Manifest manifest = TestTasks.manifest(List.of());
     final TestTasks.Control tasks = new TestTasks.Control();
@@ -43,9 +44,8 @@ final class CallHarness {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        dispatcher = new Dispatcher(CallTable.v1(new KernelContext(console, clock, reactor, manifest, tasks,
-                java.nio.file.Path.of("."))),
-                console);
+        table = CallTable.v1(new KernelContext(console, clock, reactor, manifest, tasks, java.nio.file.Path.of(".")));
+        dispatcher = new Dispatcher(table, console);
     }
 
     /** Serves one call; a parked call (io_poll) returns null. */
@@ -55,6 +55,10 @@ final class CallHarness {
             throw new AssertionError("reply seq " + r.seq() + " does not answer request " + seq);
         }
         return r;
+    }
+
+    CallTable table() {
+        return table;
     }
 
     String console() {

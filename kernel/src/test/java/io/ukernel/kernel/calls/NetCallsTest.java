@@ -5,7 +5,6 @@ import static io.ukernel.kernel.net.LiveKernel.check;
 import static io.ukernel.kernel.net.LiveKernel.i64;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ukernel.abi.Call;
@@ -197,7 +196,7 @@ class NetCallsTest {
                 send(h, utf8("GET"));
                 assertArrayEquals(utf8("GET"), js.getInputStream().readNBytes(3));
                 js.getOutputStream().write(utf8("200 OK"));
-                js.close();
+                js.shutdownOutput();
                 assertArrayEquals(utf8("200 OK"), recv(h, 100));
                 assertTrue(atEof(h));
             }
@@ -363,7 +362,9 @@ class NetCallsTest {
         var parked = k.pollLater(task, -1, lis, R);
         try (Socket js = javaClient(localPort(lis))) {
             assertArrayEquals(new long[] {lis, R}, parked.get());
-            call(Call.NET_ACCEPT, Value.of(lis));
+            long conn = i64(check(call(Call.NET_ACCEPT, Value.of(lis)), Status.OK), 0);
+            assertEquals(js.getLocalPort(), i64(check(call(Call.NET_ADDR, Value.of(conn), Value.of(1)), Status.OK),
+                    1));
             assertEquals(0, k.events(task, lis, R, 0), "taken: no longer readable");
         }
     }
@@ -411,7 +412,7 @@ class NetCallsTest {
     }
 
     @Test
-    void taskExit_closesItsSockets_thePeerSeesEndOfStream_andTheListenerIsGone() throws IOException {
+    void taskExit_closesItsSockets_thePeerSeesEndOfStream_andTheListenerIsGone() throws Exception {
         long lis = listener();
         int port = localPort(lis);
         try (Socket js = javaClient(port)) {
@@ -422,7 +423,15 @@ class NetCallsTest {
             });
             assertEquals(-1, js.getInputStream().read());
         }
-        assertThrows(ConnectException.class, () -> javaClient(port).close());
+        // The host closes a registered channel at the reactor's next select, so allow it a moment.
+        for (int i = 0; ; i++) {
+            try (Socket late = javaClient(port)) {
+                assertTrue(i < 100, "the listener still accepts after its task ended: " + late);
+                Thread.sleep(10);
+            } catch (ConnectException refused) {
+                break;
+            }
+        }
     }
 
     @Test
@@ -501,7 +510,6 @@ class NetCallsTest {
             NetCalls net = new NetCalls(k.ctx, name -> {
                 assertTrue(!Thread.currentThread().getName().equals("test-reactor"), "resolved off the reactor");
                 String ip = hosts.get(name);
-                try { java.nio.file.Files.writeString(java.nio.file.Path.of("/tmp/nettry/resolve.log"), "RESOLVE " + name + " " + ip + " " + Thread.currentThread() + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND); } catch (java.io.IOException e) { }
                 if (ip == null) {
                     throw new UnknownHostException(name);
                 }
@@ -522,7 +530,9 @@ class NetCallsTest {
 
     /** Connects a fresh socket by name straight through {@code net}; returns net_error's outcome. */
     long connectByName(NetCalls net, String name, int port) {
-        long h = socket();
+        // The socket is made by `net` too: a socket resolves with the resolver of the NetCalls that made it.
+        Outcome made = k.onReactor(() -> net.socket(task, new Args(0, List.of(Value.of(4), Value.of(1)))));
+        long h = ((Value.I64) ((Outcome.Ok) made).results().get(0)).value();
         Outcome o = k.onReactor(() -> net.connect(task, new Args(0, List.of(Value.of(h), Value.of(name),
                 Value.of(port)))));
         assertEquals(new Outcome.Err(Status.ERR_INPROGRESS, "resolving " + name), o);
