@@ -65,9 +65,45 @@ public final class RuntimeCache implements PythonRuntime.Detector {
         }
         try {
             Path real = resolved.toRealPath();
-            return command + "|" + real + "|" + Files.getLastModifiedTime(real).toMillis();
+            String key = command + "|" + real + "|" + Files.getLastModifiedTime(real).toMillis();
+            return isScript(real) ? key + "|" + shimContext() : key;
         } catch (IOException e) {
             return null;
+        }
+    }
+
+    /** A {@code #!} script on PATH is a version-manager shim (pyenv, asdf, ...), not the interpreter itself. */
+    private static boolean isScript(Path file) throws IOException {
+        try (var in = Files.newInputStream(file)) {
+            byte[] head = in.readNBytes(2);
+            return head.length == 2 && head[0] == '#' && head[1] == '!';
+        }
+    }
+
+    /**
+     * What a shim decides by: its environment variables and version files. Part of the key, so switching
+     * {@code PYENV_VERSION} or a {@code .python-version} file detects afresh.
+     */
+    private static String shimContext() {
+        StringBuilder s = new StringBuilder();
+        System.getenv().entrySet().stream()
+                .filter(e -> e.getKey().startsWith("PYENV") || e.getKey().startsWith("ASDF")
+                        || e.getKey().equals("VIRTUAL_ENV") || e.getKey().equals("CONDA_PREFIX"))
+                .sorted(java.util.Map.Entry.comparingByKey())
+                .forEach(e -> s.append(e.getKey()).append('=').append(e.getValue()).append(';'));
+        String root = System.getenv().getOrDefault("PYENV_ROOT", System.getProperty("user.home") + "/.pyenv");
+        s.append(fileContent(Path.of(root, "version")));
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            s.append(fileContent(dir.resolve(".python-version"))).append(fileContent(dir.resolve(".tool-versions")));
+        }
+        return Integer.toHexString(s.toString().hashCode());
+    }
+
+    private static String fileContent(Path file) {
+        try {
+            return Files.isRegularFile(file) ? Files.readString(file).strip() + ";" : "";
+        } catch (IOException e) {
+            return "";
         }
     }
 

@@ -91,50 +91,57 @@ final class Libc {
 
     private static final int PATH_MAX = 4096;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final long ERRNO_OFFSET = CAPTURE.byteOffset(MemoryLayout.PathElement.groupElement("errno"));
-    private static final ThreadLocal<MemorySegment> STATE =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE));
+    /**
+     * The downcall handles, bound on first use rather than when the kernel boots: binding costs tens of
+     * milliseconds, and an app without preopens never needs them.
+     */
+    private static final class Native {
+        private static final Linker LINKER = Linker.nativeLinker();
+        private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+        private static final long ERRNO_OFFSET = CAPTURE.byteOffset(MemoryLayout.PathElement.groupElement("errno"));
+        private static final ThreadLocal<MemorySegment> STATE =
+                ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE));
 
-    /** {@code long syscall(long number, ...)}, used for {@code openat2(dirfd, path, &how, sizeof how)}. */
-    private static final MethodHandle SYSCALL4 = bind("syscall",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG), 1);
-    /** {@code int openat(int dirfd, const char *path, int flags, ...)}: the mode is the variadic argument. */
-    private static final MethodHandle OPENAT = bind("openat",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 3);
-    /** {@code ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)}. */
-    private static final MethodHandle READLINKAT = bind("readlinkat",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG), -1);
-    /** {@code ssize_t read(int fd, void *buf, size_t n)}. */
-    private static final MethodHandle READ = bind("read",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
-    /** {@code ssize_t write(int fd, const void *buf, size_t n)}. */
-    private static final MethodHandle WRITE = bind("write",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
-    /** {@code off_t lseek(int fd, off_t offset, int whence)}. */
-    private static final MethodHandle LSEEK = bind("lseek",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), -1);
-    /** {@code int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)}. */
-    private static final MethodHandle STATX = bind("statx",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS), -1);
-    /** {@code int close(int fd)}. */
-    private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), -1);
+        /** {@code long syscall(long number, ...)}, used for {@code openat2(dirfd, path, &how, sizeof how)}. */
+        private static final MethodHandle SYSCALL4 = bind("syscall",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG), 1);
+        /** {@code int openat(int dirfd, const char *path, int flags, ...)}: the mode is the variadic argument. */
+        private static final MethodHandle OPENAT = bind("openat",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 3);
+        /** {@code ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)}. */
+        private static final MethodHandle READLINKAT = bind("readlinkat",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG), -1);
+        /** {@code ssize_t read(int fd, void *buf, size_t n)}. */
+        private static final MethodHandle READ = bind("read",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
+        /** {@code ssize_t write(int fd, const void *buf, size_t n)}. */
+        private static final MethodHandle WRITE = bind("write",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
+        /** {@code off_t lseek(int fd, off_t offset, int whence)}. */
+        private static final MethodHandle LSEEK = bind("lseek",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), -1);
+        /** {@code int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)}. */
+        private static final MethodHandle STATX = bind("statx",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS), -1);
+        /** {@code int close(int fd)}. */
+        private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), -1);
+
+        /** Binds {@code name} with errno capture; {@code firstVariadic} is the index of the first {@code ...} argument. */
+        @SuppressWarnings("restricted") // the launcher and surefire pass --enable-native-access=ALL-UNNAMED
+        private static MethodHandle bind(String name, FunctionDescriptor fd, int firstVariadic) {
+            MemorySegment symbol = LINKER.defaultLookup().find(name)
+                    .orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+            Linker.Option errno = Linker.Option.captureCallState("errno");
+            return firstVariadic < 0 ? LINKER.downcallHandle(symbol, fd, errno)
+                    : LINKER.downcallHandle(symbol, fd, errno, Linker.Option.firstVariadicArg(firstVariadic));
+        }
+    }
 
     private Libc() {}
 
-    /** Binds {@code name} with errno capture; {@code firstVariadic} is the index of the first {@code ...} argument. */
-    @SuppressWarnings("restricted") // the launcher and surefire pass --enable-native-access=ALL-UNNAMED
-    private static MethodHandle bind(String name, FunctionDescriptor fd, int firstVariadic) {
-        MemorySegment symbol = LINKER.defaultLookup().find(name)
-                .orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
-        Linker.Option errno = Linker.Option.captureCallState("errno");
-        return firstVariadic < 0 ? LINKER.downcallHandle(symbol, fd, errno)
-                : LINKER.downcallHandle(symbol, fd, errno, Linker.Option.firstVariadicArg(firstVariadic));
-    }
 
     private static long result(long r, MemorySegment state) {
-        return r >= 0 ? r : -state.get(JAVA_INT, ERRNO_OFFSET);
+        return r >= 0 ? r : -state.get(JAVA_INT, Native.ERRNO_OFFSET);
     }
 
     private static AssertionError bug(Throwable t) {
@@ -153,8 +160,8 @@ final class Libc {
             how.setAtIndex(JAVA_LONG, 0, flags);
             how.setAtIndex(JAVA_LONG, 1, mode);
             how.setAtIndex(JAVA_LONG, 2, resolve);
-            MemorySegment state = STATE.get();
-            long r = (long) SYSCALL4.invokeExact(state, SYS_OPENAT2, (long) dirfd, arena.allocateFrom(path), how,
+            MemorySegment state = Native.STATE.get();
+            long r = (long) Native.SYSCALL4.invokeExact(state, SYS_OPENAT2, (long) dirfd, arena.allocateFrom(path), how,
                     how.byteSize());
             return (int) result(r, state);
         } catch (Throwable t) {
@@ -169,8 +176,8 @@ final class Libc {
      */
     static int openat(int dirfd, String path, int flags, int mode) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = STATE.get();
-            int r = (int) OPENAT.invokeExact(state, dirfd, arena.allocateFrom(path), flags, mode);
+            MemorySegment state = Native.STATE.get();
+            int r = (int) Native.OPENAT.invokeExact(state, dirfd, arena.allocateFrom(path), flags, mode);
             return (int) result(r, state);
         } catch (Throwable t) {
             throw bug(t);
@@ -186,7 +193,7 @@ final class Libc {
     static String readlinkat(int dirfd, String path) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(PATH_MAX);
-            long n = (long) READLINKAT.invokeExact(STATE.get(), dirfd, arena.allocateFrom(path), buf,
+            long n = (long) Native.READLINKAT.invokeExact(Native.STATE.get(), dirfd, arena.allocateFrom(path), buf,
                     (long) PATH_MAX);
             if (n < 0 || n >= PATH_MAX) {
                 return null;
@@ -204,8 +211,8 @@ final class Libc {
      */
     static long read(int fd, MemorySegment buf, long n) {
         try {
-            MemorySegment state = STATE.get();
-            return result((long) READ.invokeExact(state, fd, buf, n), state);
+            MemorySegment state = Native.STATE.get();
+            return result((long) Native.READ.invokeExact(state, fd, buf, n), state);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -218,8 +225,8 @@ final class Libc {
      */
     static long write(int fd, MemorySegment buf, long n) {
         try {
-            MemorySegment state = STATE.get();
-            return result((long) WRITE.invokeExact(state, fd, buf, n), state);
+            MemorySegment state = Native.STATE.get();
+            return result((long) Native.WRITE.invokeExact(state, fd, buf, n), state);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -232,8 +239,8 @@ final class Libc {
      */
     static long lseek(int fd, long offset, int whence) {
         try {
-            MemorySegment state = STATE.get();
-            return result((long) LSEEK.invokeExact(state, fd, offset, whence), state);
+            MemorySegment state = Native.STATE.get();
+            return result((long) Native.LSEEK.invokeExact(state, fd, offset, whence), state);
         } catch (Throwable t) {
             throw bug(t);
         }
@@ -247,8 +254,8 @@ final class Libc {
      */
     static int fstatx(int fd, MemorySegment buf) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = STATE.get();
-            int r = (int) STATX.invokeExact(state, fd, arena.allocateFrom(""), AT_EMPTY_PATH, STATX_MASK, buf);
+            MemorySegment state = Native.STATE.get();
+            int r = (int) Native.STATX.invokeExact(state, fd, arena.allocateFrom(""), AT_EMPTY_PATH, STATX_MASK, buf);
             return (int) result(r, state);
         } catch (Throwable t) {
             throw bug(t);
@@ -262,8 +269,8 @@ final class Libc {
      */
     static int close(int fd) {
         try {
-            MemorySegment state = STATE.get();
-            return (int) result((int) CLOSE.invokeExact(state, fd), state);
+            MemorySegment state = Native.STATE.get();
+            return (int) result((int) Native.CLOSE.invokeExact(state, fd), state);
         } catch (Throwable t) {
             throw bug(t);
         }
