@@ -1,0 +1,39 @@
+"""IPC benchmark, consumer side: receive on the channel end moved to it at spawn until the
+producer closes its end, BATCH receives per write like the producer. Exits 0 when it got MESSAGES messages."""
+
+import os
+
+import ukernel
+
+
+def recv_some(client, rx, k):
+    """Tries k receives in one write; returns (messages taken, whether the peer is closed and drained)."""
+    if k == 1:
+        try:
+            client.ipc_recv(rx)
+            return 1, False
+        except BlockingIOError:
+            return 0, False
+        except BrokenPipeError:
+            return 0, True
+    with client.batch() as b:
+        futures = [b.call("ipc_recv", rx) for _ in range(k)]
+    errors = [f.exception() for f in futures]
+    return sum(1 for e in errors if e is None), any(isinstance(e, BrokenPipeError) for e in errors)
+
+
+def main():
+    ukernel.cap_acquire("LOG|IPC")
+    client = ukernel.client()
+    n = int(os.environ.get("MESSAGES", "50000"))
+    batch = int(os.environ.get("BATCH", "1"))
+    rx = int(os.environ["UKERNEL_HANDLES"].split(",")[0])  # the end moved to this task at spawn
+    got = 0
+    while True:
+        taken, closed = recv_some(client, rx, batch)
+        got += taken
+        if closed:
+            break
+        if taken < batch:
+            client.io_poll([(rx, ukernel.EV_READABLE)], -1)
+    return 0 if got == n else 1
