@@ -2,7 +2,9 @@
 
 It speaks the real wire format (``ukernel._wire``), checks the hello token, and answers the few calls a loader
 test needs: ``hello``, ``task_exit``, ``log_write`` (with ``cap_acquire``/``cap_query`` so an app can get
-``LOG``), ``abi_version``, ``task_self``. Everything else is ``ERR_UNSUPPORTED``. The real Java kernel is
+``LOG``), ``abi_version``, ``task_self``, and ``io_poll`` as a timer (it holds no objects: nothing is ever ready,
+so a poll answers an empty list when its timeout passes, which is what the event loop's ``asyncio.sleep`` needs).
+Everything else is ``ERR_UNSUPPORTED``. The real Java kernel is
 exercised by the Java end-to-end tests.
 """
 
@@ -68,6 +70,15 @@ class FakeKernel:
     def _connection(self, conn):
         buf = bytearray()
         bound = False
+        lock = threading.Lock()  # parked io_poll replies come from timer threads
+
+        def send(data):
+            with lock:
+                try:
+                    conn.sendall(data)
+                except OSError:
+                    pass
+
         with conn:
             while True:
                 data = conn.recv(65536)
@@ -85,18 +96,24 @@ class FakeKernel:
                     self.calls.append((name, values))
                     if not bound:
                         if name != "hello" or values[0] != self.token:
-                            conn.sendall(encode_reply(seq, _abi.ERR_DENIED))
+                            send(encode_reply(seq, _abi.ERR_DENIED))
                             return
                         bound = True
                         out.append(encode_reply(seq, _abi.OK, (self.task_id, _abi.VERSION)))
                         continue
+                    if name == "io_poll" and len(values) == 2 and values[1] != 0:
+                        if values[1] > 0:  # parked: answered (nothing ready) when the timeout passes
+                            timer = threading.Timer(values[1] / 1e9, send, (encode_reply(seq, _abi.OK, ((),)),))
+                            timer.daemon = True
+                            timer.start()
+                        continue
                     status, results = self._answer(name, values)
                     out.append(encode_reply(seq, status, results))
                     if name == "task_exit" and status == _abi.OK:
-                        conn.sendall(b"".join(out))
+                        send(b"".join(out))
                         return  # the kernel closes the connection after task_exit
                 if out:
-                    conn.sendall(b"".join(out))
+                    send(b"".join(out))
 
     def _answer(self, name, values):
         if name == "task_exit":
@@ -120,4 +137,6 @@ class FakeKernel:
             return _abi.OK, (_abi.VERSION,)
         if name == "task_self":
             return _abi.OK, (self.task_id, self.task_name.encode())
+        if name == "io_poll":
+            return _abi.OK, ((),)  # timeout 0: nothing is ready
         return _abi.ERR_UNSUPPORTED, ()

@@ -386,9 +386,12 @@ def test_task_spawn_failure_keeps_the_handles():
     c.close()
 
 
-def test_objects_have_no_fileno_and_refuse_foreign_handles():
-    assert not hasattr(ukernel.Channel, "fileno") and not hasattr(ukernel.Task, "fileno")
+def test_objects_fileno_is_a_kernel_key_and_foreign_handles_are_refused():
+    from ukernel._client import KEY_BASE
+
     c = connect()
+    key = ukernel.Channel(7, c).fileno()  # a key for the kernel event loop's selector, never a host fd
+    assert key >= KEY_BASE and c.handle_of(key) == 7 and ukernel.Task(7, c).fileno() == key
     with pytest.raises(TypeError, match="a handle is an int, a Channel or a Task"):
         ukernel.Channel(1, c).send(b"x", ["2"])
     assert frames(c) == []

@@ -6,7 +6,10 @@ functions use a process-wide :class:`Client` (``ukernel.client()``), connected o
 e.g. ``ukernel.cap_acquire(ukernel.Cap.LOG)``, within what the app's ``ukernel.toml`` grants.
 
 Every ABI call has a function here (``ipc_send``, ``net_connect``, ``io_open``, ``io_poll``, ...) taking and
-returning handles as ``int``; :class:`Channel` and :class:`Task` wrap channel endpoints and task handles.
+returning handles as ``int``; :class:`Channel`, :class:`Task` and :class:`File` wrap channel endpoints, task
+handles and files. asyncio runs on the kernel: :class:`KernelEventLoop` (its selector is ``io_poll``, its sockets
+are :class:`KernelSocket`s) is the event loop of ``asyncio.run`` in a worker, and ``ukernel.aio`` has awaitable
+channels, tasks and files.
 
 Importing ukernel is cheap on purpose (it is on the worker's start-up path): the enums, ``LogHandler``,
 ``Channel`` and ``Task`` are built on first access.
@@ -53,7 +56,9 @@ __all__ = [
     # the client
     "Client", "client",
     # objects
-    "Channel", "Task",
+    "Channel", "Task", "File",
+    # asyncio
+    "KernelEventLoop", "KernelEventLoopPolicy", "KernelSelector", "KernelSocket",
     # calls
     "abi_version", "cap_acquire", "cap_drop", "cap_query", "handle_close",
     "log", "debug", "info", "warn", "warning", "error", "LogHandler",
@@ -102,12 +107,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the lazy names below, for type checkers
     from ._enums import Cap, Event, LogLevel, OpenFlag, StatKind, Status, TaskState, Whence
     from ._logging import LogHandler
-    from ._objects import Channel, Task
+    from ._loop import KernelEventLoop, KernelEventLoopPolicy
+    from ._objects import Channel, File, Task
+    from ._selector import KernelSelector
+    from ._socket import KernelSocket
 del TYPE_CHECKING
 
 _LAZY = {"Cap": "_enums", "Status": "_enums", "LogLevel": "_enums", "Event": "_enums", "OpenFlag": "_enums",
          "Whence": "_enums", "TaskState": "_enums", "StatKind": "_enums", "LogHandler": "_logging",
-         "Channel": "_objects", "Task": "_objects"}
+         "Channel": "_objects", "Task": "_objects", "File": "_objects", "KernelEventLoop": "_loop",
+         "KernelEventLoopPolicy": "_loop", "KernelSelector": "_selector", "KernelSocket": "_socket"}
 
 
 def __getattr__(name):

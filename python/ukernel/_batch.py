@@ -1,7 +1,7 @@
 """Batches: many calls in one write, their replies matched by ``seq``."""
 
 from . import _abi
-from ._calls import SEQ_MASK, _specs, check_argc, result, spec
+from ._calls import _specs, check_argc, result, spec
 
 __all__ = ["Batch", "BatchResult"]
 
@@ -68,9 +68,7 @@ class Batch:
             raise RuntimeError("this batch was already sent")
         s = _specs.get(name) or spec(name)
         check_argc(s, args)
-        c = self._client
-        with c._lock:
-            seq = c._seq = (c._seq + 1) & SEQ_MASK
+        seq = self._client._next_seq()
         self._frames.append(s.encode(seq, args))
         r = BatchResult(s, seq, args)
         self._results.append(r)

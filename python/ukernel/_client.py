@@ -2,14 +2,20 @@
 
 A call encodes a request frame, writes it, and reads replies into a receive buffer until the reply with the
 request's ``seq`` arrives. A batch writes many frames in one ``send`` and then reads all their replies,
-matched by ``seq``. The client is thread-safe (calls from several threads are serialised); a call made from a
-signal handler or finalizer while the same thread is inside a call raises ``RuntimeError`` instead of
-corrupting the stream.
+matched by ``seq``.
+
+The client is thread-safe and routes replies by ``seq``: writes are serialised (whole frames), and one thread
+at a time reads the socket; a reply for another thread's call is handed to that thread, which waits on its own
+lock meanwhile. So a thread can make calls while another waits for a parked ``io_poll`` (the event loop), and
+``submit``/``collect`` keep several calls in flight. A call made from a signal handler or finalizer while the
+same thread is inside a call raises ``RuntimeError`` instead of corrupting the stream; ``post`` (a call whose
+reply is dropped, the event loop's wake-up) is allowed there.
 """
 
 import _socket
 import os as _os
-from _thread import RLock
+from _thread import RLock, allocate_lock, get_ident
+from itertools import count as _count
 
 from . import _abi
 from ._batch import Batch
@@ -20,6 +26,10 @@ from ._wire import decode_reply
 __all__ = ["Client"]
 
 _INITIAL_BUFFER = 64 * 1024
+# fileno()-like keys for handles (key_of): above any host file descriptor (Linux caps fs.nr_open below 2**30),
+# within a C int.
+KEY_BASE = 1 << 30
+KEY_LAST = (1 << 31) - 1
 _MAX_BUFFER = _abi.MAX_FRAME_BYTES + 4
 # The largest BYTES payload of a request that carries one handle and the bytes (net_send, io_write), and of a
 # reply that carries just the bytes (net_recv, io_read) (docs/kernel-abi.md §2.2).
@@ -55,15 +65,32 @@ class Client:
     def __init__(self, sock):
         """Wraps a connected stream socket. Call :meth:`hello` before anything else."""
         self._sock = sock
-        self._lock = RLock()
-        self._busy = False
-        self._seq = 0
+        # Writing: one thread at a time writes whole frames. Reentrant so that a signal handler of the writing
+        # thread can post() a frame: it is deferred while a frame is half written (_writing), and flushed by
+        # the writer right after.
+        self._wlock = RLock()
+        self._writing = False
+        self._deferred = []
+        # Reading: one thread at a time (the reader) reads the socket and routes every reply by seq; a thread
+        # whose reply is not in yet waits on its own lock, released by the reader when the reply arrives or
+        # when the reader role is free (docs/python-adapter.md, "The client").
+        self._mutex = allocate_lock()
+        self._reader = None
+        self._replies = {}  # seq -> reply, routed by the reader to a thread that has not taken it yet
+        self._waiters = {}  # seq -> the lock its thread waits on
+        self._outstanding = set()  # seqs sent whose replies someone will take
+        self._abandoned = set()  # seqs sent whose replies are dropped (interrupted calls, posts)
+        self._inside = set()  # threads inside a call (a second call from the same thread is reentrant)
+        self._counter = _count(1)
         self._buf = bytearray(_INITIAL_BUFFER)
         self._view = memoryview(self._buf)
         self._start = 0
         self._end = 0
-        self._abandoned = set()
         self._gone = None
+        self._keys = {}  # handle -> fileno()-like key (see key_of)
+        self._key_handles = {}  # key -> handle
+        self._key_objects = {}  # key -> the object (e.g. a KernelSocket) that asked for it
+        self._next_key = KEY_BASE
         self.task_id = None
         self.kernel_abi_version = None
         self.exit_code = None
@@ -148,6 +175,44 @@ class Client:
         state = "task %s" % self.task_id if self._sock is not None else "closed: %s" % self._gone
         return "<ukernel.Client %s>" % state
 
+    # -- keys: fileno()-like numbers for handles -------------------------------------------------------------------
+
+    def key_of(self, handle, obj=None):
+        """A ``fileno()``-like key for ``handle``, for ``selectors`` and asyncio's ``add_reader`` (handles are
+        random 31-bit numbers, too large for a file descriptor). Keys start at ``KEY_BASE`` (2**30), above any host
+        file descriptor, so a key never names a host file; the same handle keeps its key until
+        :meth:`forget_key`. ``obj``, when given, is remembered with the key (:meth:`object_of`)."""
+        key = self._keys.get(handle)
+        if key is None:
+            with self._mutex:
+                key = self._keys.get(handle)
+                if key is None:
+                    key = self._next_key
+                    while key in self._key_handles:
+                        key = key + 1 if key < KEY_LAST else KEY_BASE
+                    self._next_key = key + 1 if key < KEY_LAST else KEY_BASE
+                    self._keys[handle] = key
+                    self._key_handles[key] = handle
+        if obj is not None:
+            self._key_objects[key] = obj
+        return key
+
+    def handle_of(self, key):
+        """The handle behind a key from :meth:`key_of`, or ``None``."""
+        return self._key_handles.get(key)
+
+    def object_of(self, key):
+        """The object remembered with a key by :meth:`key_of`, or ``None``."""
+        return self._key_objects.get(key)
+
+    def forget_key(self, handle):
+        """Releases the key of a handle that was closed or moved to another task."""
+        with self._mutex:
+            key = self._keys.pop(handle, None)
+            if key is not None:
+                self._key_handles.pop(key, None)
+                self._key_objects.pop(key, None)
+
     # -- calls ---------------------------------------------------------------------------------------------------
 
     def call(self, name, *args):
@@ -162,90 +227,230 @@ class Client:
         block ends, then reads all replies; ``r.result()`` gives each call's outcome."""
         return Batch(self)
 
+    def _next_seq(self):
+        return next(self._counter) & SEQ_MASK
+
     def _invoke(self, s, args):
-        with self._lock:
-            if self._busy:
-                raise RuntimeError(_REENTRANT)
-            self._busy = True
-            try:
-                seq = self._seq = (self._seq + 1) & SEQ_MASK
-                frame = s.encode(seq, args)
-                self._send(frame, (seq,))
-                reply = self._await(seq)
-            finally:
-                self._busy = False
+        me = get_ident()
+        inside = self._inside
+        if me in inside:
+            raise RuntimeError(_REENTRANT)
+        inside.add(me)
+        try:
+            seq = next(self._counter) & SEQ_MASK
+            frame = s.encode(seq, args)
+            self._outstanding.add(seq)
+            self._write(frame, (seq,))
+            reply = self._await(seq)
+        finally:
+            inside.discard(me)
         return result(s, reply, args)
 
     def _run_batch(self, frames, results):
         data = frames[0] if len(frames) == 1 else b"".join(frames)
-        with self._lock:
-            if self._busy:
-                raise RuntimeError(_REENTRANT)
-            self._busy = True
+        me = get_ident()
+        if me in self._inside:
+            raise RuntimeError(_REENTRANT)
+        self._inside.add(me)
+        try:
+            seqs = [r._seq for r in results]
+            self._outstanding.update(seqs)
+            self._write(data, seqs)
+            i = 0
             try:
-                pending = {r._seq: r for r in results}
-                self._send(data, pending)
-                try:
-                    while pending:
-                        reply = self._next_reply()
-                        r = pending.pop(reply[0], None)
-                        if r is None:
-                            self._unexpected(reply)
-                        else:
-                            r._reply = reply
-                except BaseException as e:
-                    if self._sock is not None:
-                        self._abandoned.update(pending)
-                    err = e if isinstance(e, Exception) else RuntimeError("the batch was interrupted")
-                    for r in pending.values():
+                for i, r in enumerate(results):
+                    r._reply = self._await(r._seq)
+            except BaseException as e:
+                err = e if isinstance(e, Exception) else RuntimeError("the batch was interrupted")
+                for r in results[i:]:
+                    if r._reply is None:
+                        self._abandon(r._seq)
                         r._error = err
-                    raise
-            finally:
-                self._busy = False
+                raise
+        finally:
+            self._inside.discard(me)
+
+    # -- pipelining (used by the event loop: several calls in flight, replies taken later) ----------------------
+
+    def submit(self, calls):
+        """Sends ``[(spec, args), ...]`` in one write without waiting; returns their seqs. Take each reply with
+        :meth:`collect` (in any order, from any thread), or give it up with :meth:`abandon`."""
+        frames = []
+        seqs = []
+        counter = self._counter
+        for s, args in calls:
+            seq = next(counter) & SEQ_MASK
+            frames.append(s.encode(seq, args))
+            seqs.append(seq)
+        self._outstanding.update(seqs)
+        self._write(frames[0] if len(frames) == 1 else b"".join(frames), seqs)
+        return seqs
+
+    def collect(self, seq):
+        """The raw reply ``(seq, status, values)`` of a submitted call, waiting for it if needed (turn it into
+        results with ``ukernel._calls.result``)."""
+        me = get_ident()
+        if me in self._inside:
+            raise RuntimeError(_REENTRANT)
+        self._inside.add(me)
+        try:
+            return self._await(seq)
+        finally:
+            self._inside.discard(me)
+
+    def abandon(self, seq):
+        """Drops the reply of a submitted call (now, or when it comes)."""
+        self._abandon(seq)
+
+    def post(self, s, args):
+        """Sends one call and never waits for its reply (dropped when it comes), e.g. the event loop's wake-up
+        message. Safe from another thread and from a signal handler, even one that interrupted this client in
+        the middle of a call: the frame is then written right after the frame being written."""
+        seq = next(self._counter) & SEQ_MASK
+        frame = s.encode(seq, args)
+        self._abandoned.add(seq)
+        with self._wlock:
+            if self._writing:
+                self._deferred.append(frame)
+                return
+            sock = self._sock
+            if sock is None:
+                self._abandoned.discard(seq)
+                return
+            self._writing = True
+            try:
+                sock.sendall(frame)
+            except OSError as e:
+                self._writing = False
+                self._drop("cannot write to the kernel: %s" % (e.strerror or e))
+                return
+            except BaseException:
+                self._writing = False
+                self._drop("a write to the kernel was interrupted in the middle of a frame")
+                raise
+            self._writing = False
+            if self._deferred:
+                self._flush_deferred()
 
     # -- transport -----------------------------------------------------------------------------------------------
 
-    def _send(self, data, seqs):
-        sock = self._sock
-        if sock is None:
-            raise KernelGoneError(self._gone)
-        sent = 0
-        try:
-            sent = sock.send(data)
-            if sent != len(data):
-                view = memoryview(data)
-                while sent < len(data):
-                    sent += sock.send(view[sent:])
-        except OSError as e:
-            self._lost("cannot write to the kernel: %s" % (e.strerror or e), e)
-        except BaseException:
-            # Interrupted (a signal handler raised): the frames may or may not have left, so their replies are
-            # dropped if they come. A frame cut in the middle would desynchronise the stream: give up on it.
-            if 0 < sent < len(data):
+    def _write(self, data, seqs):
+        with self._wlock:
+            sock = self._sock
+            if sock is None:
+                self._outstanding.difference_update(seqs)
+                raise KernelGoneError(self._gone)
+            sent = 0
+            self._writing = True
+            try:
+                sent = sock.send(data)
+                if sent != len(data):
+                    view = memoryview(data)
+                    while sent < len(data):
+                        sent += sock.send(view[sent:])
+            except OSError as e:
+                self._writing = False
+                self._outstanding.difference_update(seqs)
+                self._lost("cannot write to the kernel: %s" % (e.strerror or e), e)
+            except BaseException:
+                self._writing = False
+                # Interrupted (a signal handler raised): the frames may or may not have left, so their replies are
+                # dropped if they come. A frame cut in the middle would desynchronise the stream: give up on it.
+                if 0 < sent < len(data):
+                    self._outstanding.difference_update(seqs)
+                    self._drop("a write to the kernel was interrupted in the middle of a frame")
+                else:
+                    for seq in seqs:
+                        self._abandon(seq)
+                raise
+            self._writing = False
+            if self._deferred:
+                self._flush_deferred()
+
+    def _flush_deferred(self):
+        """Writes the frames posted by a signal handler while this thread was writing (holding _wlock)."""
+        while self._deferred and self._sock is not None:
+            frames, self._deferred = self._deferred, []
+            self._writing = True
+            try:
+                self._sock.sendall(b"".join(frames))
+            except OSError as e:
+                self._writing = False
+                self._drop("cannot write to the kernel: %s" % (e.strerror or e))
+                return
+            except BaseException:
+                self._writing = False
                 self._drop("a write to the kernel was interrupted in the middle of a frame")
-            else:
-                self._abandoned.update(seqs)
-            raise
+                raise
+            self._writing = False
+
+    def _abandon(self, seq):
+        with self._mutex:
+            self._outstanding.discard(seq)
+            if self._replies.pop(seq, None) is None and self._sock is not None:
+                self._abandoned.add(seq)
 
     def _await(self, seq):
-        try:
-            while True:
-                reply = self._next_reply()
-                if reply[0] == seq:
-                    return reply
-                self._unexpected(reply)
-        except BaseException:
-            if self._sock is not None:
-                self._abandoned.add(seq)
-            raise
+        """The reply with ``seq``: read by this thread if no other is reading, else routed to it by the reader."""
+        mutex = self._mutex
+        while True:
+            mutex.acquire()
+            reply = self._replies.pop(seq, None)
+            if reply is not None:
+                self._outstanding.discard(seq)
+                mutex.release()
+                return reply
+            if self._reader is None:
+                self._reader = get_ident()
+                mutex.release()
+                try:
+                    return self._read_until(seq)
+                except BaseException:
+                    self._abandon(seq)
+                    raise
+                finally:
+                    with mutex:
+                        self._reader = None
+                        if self._waiters:  # hand the reader role over
+                            self._waiters.popitem()[1].release()
+            wait = allocate_lock()
+            wait.acquire()
+            self._waiters[seq] = wait
+            mutex.release()
+            try:
+                wait.acquire()
+            except BaseException:
+                with mutex:
+                    if self._waiters.get(seq) is wait:
+                        del self._waiters[seq]
+                    elif self._reader is None and self._waiters and seq not in self._replies:
+                        self._waiters.popitem()[1].release()  # we were handed the reader role: pass it on
+                self._abandon(seq)
+                raise
 
-    def _unexpected(self, reply):
-        if reply[0] in self._abandoned:
-            self._abandoned.discard(reply[0])  # the answer to an interrupted call
-            return
+    def _read_until(self, seq):
+        while True:
+            reply = self._next_reply()
+            rseq = reply[0]
+            if rseq == seq:
+                self._outstanding.discard(seq)
+                return reply
+            self._route(reply)
+
+    def _route(self, reply):
+        rseq = reply[0]
+        with self._mutex:
+            if rseq in self._abandoned:
+                self._abandoned.discard(rseq)  # the answer to an interrupted call, or to a post
+                return
+            if rseq in self._outstanding:
+                self._replies[rseq] = reply
+                wait = self._waiters.pop(rseq, None)
+                if wait is not None:
+                    wait.release()
+                return
         self._drop("the kernel sent a reply to no pending request")
-        raise ProtocolError("the kernel sent a reply with seq %d, which no pending request has" % reply[0],
-                            reply[0])
+        raise ProtocolError("the kernel sent a reply with seq %d, which no pending request has" % rseq, rseq)
 
     def _next_reply(self):
         while True:
@@ -267,6 +472,9 @@ class Client:
             self._fill()
 
     def _fill(self):
+        if self._deferred:
+            with self._wlock:
+                self._flush_deferred()
         sock = self._sock
         if sock is None:
             raise KernelGoneError(self._gone)
@@ -387,8 +595,7 @@ class Client:
         ``KernelGoneError``. The process should exit with the same code."""
         self._invoke(_TASK_EXIT, (code,))
         self.exit_code = code
-        with self._lock:
-            self._drop("the task has exited (task_exit)")
+        self._drop("the task has exited (task_exit)")
 
 
     # -- ipc -----------------------------------------------------------------------------------------------------
@@ -524,6 +731,11 @@ class Client:
             flat.append(interest)
         ready = self._invoke(_IO_POLL, (flat, -1 if timeout_ns is None else timeout_ns))
         return list(zip(ready[0::2], ready[1::2]))
+
+    def io_poll_flat(self, flat, timeout_ns):
+        """``io_poll`` in the wire's own form: ``flat`` is ``[handle, interest, ...]``, the result the tuple
+        ``(handle, events, ...)`` of the ready pairs (the event loop's selector keeps its pairs flat)."""
+        return self._invoke(_IO_POLL, (flat, timeout_ns))
 
     def _denied(self, s, args, e):
         """The ``DeniedError`` of a scoped call, saying which of its two causes it was (the capability is not

@@ -11,10 +11,13 @@
     optional: the entry itself (``path.py`` or ``path.py:function``), when the kernel passes it; the manifest is
     then not read, which keeps ``tomllib`` off the start-up path;
 ``UKERNEL_KERNEL_PID``
-    optional: the kernel's pid; when it is not our parent any more the kernel is gone and we exit 70.
+    optional: the kernel's pid; when it is not our parent any more the kernel is gone and we exit 70;
+``UKERNEL_SANDBOX``
+    ``strict`` (confine, report on stdout), ``off`` (run unconfined); unset: confine quietly (see ``_confine``).
 
 Exit codes: the entry's return value (``None`` is 0), its ``SystemExit`` code, 1 for an uncaught exception
-(traceback on stderr), 2 for a bad entry or manifest, 70 when the kernel cannot be reached, 130 for
+(traceback on stderr), 2 for a bad entry or manifest, 70 when the kernel cannot be reached, 71 when the worker
+could not be confined, 130 for
 ``KeyboardInterrupt``, 143 for ``SIGTERM`` (raised as ``SystemExit(143)`` in the main thread, so ``finally``
 blocks run). The code is reported with ``task_exit`` before the process exits.
 
@@ -31,10 +34,12 @@ DEFAULT_FUNCTION = "main"
 ENV_TASK = "UKERNEL_TASK"
 ENV_ENTRY = "UKERNEL_ENTRY"
 ENV_KERNEL_PID = "UKERNEL_KERNEL_PID"
+ENV_SANDBOX = "UKERNEL_SANDBOX"
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_KERNEL_GONE = 70
+EXIT_UNCONFINED = 71  # strict mode and the host refused a confinement step: the app's code never ran
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
@@ -60,8 +65,33 @@ def main():
     except Exception as e:
         _say("ukernel: cannot reach the kernel: %s" % (getattr(e, "strerror", None) or e))
         return EXIT_KERNEL_GONE
+    if not _confine(os):
+        return _finish(kernel, EXIT_UNCONFINED)
     code = _run_task(os)
     return _finish(kernel, code)
+
+
+def _confine(os):
+    """Confines this process (``_confine.py``) now that it holds its only door, the kernel connection, and before
+    any of the app's code is imported; False when that fails in strict mode. ``UKERNEL_SANDBOX`` (set by the
+    kernel): ``strict`` confines and reports what was applied on stdout, for the console; ``off`` says the worker is
+    unconfined. Unset (the loader run by hand or by tests), the worker is confined all the same, quietly."""
+    mode = os.environ.pop(ENV_SANDBOX, None)
+    if mode == "off":
+        print("ukernel: unconfined: the sandbox is off (--insecure-no-sandbox or [sandbox] mode = \"off\"); "
+              "this worker can reach the host directly")
+        return True
+    from . import _confine
+
+    try:
+        report = _confine.confine(os.getcwd())
+    except Exception as e:
+        _say("ukernel: confinement failed, the task's code is not run: %s (sandbox mode \"strict\"; "
+             "--insecure-no-sandbox runs it unconfined)" % e)
+        return False
+    if mode is not None:
+        print(report.line())
+    return True
 
 
 def _die_with_kernel(os):
@@ -104,6 +134,9 @@ def _run_task(os):
     _signal.signal(_signal.SIGTERM, _on_sigterm)
     try:
         try:
+            from ._policy import install as _kernel_event_loop  # asyncio.run() in the app uses io_poll
+
+            _kernel_event_loop()
             module = _load_module(_module_name(os, path), full)
             fn = getattr(module, function, None)
             if fn is None:
@@ -138,10 +171,14 @@ def _on_sigterm(signum, frame):
 
 
 def _run_coroutine(fn):
-    """Runs an async entry to completion and returns its result. The one place that chooses the event loop."""
+    """Runs an async entry to completion and returns its result. The one place that chooses the event loop: the
+    kernel's (``_loop.KernelEventLoop``: its selector is ``io_poll``, its sockets are kernel sockets)."""
     import asyncio
 
-    return asyncio.run(fn())
+    from ._loop import KernelEventLoop
+
+    with asyncio.Runner(loop_factory=KernelEventLoop) as runner:
+        return runner.run(fn())
 
 
 async def _await(awaitable):

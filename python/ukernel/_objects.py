@@ -1,17 +1,19 @@
-"""A small object layer over handles: :class:`Channel` (one endpoint of an IPC channel) and :class:`Task` (a
-task handle).
+"""A small object layer over handles: :class:`Channel` (one endpoint of an IPC channel), :class:`Task` (a
+task handle) and :class:`File` (an open file).
 
 Each object owns one handle of its :class:`~ukernel.Client` (the process-wide client by default) until it is
 closed, moved to another task (sent with :meth:`Channel.send`, or passed to :meth:`Task.spawn`), or given
 up with ``detach()``; after that its ``handle`` is ``None`` and using it raises ``ValueError``. Objects are never
 closed by the garbage collector (a kernel call from a finalizer could land in the middle of another call): use
-``close()`` or ``with``. Nothing here has a ``fileno()``: kernel handles are not host file descriptors; wait
-for them with ``io_poll`` (or :meth:`Channel.wait` / :meth:`Task.wait`).
+``close()`` or ``with``. Wait for them with ``io_poll`` (or :meth:`Channel.wait` / :meth:`Task.wait`), or in
+asyncio with ``ukernel.aio``. ``fileno()`` is not a host file descriptor: it is the client's key for the handle
+(``Client.key_of``), which the kernel event loop's selector maps back to the handle, so
+``loop.add_reader(channel, callback)`` works on the kernel event loop.
 """
 
 from . import _abi
 
-__all__ = ["Channel", "Task", "poll_timeout_ns"]
+__all__ = ["Channel", "Task", "File", "poll_timeout_ns"]
 
 
 def poll_timeout_ns(timeout):
@@ -49,7 +51,10 @@ def _take_handles(objects):
 def _moved(objects):
     for o in objects:
         if isinstance(o, _HandleObject):
+            h = o._handle
             o._handle = None
+            if h is not None:
+                o._client.forget_key(h)
 
 
 class _HandleObject:
@@ -84,6 +89,7 @@ class _HandleObject:
         """Gives up ownership of the handle and returns its number (it stays open)."""
         h = self._live()
         self._handle = None
+        self._client.forget_key(h)
         return h
 
     def close(self):
@@ -91,7 +97,13 @@ class _HandleObject:
         h = self._handle
         if h is not None:
             self._handle = None
+            self._client.forget_key(h)
             self._client.handle_close(h)
+
+    def fileno(self):
+        """The key of this handle for selectors and ``loop.add_reader`` on the kernel event loop (not a host file
+        descriptor: see the module's documentation)."""
+        return self._client.key_of(self._live(), self)
 
     def _wait(self, interest, timeout):
         return self._client.io_poll(((self._live(), interest),), poll_timeout_ns(timeout))
@@ -186,3 +198,54 @@ class Task(_HandleObject):
         if not self._wait(_abi.EV_READABLE, timeout):
             return None
         return self.exit_code
+
+
+class File(_HandleObject):
+    """An open file inside a preopened directory (needs the ``IO`` capability; ``close()`` needs none).
+
+    ``File.open("data", "notes.txt", OpenFlag.WRITE | OpenFlag.CREATE)`` opens one; ``File(handle)`` wraps a file
+    handle. Reads and writes complete at once (files are always ready); :meth:`read` and :meth:`write` loop over
+    the per-call limit of a frame.
+    """
+
+    __slots__ = ()
+    _kind = "file"
+
+    @classmethod
+    def open(cls, preopen, path, flags=_abi.OPEN_READ, client=None):
+        client = _default_client(client)
+        return cls(client.io_open(preopen, path, flags), client)
+
+    def read(self, n=-1):
+        """Up to ``n`` bytes from the position (``n < 0``: to the end of the file); ``b""`` at the end."""
+        h = self._live()
+        if n is not None and n >= 0:
+            return self._client.io_read(h, n) if n else b""
+        chunks = []
+        while True:
+            chunk = self._client.io_read(h, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+    def write(self, data):
+        """Writes all of ``data`` (a ``str`` as UTF-8); returns its length."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        h = self._live()
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            done += self._client.io_write(h, view[done:])
+        return done
+
+    def seek(self, offset, whence=_abi.SEEK_SET):
+        """Moves the position; returns the new one."""
+        return self._client.io_seek(self._live(), offset, whence)
+
+    def tell(self):
+        return self._client.io_seek(self._live(), 0, _abi.SEEK_CUR)
+
+    def stat(self):
+        """``(size, mtime_ns, kind)``."""
+        return self._client.io_stat(self._live())

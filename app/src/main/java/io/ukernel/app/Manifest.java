@@ -21,6 +21,7 @@ import java.util.Optional;
  * @param limits    quotas
  * @param restart   the main task's restart policy
  * @param tasks     further tasks declared with {@code [[task]]}
+ * @param sandbox   how workers are confined ({@code [sandbox]}; default: strict)
  */
 public record Manifest(
         Path file,
@@ -32,7 +33,8 @@ public record Manifest(
         Map<String, Preopen> preopens,
         Limits limits,
         RestartPolicy restart,
-        List<TaskSpec> tasks) {
+        List<TaskSpec> tasks,
+        Sandbox sandbox) {
 
     /** The file name every app uses. */
     public static final String FILE_NAME = "ukernel.toml";
@@ -120,4 +122,39 @@ public record Manifest(
      * @param restart   its restart policy
      */
     public record TaskSpec(String name, String entry, long caps, boolean atBoot, RestartPolicy restart) {}
+
+    /**
+     * How the workers are confined ({@code [sandbox]}, see docs/confinement.md).
+     *
+     * @param mode       {@code strict}: every worker confines itself (Landlock + seccomp) before the app's code
+     *                   runs, and a host that cannot confine refuses to start it; {@code off}: unconfined
+     * @param namespaces {@code auto}, {@code on} or {@code off}: fresh user/net/pid/mount namespaces for each worker
+     *                   (not implemented yet: {@code auto} uses none, {@code on} is refused by the parser)
+     */
+    public record Sandbox(Mode mode, Namespaces namespaces) {
+        public enum Mode {
+            STRICT,
+            OFF;
+
+            /** The spelling used in the manifest. */
+            public String text() {
+                return name().toLowerCase(java.util.Locale.ROOT);
+            }
+        }
+
+        public enum Namespaces {
+            AUTO,
+            ON,
+            OFF;
+
+            /** The spelling used in the manifest. */
+            public String text() {
+                return name().toLowerCase(java.util.Locale.ROOT);
+            }
+        }
+
+        public static Sandbox defaults() {
+            return new Sandbox(Mode.STRICT, Namespaces.AUTO);
+        }
+    }
 }

@@ -5,6 +5,7 @@ import io.ukernel.app.Manifest.Limits;
 import io.ukernel.app.Manifest.NetScope;
 import io.ukernel.app.Manifest.Preopen;
 import io.ukernel.app.Manifest.RestartPolicy;
+import io.ukernel.app.Manifest.Sandbox;
 import io.ukernel.app.Manifest.TaskSpec;
 import io.ukernel.app.toml.Toml;
 import io.ukernel.app.toml.TomlException;
@@ -46,12 +47,14 @@ public final class ManifestParser {
     /** The CPython version assumed when the manifest names none. */
     public static final String DEFAULT_PYTHON = "3.11";
 
-    private static final List<String> ROOT_KEYS = List.of("name", "entry", "python", "caps", "limits", "restart", "task");
+    private static final List<String> ROOT_KEYS = List.of("name", "entry", "python", "caps", "limits", "restart", "task",
+            "sandbox");
     private static final List<String> CAPS_KEYS = List.of("grant", "net", "io");
     private static final List<String> NET_KEYS = List.of("connect", "bind");
     private static final List<String> PREOPEN_KEYS = List.of("path", "mode");
     private static final List<String> LIMITS_KEYS = List.of("tasks", "handles", "channel_bytes", "socket_bytes");
     private static final List<String> RESTART_KEYS = List.of("policy", "max_retries", "backoff_ms", "backoff_max_ms");
+    private static final List<String> SANDBOX_KEYS = List.of("mode", "namespaces");
     private static final List<String> TASK_KEYS = List.of("name", "entry", "caps", "start", "restart");
     private static final long HOUR_MS = 3_600_000;
 
@@ -153,7 +156,8 @@ public final class ManifestParser {
         RestartPolicy restart = restart(restartSection);
         boolean retriesGiven = restartSection.flatMap(s -> s.entry("max_retries")).isPresent();
         List<TaskSpec> tasks = tasks(root, grant, restart, retriesGiven);
-        return new Manifest(file, name, entry, python, grant, net, preopens, limits, restart, tasks);
+        Sandbox sandbox = sandbox(root.section("sandbox", SANDBOX_KEYS));
+        return new Manifest(file, name, entry, python, grant, net, preopens, limits, restart, tasks, sandbox);
     }
 
     /** Returns the entry's string when {@code problem} is null, else throws it at the entry. */
@@ -250,6 +254,44 @@ public final class ManifestParser {
                 (int) s.integer("handles", d.handles(), 16, 1 << 20),
                 s.integer("channel_bytes", d.channelBytes(), io.ukernel.abi.Abi.MAX_MSG_BYTES, 1L << 30),
                 s.integer("socket_bytes", d.socketBytes(), 4096, 1L << 30));
+    }
+
+    private static Sandbox sandbox(Optional<Section> section) throws ManifestException {
+        Sandbox d = Sandbox.defaults();
+        if (section.isEmpty()) {
+            return d;
+        }
+        Section s = section.get();
+        Sandbox.Mode mode = d.mode();
+        Optional<Entry> m = s.string("mode");
+        if (m.isPresent()) {
+            mode = word(s, m.get(), Sandbox.Mode.values(), Sandbox.Mode::text,
+                    "\"strict\" (Landlock + seccomp, the default) or \"off\" (unconfined workers)");
+        }
+        Sandbox.Namespaces ns = d.namespaces();
+        Optional<Entry> n = s.string("namespaces");
+        if (n.isPresent()) {
+            ns = word(s, n.get(), Sandbox.Namespaces.values(), Sandbox.Namespaces::text,
+                    "\"auto\", \"on\" or \"off\"");
+            if (ns == Sandbox.Namespaces.ON) {
+                throw s.error(n.get(), "\"on\" is not supported yet: workers do not run in their own namespaces"
+                        + " (Landlock and seccomp confine them); use \"auto\" or \"off\"");
+            }
+        }
+        return new Sandbox(mode, ns);
+    }
+
+    private static <E> E word(Section s, Entry e, E[] values, java.util.function.Function<E, String> text,
+            String expected) throws ManifestException {
+        String w = Section.text(e);
+        for (E v : values) {
+            if (text.apply(v).equals(w)) {
+                return v;
+            }
+        }
+        String hint = Suggest.closest(w, Arrays.stream(values).map(text).toList());
+        throw s.error(e, "invalid value \"" + w + "\"" + (hint != null ? " (did you mean \"" + hint + "\"?)" : "")
+                + ": use " + expected);
     }
 
     private static RestartPolicy restart(Optional<Section> section) throws ManifestException {

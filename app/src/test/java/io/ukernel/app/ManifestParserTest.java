@@ -53,6 +53,10 @@ class ManifestParserTest {
             backoff_ms = 50
             backoff_max_ms = 5000
 
+            [sandbox]
+            mode = "off"
+            namespaces = "off"
+
             [[task]]
             name = "consumer"
             entry = "src/consumer.py"
@@ -94,7 +98,8 @@ class ManifestParserTest {
                 List.of(new TaskSpec("consumer", "src/consumer.py", Cap.LOG.bit() | Cap.IPC.bit(), true,
                                 new RestartPolicy(RestartPolicy.Mode.ALWAYS, 3, 50, 5000)),
                         new TaskSpec("helper", "src/helper.py:work", all, false,
-                                new RestartPolicy(RestartPolicy.Mode.NO, 3, 50, 5000))));
+                                new RestartPolicy(RestartPolicy.Mode.NO, 3, 50, 5000))),
+                new Manifest.Sandbox(Manifest.Sandbox.Mode.OFF, Manifest.Sandbox.Namespaces.OFF));
         assertEquals(expected, m);
     }
 
@@ -102,7 +107,7 @@ class ManifestParserTest {
     void parse_onlyNameGivesDefaults() throws Exception {
         Manifest m = ManifestParser.parse(FILE, "name = \"x\"\n");
         assertEquals(new Manifest(FILE, "x", "src/main.py", "3.11", 0, NetScope.none(), Map.of(),
-                Limits.defaults(), RestartPolicy.never(), List.of()), m);
+                Limits.defaults(), RestartPolicy.never(), List.of(), Manifest.Sandbox.defaults()), m);
     }
 
     @Test
@@ -244,6 +249,28 @@ class ManifestParserTest {
                 "restart.backoff_max_ms", "below backoff_ms");
         assertError(error("name = \"x\"\n[restart]\npolicy = \"sometimes\"\n"), 3, "restart.policy",
                 "no, on-failure, always");
+    }
+
+    @Test
+    void sandbox_defaultsToStrict_andReadsModeAndNamespaces() throws Exception {
+        assertEquals(Manifest.Sandbox.defaults(), ManifestParser.parse(FILE, "name = \"x\"\n").sandbox());
+        assertEquals(Manifest.Sandbox.Mode.STRICT, Manifest.Sandbox.defaults().mode());
+        Manifest m = ManifestParser.parse(FILE, "name = \"x\"\n[sandbox]\nmode = \"off\"\n");
+        assertEquals(new Manifest.Sandbox(Manifest.Sandbox.Mode.OFF, Manifest.Sandbox.Namespaces.AUTO), m.sandbox());
+        m = ManifestParser.parse(FILE, "name = \"x\"\n[sandbox]\nnamespaces = \"off\"\n");
+        assertEquals(new Manifest.Sandbox(Manifest.Sandbox.Mode.STRICT, Manifest.Sandbox.Namespaces.OFF),
+                m.sandbox());
+    }
+
+    @Test
+    void sandboxErrors_nameTheKeyAndLine() {
+        assertError(error("name = \"x\"\n[sandbox]\nmode = \"strcit\"\n"), 3, "sandbox.mode",
+                "invalid value \"strcit\" (did you mean \"strict\"?)");
+        assertError(error("name = \"x\"\n[sandbox]\nmode = \"none\"\n"), 3, "sandbox.mode", "\"strict\"", "\"off\"");
+        assertError(error("name = \"x\"\n[sandbox]\nnamespaces = \"on\"\n"), 3, "sandbox.namespaces",
+                "\"on\" is not supported yet");
+        assertError(error("name = \"x\"\n[sandbox]\nmdoe = \"off\"\n"), 3, "sandbox.mdoe", "did you mean \"mode\"?");
+        assertError(error("name = \"x\"\n[sandbox]\nmode = true\n"), 3, "sandbox.mode", "expected a string");
     }
 
     @Test

@@ -49,6 +49,7 @@ import sun.misc.Signal;
             "  ukernel run                         run the app in the current directory",
             "  ukernel run examples/hello -e HEARTBEATS=3",
             "  ukernel run --log-format json       one JSON object per console line",
+            "  ukernel run --insecure-no-sandbox   workers unconfined (the banner says so)",
             "  ukernel run --env-file prod.env --grace 10"
         })
 public final class RunCommand implements Callable<Integer> {
@@ -81,8 +82,44 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--debug", description = "Also show DEBUG lines (connections, refused calls).")
     boolean debug;
 
+    @Option(names = "--insecure-no-sandbox",
+            description = "Run the workers unconfined (no Landlock, no seccomp), whatever [sandbox] mode says: "
+                    + "they can then reach the host's files, network and processes directly. The boot banner says so.")
+    boolean insecureNoSandbox;
+
+    // microVM platform (MicrovmRun): the options below apply with --vmm qemu|firecracker.
+    @Option(names = "--vmm", paramLabel = "VMM", defaultValue = "none",
+            description = "Run in a microVM: qemu (QEMU -M microvm; KVM when it works, else emulation) or firecracker. "
+                    + "Packs dist/NAME.img first when stale. Default: none (the process platform).")
+    String vmm;
+
+    @Option(names = "--real", description = "Run under Firecracker (same as --vmm firecracker).")
+    boolean real;
+
+    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "microVM vCPUs. Default: ${DEFAULT-VALUE}.")
+    int cpus;
+
+    @Option(names = "--memory", paramLabel = "MIB", defaultValue = "512",
+            description = "microVM memory, MiB (or 1G). Default: ${DEFAULT-VALUE}.")
+    String memory;
+
+    @Option(names = {"-p", "--publish"}, paramLabel = "HOST:GUEST",
+            description = "Publish a guest TCP port on 127.0.0.1:HOST (repeatable; microVM only).")
+    List<String> publish = new ArrayList<>();
+
     @Override
     public Integer call() throws Exception {
+        if (real || !vmm.equals("none")) {
+            String which = real ? "firecracker" : vmm;
+            if (!which.equals("qemu") && !which.equals("firecracker")) {
+                throw new UserError("--vmm must be qemu or firecracker, got \"" + vmm + "\"");
+            }
+            return new MicrovmRun(this, spec.commandLine().getErr(), System.out).call(which);
+        }
+        if (!publish.isEmpty()) {
+            throw new UserError("-p publishes a microVM's port: add --vmm qemu (on the process platform the app "
+                    + "binds host ports itself, as its [caps.net] bind list allows)");
+        }
         Path app = dir.toAbsolutePath().normalize();
         if (!Files.isRegularFile(app.resolve(Manifest.FILE_NAME))) {
             throw new UserError(app + " has no " + Manifest.FILE_NAME + " (create an app with `ukernel init NAME`)");
@@ -101,11 +138,25 @@ public final class RunCommand implements Callable<Integer> {
         try (Console console = Console.open(clock, format, quiet ? null : System.out,
                 app.resolve("logs/console.log"), debug)) {
             Kernel kernel = new Kernel(new KernelConfig(manifest, root, app, environment,
-                    new ProcessPlatform(build.runtime().executable(), build.runtime().version()), console, clock,
+                    new ProcessPlatform(build.runtime().executable(), build.runtime().version(), sandbox(manifest)),
+                    console, clock,
                     (long) (graceSeconds * TimeUnit.SECONDS.toNanos(1))));
             installSignalHandlers(kernel);
-            return kernel.run();
+            try (RunRegistry.Registration r = RunRegistry.register(manifest.name(), "process", "", app, "")) {
+                return kernel.run();
+            }
         }
+    }
+
+    private ProcessPlatform.Sandbox sandbox(Manifest manifest) {
+        Manifest.Sandbox s = manifest.sandbox();
+        if (insecureNoSandbox) {
+            return ProcessPlatform.Sandbox.off("--insecure-no-sandbox");
+        }
+        if (s.mode() == Manifest.Sandbox.Mode.OFF) {
+            return ProcessPlatform.Sandbox.off("[sandbox] mode = \"off\" in " + Manifest.FILE_NAME);
+        }
+        return new ProcessPlatform.Sandbox(true, null, s.namespaces().text());
     }
 
     private static LineFormat parseFormat(String name) throws UserError {

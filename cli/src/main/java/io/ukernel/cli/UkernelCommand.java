@@ -20,8 +20,11 @@ import picocli.CommandLine.Command;
         subcommands = {
             InitCommand.class,
             BuildCommand.class,
+            PackCommand.class,
             RunCommand.class,
             LogsCommand.class,
+            PsCommand.class,
+            StopCommand.class,
             CommandLine.HelpCommand.class
         },
         footerHeading = "%nExamples:%n",

@@ -35,6 +35,8 @@ import java.util.concurrent.CompletableFuture;
 public final class Kernel implements Session, TaskControl {
     /** Name of the task started from the manifest's top-level {@code entry}. */
     public static final String MAIN_TASK = "main";
+    /** The variable that gives a spawned task the numbers of the handles it was given, comma-separated, in order. */
+    public static final String ENV_HANDLES = "UKERNEL_HANDLES";
 
     private final KernelConfig config;
     private final Console console;
@@ -98,6 +100,9 @@ public final class Kernel implements Session, TaskControl {
                 + " · platform " + config.platform().name() + " · java " + Runtime.version().feature()
                 + " · pid " + ProcessHandle.current().pid());
         console.kernel(Level.INFO, "runtime: " + config.platform().describe());
+        boolean confined = config.platform().confined();
+        console.event("kernel", 0, confined ? Level.INFO : Level.WARN, "sandbox", "confinement: "
+                + config.platform().confinement());
         console.kernel(Level.INFO, "app " + m.name() + ": entry " + m.entry() + ", python >= " + m.python()
                 + ", restart " + describe(m.restart()));
         console.event("kernel", 0, Level.INFO, "policy", "policy: grant " + Cap.format(m.caps())
@@ -134,8 +139,17 @@ public final class Kernel implements Session, TaskControl {
     }
 
     private void start(Task task) {
+        start(task, Map.of());
+    }
+
+    private void start(Task task, Map<String, String> kernelEnv) {
+        Map<String, String> env = config.env();
+        if (!kernelEnv.isEmpty()) {
+            env = new HashMap<>(env);
+            env.putAll(kernelEnv);
+        }
         WorkerSpec spec = new WorkerSpec(task.id(), task.name(), task.entry(), config.bundleDir(), endpoint.path(), task.token(),
-                config.env());
+                env);
         task.state(Task.State.STARTING);
         try {
             Worker w = config.platform().start(spec, listener(task));
@@ -153,9 +167,30 @@ public final class Kernel implements Session, TaskControl {
 
     private WorkerListener listener(Task task) {
         return new WorkerListener() {
+            private boolean first = true;
+
             @Override
             public void output(String line, boolean stderr) {
-                console.write(task.name(), task.id(), stderr ? Level.ERR : Level.OUT, null, line);
+                console.write(task.name(), task.id(), stderr ? Level.ERR : Level.OUT, event(line, stderr), line);
+            }
+
+            /** The loader's report (its first stdout line) and its refusal messages get an event name. */
+            private String event(String line, boolean stderr) {
+                boolean wasFirst = first && !stderr;
+                first &= stderr;
+                if (wasFirst && line.startsWith("ukernel: confined: ")) {
+                    return "sandbox.applied";
+                }
+                if (wasFirst && line.startsWith("ukernel: unconfined: ")) {
+                    return "sandbox.off";
+                }
+                if (stderr && line.startsWith("ukernel: refused ")) {
+                    return "sandbox.refused";
+                }
+                if (stderr && line.startsWith("ukernel: confinement failed")) {
+                    return "sandbox.failed";
+                }
+                return null;
             }
 
             @Override
@@ -180,10 +215,13 @@ public final class Kernel implements Session, TaskControl {
         Optional<Task> t = tasks.create(spec.name(), spec.entry(), RestartPolicy.never(), ceiling,
                 config.manifest().limits().handles());
         t.ifPresent(child -> {
-            handles.forEach(h -> child.handles().install(h));
+            // Handle numbers are random (HandleTable): the child learns its initial ones from UKERNEL_HANDLES.
+            StringBuilder numbers = new StringBuilder();
+            handles.forEach(h -> numbers.append(numbers.isEmpty() ? "" : ",")
+                    .append(child.handles().install(h).orElseThrow()));
             console.event(parent.name(), parent.id(), Level.INFO, "task.spawn", "spawned task " + child.label()
                     + " (entry " + spec.entry() + ", ceiling " + ceiling + ", " + handles.size() + " handle(s))");
-            start(child);
+            start(child, Map.of(ENV_HANDLES, numbers.toString()));
         });
         return t;
     }

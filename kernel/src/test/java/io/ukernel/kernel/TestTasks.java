@@ -28,6 +28,11 @@ public final class TestTasks {
         return t;
     }
 
+    /** Drops a task's parked calls, as the kernel does when its connection goes. */
+    public static void cancelParked(Task t) {
+        t.cancelParked();
+    }
+
     /** Ends a task as the kernel would (handles closed, task handles told). */
     public static void exit(Task t, int status) {
         t.state(Task.State.EXITED);
@@ -39,7 +44,8 @@ public final class TestTasks {
 
     public static Manifest manifest(List<Manifest.TaskSpec> tasks) {
         return new Manifest(Path.of("ukernel.toml"), "t", "src/main.py", "3.11", io.ukernel.abi.Cap.ALL_MASK,
-                Manifest.NetScope.none(), Map.of(), Manifest.Limits.defaults(), RestartPolicy.never(), tasks);
+                Manifest.NetScope.none(), Map.of(), Manifest.Limits.defaults(), RestartPolicy.never(), tasks,
+                Manifest.Sandbox.defaults());
     }
 
     /** Task control that creates tasks without starting workers; the test plays them. */

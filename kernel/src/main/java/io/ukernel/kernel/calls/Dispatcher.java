@@ -52,12 +52,32 @@ public final class Dispatcher {
         }
         return switch (handler.get().handle(task, new Args(seq, request.values()))) {
             case Outcome.Ok ok -> new Frame.Reply(seq, Status.OK, ok.results());
-            case Outcome.Err err -> refuse(task, seq, call, err.status(), err.reason());
+            case Outcome.Err err -> err.audited() ? quietly(task, seq, call, err.status(), err.reason())
+                    : refuse(task, seq, call, err.status(), err.reason());
             case Outcome.Later later -> null;
         };
     }
 
+    /**
+     * An error reply with its console line: a denial or a bad handle is an audit line (WARN, {@code call.denied} /
+     * {@code handle.bad}: what a worker tried beyond its authority), any other error a DEBUG line.
+     */
     private Frame.Reply refuse(Task task, int seq, Object call, Status status, String reason) {
+        String name = call instanceof Call c ? c.abiName() : "call " + call;
+        switch (status) {
+            case ERR_DENIED -> console.event(task.name(), task.id(), Level.WARN, "call.denied", name + ": denied: "
+                    + reason);
+            case ERR_BADHANDLE -> console.event(task.name(), task.id(), Level.WARN, "handle.bad", name
+                    + ": bad handle: " + reason + " (handles are per task: a number from another task, a closed or"
+                    + " a made-up one names nothing)");
+            default -> console.event(task.name(), task.id(), Level.DEBUG, "call.error", name + ": " + status + ": "
+                    + reason);
+        }
+        return Frame.Reply.error(seq, status);
+    }
+
+    /** An error reply whose audit line the handler wrote; the DEBUG line only. */
+    private Frame.Reply quietly(Task task, int seq, Object call, Status status, String reason) {
         String name = call instanceof Call c ? c.abiName() : "call " + call;
         console.event(task.name(), task.id(), Level.DEBUG, "call.error", name + ": " + status + ": " + reason);
         return Frame.Reply.error(seq, status);

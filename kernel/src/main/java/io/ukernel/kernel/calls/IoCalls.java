@@ -159,7 +159,7 @@ final class IoCalls {
     private Outcome denied(Task task, Preopen p, String rel, long flags, String why) {
         String call = "io_open(" + quote(p.name()) + ", " + quote(rel) + ", " + formatFlags(flags) + ")";
         console.event(task.name(), task.id(), Level.WARN, "io.denied", "io: denied " + call + ": " + why);
-        return Outcome.err(Status.ERR_DENIED, call + ": " + why);
+        return Outcome.audited(Status.ERR_DENIED, call + ": " + why);
     }
 
     /** Why {@code flags} break §10's rules, or null. */

@@ -37,7 +37,7 @@ final class MetaCalls {
                 console.event(task.name(), task.id(), Level.WARN, "cap.denied", "caps: denied "
                         + Cap.format(mask) + ": " + d.missing() + " beyond this task's ceiling "
                         + task.caps().ceiling() + " (grant it in ukernel.toml [caps] grant)");
-                yield Outcome.err(Status.ERR_DENIED, d.missing() + " is beyond the ceiling");
+                yield Outcome.audited(Status.ERR_DENIED, d.missing() + " is beyond the ceiling");
             }
         };
     }

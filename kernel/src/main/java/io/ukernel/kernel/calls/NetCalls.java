@@ -288,7 +288,7 @@ final class NetCalls {
 
     private Outcome denied(Task task, String call, String list, String target) {
         deniedLine(task, call, target, list, target);
-        return Outcome.err(Status.ERR_DENIED, "no net." + list + " rule matches " + target);
+        return Outcome.audited(Status.ERR_DENIED, "no net." + list + " rule matches " + target);
     }
 
     private void deniedLine(Task task, String call, String shown, String list, String rule) {

@@ -10,10 +10,16 @@ public sealed interface Outcome permits Outcome.Ok, Outcome.Err, Outcome.Later {
     record Ok(List<Value> results) implements Outcome {}
 
     /**
-     * @param status the ABI status
-     * @param reason why, in words, for debug/audit lines (never sent on the wire)
+     * @param status  the ABI status
+     * @param reason  why, in words, for debug/audit lines (never sent on the wire)
+     * @param audited whether the handler already wrote the audit line (else the dispatcher writes one for a
+     *                denial or a bad handle)
      */
-    record Err(Status status, String reason) implements Outcome {}
+    record Err(Status status, String reason, boolean audited) implements Outcome {
+        public Err(Status status, String reason) {
+            this(status, reason, false);
+        }
+    }
 
     /**
      * No reply now: the handler parked the call (a blocking {@code io_poll}) and will answer it through
@@ -27,5 +33,10 @@ public sealed interface Outcome permits Outcome.Ok, Outcome.Err, Outcome.Later {
 
     static Outcome err(Status status, String reason) {
         return new Err(status, reason);
+    }
+
+    /** An error whose audit line the handler has written itself. */
+    static Outcome audited(Status status, String reason) {
+        return new Err(status, reason, true);
     }
 }

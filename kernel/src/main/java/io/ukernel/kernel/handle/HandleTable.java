@@ -1,45 +1,64 @@
 package io.ukernel.kernel.handle;
 
-import java.util.ArrayList;
+import java.security.SecureRandom;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
 
 /**
- * One task's handles: small positive numbers that mean something only in this table (a number from another task
- * names nothing here, or something else). Numbers are allocated lowest-free-first, starting at 1, so 0 is never a
- * valid handle. Bounded by the app's {@code limits.handles}. Owned by the reactor thread.
+ * One task's handles: numbers that mean something only in this table. A new handle gets a random positive 31-bit
+ * number (never 0, never negative), drawn from a generator seeded per table from {@link SecureRandom}, so a
+ * number learnt from another task names nothing here ({@code ERR_BADHANDLE}) except by a 1-in-2<sup>31</sup>
+ * coincidence, and a task cannot guess another's numbers. A closed number is not handed out again while it is
+ * among the table's {@value #RECENT} most recently closed (a stale number fails instead of naming a new object).
+ * Bounded by the app's {@code limits.handles}. Owned by the reactor thread.
  */
 public final class HandleTable {
+    /** How many recently closed numbers are kept out of circulation. */
+    public static final int RECENT = 4096;
+    private static final SecureRandom SEEDS = new SecureRandom();
+
     private final int limit;
-    private final List<KernelObject> slots = new ArrayList<>();
-    private int count;
+    private final Map<Integer, KernelObject> objects = new HashMap<>();
+    private final RandomGenerator random;
+    private final ArrayDeque<Integer> recentOrder = new ArrayDeque<>();
+    private final Set<Integer> recent = new HashSet<>();
 
     public HandleTable(int limit) {
-        this.limit = limit;
+        this(limit, SEEDS.nextLong());
     }
 
-    /** Installs {@code object} under the lowest free number, or returns empty when the table is full. */
+    /** A table whose numbers follow {@code seed} (tests). */
+    public HandleTable(int limit, long seed) {
+        this.limit = limit;
+        this.random = new SplittableRandom(seed);
+    }
+
+    /** Installs {@code object} under a fresh random number, or returns empty when the table is full. */
     public Optional<Integer> install(KernelObject object) {
-        if (count >= limit) {
+        if (objects.size() >= limit) {
             return Optional.empty();
         }
-        int index = slots.indexOf(null);
-        if (index < 0) {
-            slots.add(object);
-            index = slots.size() - 1;
-        } else {
-            slots.set(index, object);
-        }
-        count++;
-        return Optional.of(index + 1);
+        int h;
+        do {
+            h = random.nextInt(1, Integer.MAX_VALUE);
+        } while (objects.containsKey(h) || recent.contains(h));
+        objects.put(h, object);
+        return Optional.of(h);
     }
 
     /** The object behind {@code handle}, or empty. */
     public Optional<KernelObject> get(long handle) {
-        if (handle < 1 || handle > slots.size()) {
+        if (handle < 1 || handle > Integer.MAX_VALUE) {
             return Optional.empty();
         }
-        return Optional.ofNullable(slots.get((int) handle - 1));
+        return Optional.ofNullable(objects.get((int) handle));
     }
 
     /** The object behind {@code handle} when it is of {@code type}, or empty. */
@@ -51,10 +70,19 @@ public final class HandleTable {
     public Optional<KernelObject> remove(long handle) {
         Optional<KernelObject> o = get(handle);
         o.ifPresent(x -> {
-            slots.set((int) handle - 1, null);
-            count--;
+            objects.remove((int) handle);
+            retire((int) handle);
         });
         return o;
+    }
+
+    private void retire(int h) {
+        if (recent.add(h)) {
+            recentOrder.addLast(h);
+            if (recentOrder.size() > RECENT) {
+                recent.remove(recentOrder.removeFirst());
+            }
+        }
     }
 
     /** Closes {@code handle}; false when it was not open. */
@@ -66,19 +94,17 @@ public final class HandleTable {
 
     /** Closes every handle (the task ended). */
     public void closeAll() {
-        for (int i = 0; i < slots.size(); i++) {
-            KernelObject o = slots.get(i);
-            if (o != null) {
-                slots.set(i, null);
-                o.close();
-            }
+        List<Map.Entry<Integer, KernelObject>> all = List.copyOf(objects.entrySet());
+        objects.clear();
+        for (Map.Entry<Integer, KernelObject> e : all) {
+            retire(e.getKey());
+            e.getValue().close();
         }
-        count = 0;
     }
 
     /** Handles open now. */
     public int size() {
-        return count;
+        return objects.size();
     }
 
     public int limit() {

@@ -55,6 +55,31 @@ class DispatcherTest {
         assertEquals(Status.ERR_INVAL, k.call(task, Call.HELLO, Value.of(new byte[16]), Value.of(1)).status());
     }
 
+    @Test
+    void badHandle_isAnAuditLine_atWarn() {
+        k.call(task, Call.CAP_ACQUIRE, Value.of(Cap.IPC.bit()));
+        assertEquals(Status.ERR_BADHANDLE, k.call(task, Call.IPC_SEND, Value.of(123456789L), Value.of("x"),
+                Value.of(new long[0])).status());
+        assertTrue(k.console().contains("WARN  ipc_send: bad handle: handle 123456789 is not a channel endpoint"),
+                k.console());
+    }
+
+    @Test
+    void denialsNotAuditedByTheirHandler_areAuditedByTheDispatcher_once() {
+        k.tasks.declared.add(new io.ukernel.app.Manifest.TaskSpec("w", "src/w.py", Cap.ALL_MASK, false,
+                io.ukernel.app.Manifest.RestartPolicy.never()));
+        k.call(task, Call.CAP_ACQUIRE, Value.of(Cap.TASK.bit()));
+        assertEquals(Status.ERR_DENIED, k.call(task, Call.TASK_SPAWN, Value.of("w"), Value.of(Cap.NET.bit()),
+                Value.of(new long[0])).status());
+        assertTrue(k.console().contains("WARN  task_spawn: denied: caps NET exceed the caller's active TASK"),
+                k.console());
+        // cap_acquire writes its own audit line (cap.denied): the dispatcher adds none.
+        k.call(task, Call.CAP_DROP, Value.of(Cap.NET.bit()));
+        assertEquals(Status.ERR_DENIED, k.call(task, Call.CAP_ACQUIRE, Value.of(Cap.NET.bit())).status());
+        assertEquals(1, k.console().lines().filter(l -> l.contains("WARN") && l.contains("cap_acquire")
+                || l.contains("WARN  caps: denied")).count(), k.console());
+    }
+
     @Provide
     Arbitrary<Frame.Request> anyRequest() {
         Arbitrary<Value> value = Arbitraries.oneOf(

@@ -64,7 +64,7 @@ class IoCallsTest {
         Manifest m = new Manifest(Path.of("ukernel.toml"), "t", "src/main.py", "3.11", Cap.ALL_MASK,
                 Manifest.NetScope.none(), Map.of("data", new Preopen("data", "data", true),
                         "conf", new Preopen("conf", "conf", false)),
-                Manifest.Limits.defaults(), Manifest.RestartPolicy.never(), List.of());
+                Manifest.Limits.defaults(), Manifest.RestartPolicy.never(), List.of(), Manifest.Sandbox.defaults());
         Console console = Console.open(new FakeClock(), LineFormat.TEXT,
                 new PrintStream(terminal, true, StandardCharsets.UTF_8), null, true);
         Reactor reactor = new Reactor(e -> {

@@ -137,7 +137,7 @@ class NetCallsTest {
 
     @Test
     void socket_streamIsCreated_datagramIsUnsupported_otherValuesAreInval() {
-        assertEquals(1, socket());
+        assertTrue(socket() > 0, "a positive handle number");
         assertEquals(Status.ERR_UNSUPPORTED, call(Call.NET_SOCKET, Value.of(4), Value.of(2)).status());
         assertEquals(Status.ERR_INVAL, call(Call.NET_SOCKET, Value.of(5), Value.of(1)).status());
         assertEquals(Status.ERR_INVAL, call(Call.NET_SOCKET, Value.of(4), Value.of(3)).status());

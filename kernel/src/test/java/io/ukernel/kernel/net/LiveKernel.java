@@ -51,7 +51,7 @@ public final class LiveKernel implements AutoCloseable {
         Manifest manifest = new Manifest(Path.of("ukernel.toml"), "t", "src/main.py", "3.11",
                 io.ukernel.abi.Cap.ALL_MASK, new Manifest.NetScope(connect, bind), Map.of(),
                 new Manifest.Limits(d.tasks(), d.handles(), d.channelBytes(), socketBytes),
-                Manifest.RestartPolicy.never(), List.of());
+                Manifest.RestartPolicy.never(), List.of(), Manifest.Sandbox.defaults());
         FakeClock clock = new FakeClock();
         try {
             Console console = Console.open(clock, LineFormat.TEXT,

@@ -112,7 +112,7 @@ class KernelTransportTest {
     int boot(long grant, Script script) throws Exception {
         Manifest m = new Manifest(Path.of("ukernel.toml"), "t", "src/main.py", "3.11", grant,
                 Manifest.NetScope.none(), Map.of(), Manifest.Limits.defaults(), Manifest.RestartPolicy.never(),
-                List.of());
+                List.of(), Manifest.Sandbox.defaults());
         Console console = Console.open(KernelClock.system(), LineFormat.TEXT,
                 new PrintStream(consoleBytes, true, StandardCharsets.UTF_8), null, true);
         Kernel k = new Kernel(new KernelConfig(m, Path.of("."), Path.of("."), Map.of(), new ScriptPlatform(script), console,

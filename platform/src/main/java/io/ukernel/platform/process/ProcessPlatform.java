@@ -14,28 +14,88 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 
 /**
  * Runs each worker as a host {@code python3} process executing the bundle's loader in isolated mode
  * ({@code -I -S}: no site, no user site, no {@code PYTHON*} variables, so no code but the loader's runs before it
- * connects to the kernel). The environment is built from scratch: the app's variables plus the ABI endpoint and
- * token, never the kernel's own environment.
+ * connects to the kernel). The environment is built from scratch: the app's variables (less the few that act
+ * before the loader, {@link #UNSAFE}) plus the ABI endpoint and token, never the kernel's own environment. In
+ * strict mode the loader confines the process (Landlock + seccomp, docs/confinement.md) before the app's code
+ * runs; this class checks the host can ({@link HostSandbox}) and says so in the banner.
  */
 public final class ProcessPlatform implements Platform {
     /** Path of the loader script inside an extracted bundle. */
     public static final String BOOT_SCRIPT = "adapter/ukernel/_boot.py";
+    /** Tells the loader the sandbox mode: {@code strict} or {@code off}. */
+    public static final String ENV_SANDBOX = "UKERNEL_SANDBOX";
+
+    /**
+     * Variables never passed to a worker whatever the app's environment says: {@code PYTHON*} (isolated mode ignores
+     * them anyway) and what the dynamic loader or libc would act on before the loader has confined the process
+     * ({@code LD_PRELOAD} would run native code first) — glibc's list of variables unsafe for set-uid programs.
+     */
+    static final List<String> UNSAFE_PREFIXES = List.of("PYTHON", "LD_");
+    static final Set<String> UNSAFE = Set.of("GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES",
+            "LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE", "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS",
+            "TMPDIR", "TZDIR");
+
+    /**
+     * How workers are confined.
+     *
+     * @param strict     whether each worker must confine itself (Landlock + seccomp) before running the app's code;
+     *                   a host that cannot confine then refuses to start workers
+     * @param offReason  when not strict, who turned it off (for the banner), e.g. {@code --insecure-no-sandbox}
+     * @param namespaces the manifest's {@code sandbox.namespaces} ({@code auto} or {@code off}; none are created yet)
+     */
+    public record Sandbox(boolean strict, String offReason, String namespaces) {
+        public static Sandbox strictDefault() {
+            return new Sandbox(true, null, "auto");
+        }
+
+        public static Sandbox off(String reason) {
+            return new Sandbox(false, reason, "off");
+        }
+    }
 
     private final Path python;
     private final String pythonVersion;
+    private final Sandbox sandbox;
+    /** The host probe runs while the kernel boots; the banner and the first start wait for it. */
+    private final CompletableFuture<HostSandbox> host;
 
     /**
+     * A platform with the default, strict sandbox.
+     *
      * @param python        the real interpreter executable (not a shim)
      * @param pythonVersion its version, for the banner
      */
     public ProcessPlatform(Path python, String pythonVersion) {
+        this(python, pythonVersion, Sandbox.strictDefault());
+    }
+
+    public ProcessPlatform(Path python, String pythonVersion, Sandbox sandbox) {
+        this(python, pythonVersion, sandbox, null);
+    }
+
+    /** With {@code host} given, the host is not asked (tests of hosts unlike this one). */
+    ProcessPlatform(Path python, String pythonVersion, Sandbox sandbox, HostSandbox host) {
         this.python = python;
         this.pythonVersion = pythonVersion;
+        this.sandbox = sandbox;
+        this.host = new CompletableFuture<>();
+        if (host != null) {
+            this.host.complete(host);
+        } else {
+            Thread.ofVirtual().name("ukernel-host-probe").start(() -> this.host.complete(HostSandbox.probe()));
+        }
+    }
+
+    /** What the host offers (waits for the probe). */
+    public HostSandbox host() {
+        return host.join();
     }
 
     @Override
@@ -45,24 +105,67 @@ public final class ProcessPlatform implements Platform {
 
     @Override
     public String describe() {
-        return "python " + pythonVersion + " (" + python + "), isolated mode -I -S; confinement: none "
-                + "(Landlock/seccomp arrive with the confinement work; the worker can reach the host)";
+        return "python " + pythonVersion + " (" + python + "), isolated mode -I -S, environment built from scratch";
+    }
+
+    @Override
+    public boolean confined() {
+        return sandbox.strict() && host().canConfine();
+    }
+
+    @Override
+    public String confinement() {
+        HostSandbox h = host();
+        String ns = "namespaces " + (sandbox.namespaces().equals("off") ? "off" : "none (not implemented yet)");
+        if (!sandbox.strict()) {
+            return "UNCONFINED: the sandbox is off (" + sandbox.offReason() + "): workers can reach the host's files,"
+                    + " network and processes directly (host offers Landlock ABI " + h.landlockAbi() + ", seccomp "
+                    + (h.seccomp() ? "yes" : "no") + ")";
+        }
+        if (!h.canConfine()) {
+            return "strict, but this host cannot confine workers: " + h.missing() + "; workers will not be started"
+                    + " (--insecure-no-sandbox or [sandbox] mode = \"off\" runs them unconfined)";
+        }
+        int abi = h.landlockAbi();
+        return "strict: no_new_privs, Landlock ABI " + abi + " (read-only runtime and bundle, no write"
+                + (abi >= 4 ? ", TCP bind/connect denied" : "")
+                + (abi >= 6 ? ", abstract Unix sockets and signals scoped" : ", signals limited by seccomp")
+                + "), seccomp-bpf (sockets, exec, fork, ptrace, mount, namespaces... refused with EPERM), "
+                + "capabilities dropped; " + ns + "; each worker reports what it applied";
     }
 
     @Override
     public Worker start(WorkerSpec spec, WorkerListener listener) throws IOException {
+        if (sandbox.strict() && !host().canConfine()) {
+            throw new IOException("this host cannot confine the worker: " + host().missing() + "; in strict "
+                    + "mode it is not started (run with --insecure-no-sandbox, or set [sandbox] mode = \"off\" in "
+                    + "ukernel.toml, to run it unconfined)");
+        }
         ProcessBuilder pb = new ProcessBuilder(command(spec));
         pb.directory(spec.bundleDir().toFile());
         Map<String, String> env = pb.environment();
         env.clear();
         env.putAll(baseEnvironment());
-        env.putAll(spec.env());
+        List<String> dropped = new ArrayList<>();
+        spec.env().forEach((k, v) -> {
+            if (unsafe(k)) {
+                dropped.add(k);
+            } else {
+                env.put(k, v);
+            }
+        });
         env.put(Abi.ENV_ENDPOINT, spec.endpoint().toString());
         env.put(Abi.ENV_TOKEN, spec.token());
         env.put("UKERNEL_TASK", spec.taskName());
         // The kernel already resolved the entry from the manifest; passing it spares the loader a TOML parse.
         env.put("UKERNEL_ENTRY", spec.entry());
         env.put("UKERNEL_KERNEL_PID", Long.toString(ProcessHandle.current().pid()));
+        env.put(ENV_SANDBOX, sandbox.strict() ? "strict" : "off");
+        if (!dropped.isEmpty()) {
+            java.util.Collections.sort(dropped);
+            listener.output("ukernel: not passed to the worker: " + String.join(", ", dropped) + " (PYTHON*, LD_* "
+                    + "and other loader variables could run code before the sandbox is in place)", true);
+        }
         Process process = pb.start();
         process.getOutputStream().close();
         ProcessWorker worker = new ProcessWorker(process);
@@ -75,6 +178,10 @@ public final class ProcessPlatform implements Platform {
             listener.exited(process.exitValue());
         });
         return worker;
+    }
+
+    static boolean unsafe(String name) {
+        return UNSAFE.contains(name) || UNSAFE_PREFIXES.stream().anyMatch(name::startsWith);
     }
 
     private List<String> command(WorkerSpec spec) {

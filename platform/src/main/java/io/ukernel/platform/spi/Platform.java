@@ -11,8 +11,18 @@ public interface Platform {
     /** Short name shown in the boot banner, e.g. {@code process}. */
     String name();
 
-    /** One line describing the runtime and the confinement in force, for the boot banner. */
+    /** One line describing the runtime, for the boot banner. */
     String describe();
+
+    /** One line stating the confinement in force for workers (Landlock ABI, seccomp, namespaces), for the banner. */
+    default String confinement() {
+        return "none";
+    }
+
+    /** Whether workers run confined; false makes the banner's confinement line a warning. */
+    default boolean confined() {
+        return false;
+    }
 
     /**
      * Starts a worker. Must be called from a thread that outlives the worker (the kernel's reactor): on Linux

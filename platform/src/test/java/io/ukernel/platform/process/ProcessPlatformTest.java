@@ -74,6 +74,81 @@ class ProcessPlatformTest {
     }
 
     @Test
+    void loaderVariables_areNotPassed_andTheListenerIsTold(@TempDir Path dir) throws Exception {
+        Path bundle = bundleWithBoot(dir, """
+                import os
+                for k in sorted(os.environ):
+                    print(k + "=" + os.environ[k])
+                """);
+        new ProcessPlatform(python(), "3").start(spec(bundle, Map.of("LD_PRELOAD", "/x/evil.so",
+                "PYTHONPATH", "/x", "GCONV_PATH", "/x", "GLIBC_TUNABLES", "x", "KEEP", "me")), listener);
+        assertEquals(0, exit.get(20, TimeUnit.SECONDS));
+        assertTrue(lines.contains("out: KEEP=me"), lines.toString());
+        assertFalse(lines.stream().anyMatch(l -> l.startsWith("out: LD_") || l.startsWith("out: PYTHON")
+                || l.startsWith("out: GCONV") || l.startsWith("out: GLIBC")), lines.toString());
+        assertTrue(lines.contains("err: ukernel: not passed to the worker: GCONV_PATH, GLIBC_TUNABLES, LD_PRELOAD, "
+                + "PYTHONPATH (PYTHON*, LD_* and other loader variables could run code before the sandbox is in "
+                + "place)"), lines.toString());
+        assertTrue(lines.contains("out: UKERNEL_SANDBOX=strict"), lines.toString());
+    }
+
+    @Test
+    void sandboxOff_tellsTheLoader_andTheBannerSaysUnconfined(@TempDir Path dir) throws Exception {
+        Path bundle = bundleWithBoot(dir, "import os\nprint('mode', os.environ['UKERNEL_SANDBOX'])\n");
+        ProcessPlatform p = new ProcessPlatform(python(), "3", ProcessPlatform.Sandbox.off("--insecure-no-sandbox"));
+        p.start(spec(bundle, Map.of()), listener);
+        assertEquals(0, exit.get(20, TimeUnit.SECONDS));
+        assertTrue(lines.contains("out: mode off"), lines.toString());
+        assertFalse(p.confined());
+        assertTrue(p.confinement().startsWith("UNCONFINED: the sandbox is off (--insecure-no-sandbox)"),
+                p.confinement());
+    }
+
+    @Test
+    void strictBanner_statesTheHostsLandlockAbi_orWhyWorkersWillNotStart() {
+        ProcessPlatform p = new ProcessPlatform(Path.of("/nonexistent/python3"), "3");
+        HostSandbox host = p.host();
+        if (host.canConfine()) {
+            assertTrue(p.confined());
+            assertTrue(p.confinement().startsWith("strict: no_new_privs, Landlock ABI " + host.landlockAbi() + " ("),
+                    p.confinement());
+            assertTrue(p.confinement().contains("seccomp-bpf"), p.confinement());
+        } else {
+            assertFalse(p.confined());
+            assertTrue(p.confinement().contains("workers will not be started"), p.confinement());
+        }
+    }
+
+    @Test
+    void hostWithoutLandlock_inStrictMode_refusesToStartTheWorker_withAClearError(@TempDir Path dir) throws Exception {
+        Path bundle = bundleWithBoot(dir, "print('never')");
+        HostSandbox none = new HostSandbox(0, true, null);
+        ProcessPlatform strict = new ProcessPlatform(python(), "3", ProcessPlatform.Sandbox.strictDefault(), none);
+        IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+                () -> strict.start(spec(bundle, Map.of()), listener));
+        assertTrue(e.getMessage().startsWith("this host cannot confine the worker: no Landlock"), e.getMessage());
+        assertTrue(e.getMessage().contains("--insecure-no-sandbox"), e.getMessage());
+        assertTrue(strict.confinement().contains("workers will not be started"), strict.confinement());
+        ProcessPlatform off = new ProcessPlatform(python(), "3", ProcessPlatform.Sandbox.off("test"), none);
+        off.start(spec(bundle, Map.of()), listener);
+        assertEquals(0, exit.get(20, TimeUnit.SECONDS));
+        assertTrue(lines.contains("out: never"), lines.toString());
+        assertFalse(none.canConfine());
+        assertEquals("no Landlock (needs Linux >= 5.13 with landlock among the LSMs)", none.missing());
+        HostSandbox noSeccomp = new HostSandbox(7, false, "not Linux");
+        assertEquals("no seccomp filter (not Linux)", noSeccomp.missing());
+    }
+
+    @Test
+    void probe_findsLandlockAndSeccomp_onLinuxX86() {
+        HostSandbox h = HostSandbox.probe();
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("os.name").equals("Linux")
+                && System.getProperty("os.arch").equals("amd64"), "Linux x86_64 only");
+        assertTrue(h.seccomp(), h.toString());
+        assertTrue(h.landlockAbi() >= 0, h.toString());
+    }
+
+    @Test
     void stdoutAndStderr_arriveAsLines_beforeTheExit(@TempDir Path dir) throws Exception {
         Path bundle = bundleWithBoot(dir, """
                 import sys

@@ -1,0 +1,200 @@
+package io.ukernel.cli;
+
+import io.ukernel.app.Manifest;
+import io.ukernel.app.ManifestException;
+import io.ukernel.vmm.image.GuestKernel;
+import io.ukernel.vmm.image.ImageBuilder;
+import io.ukernel.vmm.image.ImageException;
+import io.ukernel.vmm.image.ImageInfo;
+import io.ukernel.vmm.image.ImageSizes;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code ukernel pack [DIR]}: the bootable microVM image {@code dist/NAME.img} and the kernel files beside it. */
+@Command(
+        name = "pack",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Pack the app into a bootable microVM image, dist/NAME.img: an initramfs holding the kernel (a jlink'ed "
+                    + "Java runtime and the kernel's jars, started as PID 1), the host's CPython with its standard "
+                    + "library pruned and the shared libraries it needs, the virtio modules for networking, and the "
+                    + "app's bundle. Builds the bundle first when a source changed. No root, no Docker; the same "
+                    + "inputs give the same bytes.",
+            "",
+            "Beside the image: the guest kernel (NAME.vmlinuz) for QEMU, and for Firecracker the uncompressed "
+                    + "NAME.vmlinux and NAME.firecracker.json (firecracker --config-file). The guest kernel is "
+                    + "--kernel, else $UKERNEL_KERNEL, else the newest /boot/vmlinuz-*."
+        },
+        footerHeading = "%nExamples:%n",
+        footer = {
+            "  ukernel pack                          pack the app in the current directory",
+            "  ukernel pack examples/hello --kernel ~/vmlinux-6.1",
+            "  ukernel run --vmm qemu                pack when stale, then boot under QEMU microvm"
+        })
+public final class PackCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "The app directory (default: .)")
+    Path dir = Path.of(".");
+
+    @Option(names = "--kernel", paramLabel = "PATH",
+            description = "The guest Linux kernel (bzImage or ELF vmlinux). Default: $UKERNEL_KERNEL, else the "
+                    + "newest /boot/vmlinuz-*.")
+    Path kernel;
+
+    @Option(names = "--compress", paramLabel = "KIND", defaultValue = "gzip",
+            description = "gzip (default: a third of the size) or none (faster to unpack under emulation).")
+    String compress;
+
+    @Option(names = "--no-firecracker", description = "Skip NAME.vmlinux and NAME.firecracker.json.")
+    boolean noFirecracker;
+
+    @Option(names = {"-q", "--quiet"}, description = "Print only the summary line.")
+    boolean quiet;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        Path app = dir.toAbsolutePath().normalize();
+        ImageBuilder.Compression compression = switch (compress.toLowerCase(Locale.ROOT)) {
+            case "gzip" -> ImageBuilder.Compression.GZIP;
+            case "none" -> ImageBuilder.Compression.NONE;
+            default -> throw new UserError("--compress must be gzip or none, got \"" + compress + "\"");
+        };
+        ImageBuilder.Result r = pack(app, kernel, compression, !noFirecracker, quiet ? null : out);
+        out.println(summaryLine(r));
+        if (!quiet) {
+            printTable(out, r);
+        }
+        out.flush();
+        return 0;
+    }
+
+    /**
+     * Builds when stale, then packs; progress goes to {@code out} (null: silent).
+     *
+     * @throws UserError       for anything the user must fix (no kernel, no python3, ...)
+     * @throws ManifestException if the manifest is invalid
+     */
+    static ImageBuilder.Result pack(Path app, Path kernelOption, ImageBuilder.Compression compression,
+            boolean firecracker, PrintWriter out) throws UserError, ManifestException {
+        requireApp(app);
+        PrintWriter progress = out != null ? out : new PrintWriter(java.io.Writer.nullWriter());
+        BuildCommand.Result build = BuildCommand.buildIfStale(app, progress);
+        try {
+            GuestKernel k = GuestKernel.locate(kernelOption, System.getenv(), Path.of("/boot"));
+            ImageBuilder.Inputs in = new ImageBuilder.Inputs(build.manifest(), app, build.bundle().path(),
+                    build.runtime().executable(), build.runtime().version(), k, app.resolve("dist"), compression,
+                    true, firecracker, ImageBuilder.Inputs.defaultCacheDir());
+            if (out != null) {
+                out.println("Packing " + build.manifest().name() + " into " + InitCommand.display(
+                        ImageBuilder.imagePath(app.resolve("dist"), build.manifest().name())) + "...");
+                out.flush();
+            }
+            return ImageBuilder.build(in, line -> {
+                progress.println(line);
+                progress.flush();
+            });
+        } catch (ImageException e) {
+            throw new UserError(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Why the app's image must be (re)packed, or null when it is up to date: missing, for another app, an older
+     * bundle or kernel, or (when {@code firecracker}) without its vmlinux.
+     */
+    static String staleness(Path app, String name, String bundleSha256, boolean firecracker) {
+        Path img = ImageBuilder.imagePath(app.resolve("dist"), name);
+        if (!Files.isRegularFile(img)) {
+            return "no image yet";
+        }
+        try {
+            var info = ImageInfo.read(img);
+            if (info.isEmpty()) {
+                return InitCommand.display(img) + " is not a ukernel image";
+            }
+            ImageInfo i = info.get();
+            if (!i.app().equals(name)) {
+                return "the image was built for app " + i.app();
+            }
+            if (!i.bundleSha256().equals(bundleSha256)) {
+                return "the app changed";
+            }
+            Path work = Files.createTempDirectory("ukernel-jars-");
+            try {
+                if (!i.jarsSha256().equals(ImageBuilder.jarsSha256(work))) {
+                    return "the kernel changed";
+                }
+            } finally {
+                try (var s = Files.walk(work)) {
+                    for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                        Files.deleteIfExists(p);
+                    }
+                }
+            }
+            if (firecracker && !Files.isRegularFile(app.resolve("dist/" + name + ".vmlinux"))) {
+                return "no vmlinux for Firecracker yet";
+            }
+            return null;
+        } catch (IOException | ImageException e) {
+            return "the image cannot be read (" + e.getMessage() + ")";
+        }
+    }
+
+    static void requireApp(Path app) throws UserError {
+        if (!Files.isRegularFile(app.resolve(Manifest.FILE_NAME))) {
+            throw new UserError(InitCommand.display(app) + " has no " + Manifest.FILE_NAME
+                    + " (create an app with `ukernel init NAME`)");
+        }
+    }
+
+    static String summaryLine(ImageBuilder.Result r) {
+        return "Packed " + r.info().app() + ": " + InitCommand.display(r.image()) + " (" + ImageSizes.mib(r.imageBytes())
+                + ", " + ImageSizes.mib(r.unpackedBytes()) + " unpacked)";
+    }
+
+    private static void printTable(PrintWriter out, ImageBuilder.Result r) {
+        out.printf(Locale.ROOT, "  %-18s %7s %12s %12s%n", "part", "files", "unpacked", "in image");
+        int files = 0;
+        for (ImageBuilder.Part p : r.parts()) {
+            out.printf(Locale.ROOT, "  %-18s %7d %12s %12s%n", p.name(), p.files(), ImageSizes.mib(p.bytes()),
+                    ImageSizes.mib(p.compressed()));
+            files += p.files();
+        }
+        out.printf(Locale.ROOT, "  %-18s %7d %12s %12s%n", "total", files, ImageSizes.mib(r.unpackedBytes()),
+                ImageSizes.mib(r.imageBytes()));
+        out.println("  kernel:      " + InitCommand.display(r.kernel()) + sizeOf(r.kernel())
+                + (r.info().kernelRelease().isEmpty() ? "" : ", linux " + r.info().kernelRelease()));
+        if (r.vmlinux() != null) {
+            out.println("  firecracker: " + InitCommand.display(r.vmlinux()) + sizeOf(r.vmlinux()) + ", "
+                    + InitCommand.display(r.firecrackerConfig()));
+        }
+        if (!r.info().modules().isEmpty()) {
+            out.println("  modules:     " + String.join(" ", r.info().moduleNames()) + " (loaded when the VM has a "
+                    + "network device)");
+        }
+        for (String w : r.warnings()) {
+            out.println("  warning:     " + w);
+        }
+        out.println("Boot it: ukernel run --vmm qemu");
+    }
+
+    private static String sizeOf(Path p) {
+        try {
+            return " (" + ImageSizes.mib(Files.size(p)) + ")";
+        } catch (IOException e) {
+            return "";
+        }
+    }
+}

@@ -1,0 +1,96 @@
+"""The examples run through the real kernel: examples/echo (served two clients, stopped cleanly by SIGTERM),
+examples/pipeline (producer → consumer tasks, a handle moved inside a message), examples/client (an allowed
+connect, a refused one). Each example is copied to a temporary directory first, so that runs leave nothing in the
+repository."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from test_e2e_kernel import LAUNCHER, NET_PENDING, PROBE, run_app
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def example(tmp_path):
+    if PROBE.error:
+        pytest.fail(PROBE.error, pytrace=False)
+
+    def copy(name):
+        dest = tmp_path / name
+        shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns("build", "logs", "dist", "__pycache__"))
+        return dest
+
+    return copy
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(NET_PENDING is not None, reason=NET_PENDING or "")
+def test_echo_example(example):
+    app = example("echo")
+    port = free_port()
+    proc = subprocess.Popen([LAUNCHER, "run", str(app), "-q", "-e", "PORT=%d" % port], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(app))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                probe = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the echo example did not listen"
+                time.sleep(0.05)
+        with probe:
+            probe.sendall(b"hello, echo")
+            assert probe.recv(100) == b"hello, echo"
+        big = os.urandom(1 << 20)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(big)
+            s.shutdown(socket.SHUT_WR)
+            got = bytearray()
+            while chunk := s.recv(1 << 16):
+                got += chunk
+        assert bytes(got) == big
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)  # the kernel passes it on; the app's add_signal_handler stops cleanly
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = (app / "logs" / "console.log").read_text("utf-8", "replace")
+    assert proc.returncode == 0, log
+    assert "echo server listening on 127.0.0.1:%d" % port in log
+    assert "echo server stopped after 2 connection(s)" in log, log
+
+
+def test_pipeline_example(example):
+    app = example("pipeline")
+    run = run_app(app)
+    assert run.status == 0, run.explain()
+    assert "20 results, sum of squares 2870; consumer exited with code 0" in run.log, run.explain()
+    assert "consumer squared 20 numbers" in run.log
+
+
+@pytest.mark.skipif(NET_PENDING is not None, reason=NET_PENDING or "")
+def test_client_example(example):
+    app = example("client")
+    run = run_app(app)
+    assert run.status == 0, run.explain()
+    assert "answered: hello, ukernel" in run.log, run.explain()
+    assert "refused as expected: [Errno 13] net_connect 203.0.113.7:80: denied" in run.log, run.explain()
+    assert 'add "203.0.113.7:80" to [caps.net] connect' in run.log  # the kernel's own line names the rule
+

@@ -1,0 +1,317 @@
+"""``KernelEventLoop`` against the real kernel: the loader's policy (``asyncio.run`` in an app uses it), wake-ups
+from other threads through a kernel channel while ``io_poll`` is parked, kernel calls from other threads while the
+loop waits (the client routes replies by seq), ``run_in_executor`` with and without IPC in the grant, the
+``sock_*`` API on kernel sockets, refusals that name the manifest rule, write-behind flushed by ``close()``, and
+what a worker cannot have. Each test runs one app through ``<repo>/ukernel run``."""
+
+import pytest
+
+from test_e2e_kernel import NET_PENDING, PROBE, check, run_app, write_app
+
+pytestmark = pytest.mark.skipif(NET_PENDING is not None, reason=NET_PENDING or "")
+
+
+@pytest.fixture
+def app_dir(tmp_path):
+    if PROBE.error:
+        pytest.fail(PROBE.error, pytrace=False)
+    return tmp_path / "app"
+
+
+MANIFEST = """
+    name = "loop"
+    entry = "src/main.py"
+    [caps]
+    grant = ["LOG", "NET", "IPC", "TIME"]
+    [caps.net]
+    bind = ["127.0.0.1:*"]
+    connect = ["127.0.0.1:*"]
+    """
+
+
+def test_asyncio_run_in_an_app_uses_the_kernel_loop(app_dir):
+    write_app(app_dir, MANIFEST, {"src/main.py": """
+        import asyncio
+
+        import ukernel
+
+
+        async def probe():
+            loop = asyncio.get_running_loop()
+            await asyncio.sleep(0.01)
+            return type(loop).__name__, type(loop._selector).__name__
+
+
+        def main():  # a sync entry that runs asyncio itself, as a script would
+            ukernel.cap_acquire("LOG")
+            assert type(asyncio.get_event_loop_policy()).__name__ == "KernelEventLoopPolicy"
+            assert asyncio.run(probe()) == ("KernelEventLoop", "KernelSelector")
+            loop = asyncio.new_event_loop()
+            try:
+                assert isinstance(loop, ukernel.KernelEventLoop)
+                assert loop.run_until_complete(probe())[0] == "KernelEventLoop"
+            finally:
+                loop.close()
+            ukernel.info("POLICY OK")
+            return 0
+        """})
+    check(run_app(app_dir), "POLICY OK")
+
+
+def test_threads_wake_the_loop_and_call_the_kernel_while_it_waits(app_dir):
+    write_app(app_dir, MANIFEST, {"src/main.py": """
+        import asyncio
+        import threading
+        import time
+
+        import ukernel
+
+
+        async def main():
+            ukernel.cap_acquire("LOG", "TIME")
+            loop = asyncio.get_running_loop()
+            assert isinstance(loop, ukernel.KernelEventLoop)
+
+            # call_soon_threadsafe from a thread while the loop's io_poll waits with no timeout
+            fut = loop.create_future()
+            started = time.monotonic()
+            threading.Timer(0.2, loop.call_soon_threadsafe, (fut.set_result, "woken")).start()
+            assert await asyncio.wait_for(fut, 20) == "woken"
+            assert loop._wake_state == 1 and loop._wake_rx is not None  # a kernel channel, not a socketpair
+            assert time.monotonic() - started < 10
+
+            # threads make kernel calls while the loop thread waits for its poll's reply (seq routing)
+            client = ukernel.client()
+            errors = []
+            counts = []
+
+            def hammer(n):
+                try:
+                    me = ukernel.task_self()
+                    for i in range(n):
+                        assert ukernel.task_self() == me
+                        assert client.time_monotonic_ns() > 0
+                    counts.append(n)
+                except Exception as e:  # reported below
+                    errors.append(e)
+
+            threads = [threading.Thread(target=hammer, args=(200,)) for _ in range(4)]
+            for t in threads:
+                t.start()
+            await asyncio.sleep(0.5)  # a parked io_poll meanwhile
+            done = await loop.run_in_executor(None, lambda: [t.join(30) for t in threads])
+            assert not errors and counts == [200] * 4, (errors, counts)
+
+            # run_in_executor with kernel calls, results back through the wake-up channel
+            stamps = await asyncio.gather(*(loop.run_in_executor(None, ukernel.time_monotonic_ns) for _ in range(8)))
+            assert all(s > 0 for s in stamps)
+
+            # a second kernel loop in another thread, both waiting in io_poll at once
+            def other():
+                async def tick():
+                    await asyncio.sleep(0.2)
+                    return type(asyncio.get_running_loop()).__name__
+                return asyncio.run(tick())
+
+            name, _ = await asyncio.gather(loop.run_in_executor(None, other), asyncio.sleep(0.2))
+            assert name == "KernelEventLoop", name
+            ukernel.info("THREADS OK: %s" % loop._selector.stats())
+            return 0
+        """})
+    check(run_app(app_dir), "THREADS OK")
+
+
+def test_without_ipc_executors_still_work(app_dir):
+    write_app(app_dir, """
+        name = "no-ipc"
+        entry = "src/main.py"
+        [caps]
+        grant = ["LOG"]
+        """, {"src/main.py": """
+        import asyncio
+        import time
+
+        import ukernel
+
+
+        def slow():
+            time.sleep(0.1)
+            return "done"
+
+
+        async def main():
+            ukernel.cap_acquire("LOG")
+            loop = asyncio.get_running_loop()
+            assert await asyncio.wait_for(loop.run_in_executor(None, slow), 20) == "done"
+            assert loop._wake_state == 2  # no channel possible: bounded waits instead
+            assert ukernel.cap_query()[0] == ukernel.Cap.LOG  # and nothing was acquired behind the app's back
+            ukernel.info("NO IPC OK")
+            return 0
+        """})
+    check(run_app(app_dir), "NO IPC OK")
+
+
+def test_sock_api_refusals_and_unsupported_features(app_dir):
+    write_app(app_dir, MANIFEST.replace('connect = ["127.0.0.1:*"]', 'connect = ["127.0.0.1:*", "localhost:*"]'), {
+        "src/main.py": """
+        import asyncio
+        import os
+        import socket
+
+        import ukernel
+        from ukernel import KernelSocket
+
+
+        async def main():
+            ukernel.cap_acquire("LOG")
+            loop = asyncio.get_running_loop()
+
+            # loop.sock_* on kernel sockets
+            server = KernelSocket()
+            server.setblocking(False)
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+            port = server.getsockname()[1]
+            client = KernelSocket()
+            client.setblocking(False)
+            accepting = asyncio.create_task(loop.sock_accept(server))
+            await loop.sock_connect(client, ("127.0.0.1", port))
+            conn, peer = await asyncio.wait_for(accepting, 20)
+            assert isinstance(conn, KernelSocket) and peer == client.getsockname()
+            conn.setblocking(False)
+            await loop.sock_sendall(client, b"a" * 200_000)
+            got = bytearray()
+            while len(got) < 200_000:
+                got += await loop.sock_recv(conn, 65536)
+            assert got == b"a" * 200_000
+            buf = bytearray(5)
+            await loop.sock_sendall(conn, b"hello")
+            n = 0
+            while n < 5:
+                n += await loop.sock_recv_into(client, memoryview(buf)[n:])
+            assert buf == b"hello"
+            for s in (client, conn, server):
+                s.close()
+
+            # names go to the kernel: getaddrinfo does not resolve, the kernel does at connect
+            infos = await loop.getaddrinfo("db.example", 5432)
+            assert infos[0][4] == ("db.example", 5432) and infos[0][0] == socket.AF_INET, infos
+            srv = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+            reader, writer = await asyncio.open_connection("localhost", srv.sockets[0].getsockname()[1])
+            assert writer.get_extra_info("peername")[0] == "127.0.0.1"
+            writer.close()
+            srv.close()
+
+            # refusals name the rule to add
+            try:
+                await asyncio.open_connection("127.0.0.2", 80)
+                raise AssertionError("connect outside net.connect")
+            except PermissionError as e:
+                assert "127.0.0.2:80" in str(e) and "[caps.net]" in str(e), e
+            try:
+                await asyncio.start_server(lambda r, w: None, "0.0.0.0", 8080)
+                raise AssertionError("bind outside net.bind")
+            except PermissionError as e:
+                assert "0.0.0.0:8080" in str(e) and "bind" in str(e), e
+                ukernel.info("refusal says: %s" % e)
+
+            # what a worker cannot have
+            for what, make in [("subprocess", lambda: asyncio.create_subprocess_exec("true")),
+                               ("unix", lambda: asyncio.open_unix_connection("/tmp/x")),
+                               ("udp", lambda: loop.create_datagram_endpoint(asyncio.DatagramProtocol,
+                                                                             local_addr=("127.0.0.1", 0))),
+                               ("pipe", lambda: loop.connect_read_pipe(asyncio.Protocol, None))]:
+                try:
+                    await make()
+                    raise AssertionError(what + " worked")
+                except NotImplementedError as e:
+                    assert "ukernel" in str(e) or "ABI" in str(e), (what, e)
+            try:
+                loop.add_reader(0, print)
+                raise AssertionError("a host fd was watched")
+            except ValueError as e:
+                assert "host file descriptor" in str(e), e
+            try:
+                await loop.sock_connect(socket.socket.__new__(socket.socket), ("127.0.0.1", 1))
+                raise AssertionError("a host socket was accepted")
+            except TypeError as e:
+                assert "host socket" in str(e)
+
+            # kernel objects on the loop: add_reader on a channel
+            ukernel.cap_acquire("IPC")
+            a, b = ukernel.Channel.pair()
+            got = loop.create_future()
+            loop.add_reader(b, lambda: got.set_result(b.recv()) if not got.done() else None)
+            loop.call_later(0.05, a.send, b"via add_reader")
+            assert await asyncio.wait_for(got, 20) == (b"via add_reader", [])
+            loop.remove_reader(b)
+            a.close()
+            b.close()
+            ukernel.info("SOCK API OK")
+            return 0
+        """})
+    check(run_app(app_dir), "SOCK API OK", "0.0.0.0:8080")
+
+
+def test_written_bytes_survive_close_and_the_loop_batches(app_dir):
+    write_app(app_dir, MANIFEST, {"src/main.py": """
+        import asyncio
+        import hashlib
+
+        import ukernel
+
+        BIG = hashlib.sha256(b"seed").digest() * 65536  # 2 MiB
+
+
+        async def main():
+            ukernel.cap_acquire("LOG")
+
+            async def blurt(reader, writer):
+                writer.write(BIG)  # no drain: close() must still deliver every byte, then EOF
+                writer.close()
+
+            server = await asyncio.start_server(blurt, "127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            for _ in range(3):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                data = await asyncio.wait_for(reader.read(), 30)
+                assert data == BIG, len(data)
+                writer.close()
+
+            # sixteen echo conversations at once: writes and reads are batched per loop iteration
+            async def echo(reader, writer):
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+                writer.close()
+
+            echo_server = await asyncio.start_server(echo, "127.0.0.1", 0)
+            eport = echo_server.sockets[0].getsockname()[1]
+
+            async def talk(i):
+                reader, writer = await asyncio.open_connection("127.0.0.1", eport)
+                for k in range(50):
+                    msg = b"%d-%d;" % (i, k)
+                    writer.write(msg)
+                    await writer.drain()
+                    assert await reader.readexactly(len(msg)) == msg
+                writer.close()
+                await writer.wait_closed()
+
+            sel = asyncio.get_running_loop()._selector
+            before = sel.stats()
+            await asyncio.wait_for(asyncio.gather(*(talk(i) for i in range(16))), 60)
+            after = sel.stats()
+            flushed = after["flushed"] - before["flushed"]
+            flushes = after["flushes"] - before["flushes"]
+            prefetched = after["prefetched"] - before["prefetched"]
+            batches = after["prefetch_batches"] - before["prefetch_batches"]
+            ukernel.info("batching: %d sends in %d writes, %d reads in %d batches" % (flushed, flushes, prefetched,
+                                                                                    batches))
+            assert flushed > flushes and prefetched > batches  # several sockets per round trip
+            echo_server.close()
+            server.close()
+            ukernel.info("CLOSE FLUSH OK")
+            return 0
+        """})
+    check(run_app(app_dir), "CLOSE FLUSH OK")

@@ -1,0 +1,532 @@
+"""Self-confinement of a worker process: what the loader applies after ``hello`` and before the app's code runs.
+
+In this order (docs/confinement.md explains why):
+
+1. ``PR_SET_NO_NEW_PRIVS`` (required for an unprivileged seccomp filter; no set-uid gain ever after);
+2. every Linux capability dropped (a worker started as root keeps its uid but loses CAP_SYS_ADMIN and friends);
+3. **Landlock**, the best ABI the host offers: read-only access beneath the Python runtime (``sys.prefix`` and
+   friends, the directories of the shared libraries already mapped, the platform's library directories), the
+   bundle and a few public data files (``ld.so.cache``, time zones, CA certificates); no write, create, remove,
+   rename or execute anywhere; TCP bind and connect denied (ABI >= 4); abstract Unix sockets and signals scoped
+   to the worker itself (ABI >= 6);
+4. **seccomp-bpf** on every thread (``SECCOMP_FILTER_FLAG_TSYNC``): the architecture is checked first (a
+   foreign or x32 call kills / is refused), then ``socket``, ``execve``, ``fork``/``vfork``, ``clone`` without
+   ``CLONE_THREAD``, ``ptrace``, ``mount`` and the rest of :data:`DENIED` return ``EPERM`` (so Python raises
+   ``PermissionError``, never a dead process); ``clone3`` returns ``ENOSYS`` so glibc falls back to ``clone``,
+   whose flags the filter can inspect. ``socketpair(AF_UNIX)`` stays allowed: an anonymous pair reaches nothing
+   outside the process, and asyncio's event loops need one for their self-pipe;
+5. messages: a refused ``socket.socket()`` raises ``PermissionError`` naming the NET capability, and an audit
+   hook prints one ``ukernel: refused ...`` line to stderr for process creation, writes, reads outside the view
+   and signals to other processes. The refusal itself is always the host kernel's (Landlock or seccomp).
+
+Stdlib only (``ctypes`` for ``prctl`` and ``syscall``); Linux on x86_64 (other architectures report that seccomp
+is unavailable, and strict mode then refuses to run the worker).
+"""
+
+import os
+import sys
+
+# <linux/prctl.h>, <linux/seccomp.h>, <linux/filter.h>, <linux/audit.h>, <linux/landlock.h>
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+AUDIT_ARCH_X86_64 = 0xC000003E
+X32_SYSCALL_BIT = 0x40000000
+CLONE_THREAD = 0x00010000
+AF_UNIX = 1
+EPERM = 1
+ENOSYS = 38
+
+BPF_LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
+BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+BPF_JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
+BPF_JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K
+BPF_RET_K = 0x06  # BPF_RET | BPF_K
+SECCOMP_DATA_NR = 0
+SECCOMP_DATA_ARCH = 4
+SECCOMP_DATA_ARG0_LO = 16  # args[0], low 32 bits (little-endian)
+
+SYS_LANDLOCK_CREATE_RULESET = 444  # the same number on every architecture
+SYS_LANDLOCK_ADD_RULE = 445
+SYS_LANDLOCK_RESTRICT_SELF = 446
+LANDLOCK_CREATE_RULESET_VERSION = 1
+LANDLOCK_RULE_PATH_BENEATH = 1
+LANDLOCK_RESTRICT_SELF_TSYNC = 1 << 3  # ABI 8
+
+FS_EXECUTE = 1 << 0
+FS_WRITE_FILE = 1 << 1
+FS_READ_FILE = 1 << 2
+FS_READ_DIR = 1 << 3
+FS_REFER = 1 << 13  # ABI 2
+FS_TRUNCATE = 1 << 14  # ABI 3
+FS_IOCTL_DEV = 1 << 15  # ABI 5
+NET_BIND_TCP = 1 << 0  # ABI 4
+NET_CONNECT_TCP = 1 << 1  # ABI 4
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
+SCOPE_SIGNAL = 1 << 1  # ABI 6
+
+# x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl).
+X86_64 = {
+    "socket": 41, "socketpair": 53, "clone": 56, "fork": 57, "vfork": 58, "execve": 59, "kill": 62,
+    "syslog": 103, "ptrace": 101, "rt_sigqueueinfo": 129, "uselib": 134, "vhangup": 153, "pivot_root": 155,
+    "adjtimex": 159, "chroot": 161, "acct": 163, "settimeofday": 164, "mount": 165, "umount2": 166,
+    "swapon": 167, "swapoff": 168, "reboot": 169, "sethostname": 170, "setdomainname": 171, "iopl": 172,
+    "ioperm": 173, "init_module": 175, "delete_module": 176, "quotactl": 179, "tkill": 200,
+    "lookup_dcookie": 212, "clock_settime": 227, "tgkill": 234, "kexec_load": 246, "add_key": 248,
+    "request_key": 249, "keyctl": 250, "unshare": 272, "rt_tgsigqueueinfo": 297, "perf_event_open": 298,
+    "fanotify_init": 300, "name_to_handle_at": 303, "open_by_handle_at": 304, "clock_adjtime": 305,
+    "setns": 308, "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "finit_module": 313,
+    "kexec_file_load": 320, "bpf": 321, "execveat": 322, "userfaultfd": 323, "pidfd_send_signal": 424,
+    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428,
+    "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "clone3": 435,
+    "pidfd_getfd": 438, "mount_setattr": 442, "seccomp": 317,
+}
+
+#: Refused with EPERM outright. ``clone`` (flags checked), ``socketpair`` (family checked) and ``clone3``
+#: (ENOSYS) are handled separately.
+DENIED = (
+    "socket", "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev",
+    "kcmp", "pidfd_getfd", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen",
+    "fsconfig", "fsmount", "fspick", "mount_setattr", "unshare", "setns", "bpf", "perf_event_open",
+    "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",
+    "init_module", "finit_module", "delete_module", "keyctl", "add_key", "request_key", "swapon", "swapoff",
+    "reboot", "open_by_handle_at", "name_to_handle_at", "fanotify_init", "lookup_dcookie", "uselib", "acct",
+    "syslog", "vhangup", "quotactl", "iopl", "ioperm", "settimeofday", "clock_settime", "clock_adjtime",
+    "adjtimex", "sethostname", "setdomainname",
+)
+
+#: Without Landlock's signal scope (ABI < 6) the filter itself keeps signals inside the process.
+SIGNAL_CALLS_OWN_PID = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+SIGNAL_CALLS_DENIED = ("tkill", "pidfd_send_signal")
+
+#: Public data a Python program commonly reads, allowed read-only when present.
+DATA_PATHS = ("/etc/ld.so.cache", "/etc/localtime", "/usr/share/zoneinfo", "/etc/ssl/certs",
+              "/usr/share/ca-certificates", "/usr/lib/ssl")
+
+SOCKET_MESSAGE = ("raw sockets are refused in a ukernel worker: use the NET capability "
+                  "(ukernel.net_* / asyncio on the kernel loop)")
+MAX_MESSAGES = 50
+
+
+class ConfinementError(Exception):
+    """The host refused a step: the worker must not run the app's code (strict mode)."""
+
+
+class Report:
+    """What was applied, for the one ``ukernel: confined: ...`` line the kernel shows."""
+
+    def __init__(self):
+        self.landlock_abi = 0
+        self.read_paths = []
+        self.net = False
+        self.scopes = []
+        self.seccomp_rules = 0
+        self.caps_dropped = False
+        self.all_threads = False
+
+    def line(self):
+        parts = []
+        ll = "landlock abi %d (read-only: %d paths, no write" % (self.landlock_abi, len(self.read_paths))
+        if self.net:
+            ll += ", tcp bind/connect denied"
+        if self.scopes:
+            ll += ", scoped: " + "+".join(self.scopes)
+        parts.append(ll + ")")
+        parts.append("seccomp (%d rules, EPERM, all threads)" % self.seccomp_rules)
+        parts.append("no_new_privs")
+        if self.caps_dropped:
+            parts.append("capabilities dropped")
+        return "ukernel: confined: " + ", ".join(parts)
+
+
+# -- host access ---------------------------------------------------------------------------------------------------
+
+_libc = None
+
+
+def _c():
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        lib = ctypes.CDLL(None, use_errno=True)
+        lib.syscall.restype = ctypes.c_long
+        lib.prctl.restype = ctypes.c_int
+        _libc = (ctypes, lib)
+    return _libc
+
+
+def _check(result, what):
+    if result < 0:
+        ctypes, _ = _c()
+        err = ctypes.get_errno()
+        raise ConfinementError("%s failed: %s (errno %d)" % (what, os.strerror(err), err))
+    return result
+
+
+def _syscall(nr, *args):
+    ctypes, lib = _c()
+    conv = [a if not isinstance(a, int) else ctypes.c_long(a) for a in args]
+    return lib.syscall(ctypes.c_long(nr), *conv)
+
+
+def _prctl(option, arg2=0):
+    ctypes, lib = _c()
+    return lib.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                     ctypes.c_ulong(0))
+
+
+def landlock_abi():
+    """The host's Landlock ABI version, 0 when it has none (old kernel, or Landlock not enabled)."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    r = _syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, LANDLOCK_CREATE_RULESET_VERSION)
+    return int(r) if r > 0 else 0
+
+
+def seccomp_table():
+    """The syscall table the filter is built for on this machine, or None where it has none."""
+    if sys.platform.startswith("linux") and os.uname().machine == "x86_64" and sys.maxsize > 2 ** 32:
+        return X86_64, AUDIT_ARCH_X86_64
+    return None
+
+
+# -- the steps -----------------------------------------------------------------------------------------------------
+
+def confine(bundle, max_abi=None):
+    """Confines this process for good; returns a :class:`Report`. Raises :class:`ConfinementError` when any step
+    fails (the process may then be partly confined: it must not run the app). ``max_abi`` (tests only) pretends
+    the host offers at most that Landlock ABI."""
+    report = Report()
+    table = seccomp_table()
+    if table is None:
+        raise ConfinementError("seccomp-bpf filters are built for Linux x86_64 only; this is %s %s"
+                               % (sys.platform, os.uname().machine if hasattr(os, "uname") else "?"))
+    abi = landlock_abi()
+    if max_abi is not None:
+        abi = min(abi, max_abi)
+    if abi < 1:
+        raise ConfinementError("the host has no Landlock (Linux >= 5.13 with landlock in the LSM list)")
+    report.landlock_abi = abi
+    if abi < 8:
+        _require_single_thread()
+    paths = read_paths(bundle)
+    _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "prctl(PR_SET_NO_NEW_PRIVS)")
+    report.caps_dropped = _drop_capabilities()
+    _landlock(abi, paths, report)
+    _seccomp(table, abi, report)
+    sys.dont_write_bytecode = True  # the bundle is read-only now: no __pycache__ attempts
+    install_messages(paths)
+    return report
+
+
+def _require_single_thread():
+    # Before ABI 8, landlock_restrict_self applies to the calling thread only; the loader runs before any thread.
+    try:
+        n = len(os.listdir("/proc/self/task"))
+    except OSError:
+        n = 1
+    if n != 1:
+        raise ConfinementError("%d threads are running: Landlock ABI < 8 can confine only a single-threaded "
+                               "process" % n)
+
+
+def read_paths(bundle):
+    """Directories and files the worker may read: the runtime, its libraries, the bundle, public data."""
+    candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                  os.path.dirname(os.path.realpath(sys.executable or "/")), bundle]
+    candidates += _mapped_dirs()
+    multiarch = getattr(sys.implementation, "_multiarch", None)
+    for base in ("/lib", "/usr/lib", "/lib64", "/usr/lib64", "/usr/local/lib"):
+        candidates.append(os.path.join(base, multiarch) if multiarch and base in ("/lib", "/usr/lib") else base)
+    candidates += DATA_PATHS
+    out, seen = [], set()
+    for p in candidates:
+        if not p:
+            continue
+        real = os.path.realpath(p)
+        if real in seen or not os.path.exists(real) or real == "/":
+            continue
+        seen.add(real)
+        out.append(real)
+    # Drop paths beneath another one: one rule covers them.
+    dirs = sorted(p for p in out if os.path.isdir(p))
+    kept = [p for p in out if not any(p != d and p.startswith(d.rstrip("/") + "/") for d in dirs)]
+    return kept
+
+
+def _mapped_dirs():
+    dirs = []
+    try:
+        with open("/proc/self/maps", "rb") as f:
+            for line in f.read().decode("utf-8", "replace").splitlines():
+                parts = line.split(None, 5)
+                if len(parts) == 6 and parts[5].startswith("/") and not parts[5].endswith(" (deleted)"):
+                    d = os.path.dirname(parts[5])
+                    if not d.startswith(("/proc", "/dev", "/sys", "/memfd:")):
+                        dirs.append(d)
+    except OSError:
+        pass
+    return dirs
+
+
+def _drop_capabilities():
+    """Empties the effective, permitted and inheritable sets (and the ambient set); True if any was held."""
+    ctypes, _ = _c()
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (Data * 2)()
+    if _syscall(125, ctypes.byref(header), ctypes.byref(data)) < 0:  # capget
+        return False
+    held = any(d.effective or d.permitted or d.inheritable for d in data)
+    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    if held:
+        _check(_syscall(126, ctypes.byref(header), ctypes.byref((Data * 2)())), "capset")  # capset: all empty
+    return held
+
+
+def _fs_rights(abi):
+    rights = (1 << 13) - 1  # ABI 1: execute .. make_sym
+    if abi >= 2:
+        rights |= FS_REFER
+    if abi >= 3:
+        rights |= FS_TRUNCATE
+    if abi >= 5:
+        rights |= FS_IOCTL_DEV
+    return rights
+
+
+def _landlock(abi, paths, report):
+    ctypes, _ = _c()
+
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                    ("scoped", ctypes.c_uint64)]
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    attr = RulesetAttr(_fs_rights(abi), 0, 0)
+    size = 8
+    if abi >= 4:
+        attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP  # handled, and no rule allows any port
+        size = 16
+        report.net = True
+    if abi >= 6:
+        attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
+        size = 24
+        report.scopes = ["abstract-unix", "signal"]
+    ruleset = _check(_syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), size, 0),
+                     "landlock_create_ruleset")
+    try:
+        for p in paths:
+            is_dir = os.path.isdir(p)
+            try:
+                fd = os.open(p, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                rule = PathBeneath(FS_READ_FILE | (FS_READ_DIR if is_dir else 0), fd)
+                _check(_syscall(SYS_LANDLOCK_ADD_RULE, int(ruleset), LANDLOCK_RULE_PATH_BENEATH,
+                                ctypes.byref(rule), 0), "landlock_add_rule(%s)" % p)
+            finally:
+                os.close(fd)
+            report.read_paths.append(p)
+        _check(_syscall(SYS_LANDLOCK_RESTRICT_SELF, int(ruleset), LANDLOCK_RESTRICT_SELF_TSYNC if abi >= 8 else 0),
+               "landlock_restrict_self")
+    finally:
+        os.close(int(ruleset))
+
+
+def build_filter(table, arch, own_pid=None):
+    """The seccomp program as ``(code, jt, jf, k)`` tuples. ``own_pid`` set: signals may only target it."""
+    errno_eperm = SECCOMP_RET_ERRNO | EPERM
+    prog = [
+        (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_ARCH),
+        (BPF_JEQ_K, 1, 0, arch),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),
+        (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_NR),
+        (BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),  # x32 calls share the arch value: refuse every one
+        (BPF_RET_K, 0, 0, errno_eperm),
+    ]
+    denied = list(DENIED) + (list(SIGNAL_CALLS_DENIED) if own_pid is not None else [])
+    for name in denied:
+        prog += [(BPF_JEQ_K, 0, 1, table[name]), (BPF_RET_K, 0, 0, errno_eperm)]
+    prog += [(BPF_JEQ_K, 0, 1, table["clone3"]), (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS)]
+    prog += [  # clone: only new threads
+        (BPF_JEQ_K, 0, 4, table["clone"]),
+        (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_ARG0_LO),
+        (BPF_JSET_K, 0, 1, CLONE_THREAD),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        (BPF_RET_K, 0, 0, errno_eperm),
+    ]
+    prog += [  # socketpair: AF_UNIX only
+        (BPF_JEQ_K, 0, 4, table["socketpair"]),
+        (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_ARG0_LO),
+        (BPF_JEQ_K, 0, 1, AF_UNIX),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        (BPF_RET_K, 0, 0, errno_eperm),
+    ]
+    if own_pid is not None:
+        for name in SIGNAL_CALLS_OWN_PID:
+            prog += [
+                (BPF_JEQ_K, 0, 4, table[name]),
+                (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_ARG0_LO),
+                (BPF_JEQ_K, 0, 1, own_pid),
+                (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+                (BPF_RET_K, 0, 0, errno_eperm),
+            ]
+    prog.append((BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
+    return prog
+
+
+def _seccomp(table_arch, abi, report):
+    ctypes, _ = _c()
+    table, arch = table_arch
+    prog = build_filter(table, arch, own_pid=os.getpid() if abi < 6 else None)
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                    ("k", ctypes.c_uint32)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    insns = (SockFilter * len(prog))(*[SockFilter(*i) for i in prog])
+    fprog = SockFprog(len(prog), insns)
+    r = _check(_syscall(table["seccomp"], SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, ctypes.byref(fprog)),
+               "seccomp(SECCOMP_SET_MODE_FILTER)")
+    if r > 0:
+        raise ConfinementError("seccomp: thread %d could not be synchronised" % r)
+    report.seccomp_rules = len(DENIED) + 3 + (len(SIGNAL_CALLS_DENIED) + len(SIGNAL_CALLS_OWN_PID) if abi < 6 else 0)
+
+
+# -- messages ------------------------------------------------------------------------------------------------------
+
+_said = 0
+
+
+def _say(text):
+    global _said
+    _said += 1
+    if _said > MAX_MESSAGES:
+        return
+    try:
+        sys.stderr.write("ukernel: refused %s%s\n" % (text, "" if _said < MAX_MESSAGES
+                                                         else " (further refusals are not shown)"))
+        sys.stderr.flush()
+    except Exception:
+        pass
+
+
+def install_messages(paths):
+    """Makes refusals speak: a guarded ``socket`` type and an audit hook (the host does the refusing)."""
+    _guard_sockets()
+    roots = tuple(p.rstrip("/") + "/" for p in paths if os.path.isdir(p))
+    files = frozenset(p for p in paths if not os.path.isdir(p))
+    own = os.getpid()
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    process = {"os.fork": "create processes", "os.forkpty": "create processes", "os.exec": "run programs",
+               "os.posix_spawn": "run programs", "os.system": "run programs", "subprocess.Popen": "run programs",
+               "pty.spawn": "run programs"}
+    writes = {"os.remove", "os.rename", "os.mkdir", "os.rmdir", "os.symlink", "os.link", "os.chmod", "os.chown",
+              "os.truncate", "os.utime", "os.mkfifo", "os.mknod", "shutil.rmtree"}
+
+    def outside(path):
+        if isinstance(path, bytes):
+            path = path.decode("utf-8", "surrogateescape")
+        if not isinstance(path, str):
+            return False
+        p = path if path.startswith("/") else os.path.join(os.getcwd(), path)
+        if p.startswith(roots) or p in files or p.rstrip("/") + "/" in roots:
+            return False
+        real = os.path.realpath(p)
+        return not (real.startswith(roots) or real in files or real + "/" in roots)
+
+    def hook(event, args):
+        if event == "open":
+            path, _, flags = args if len(args) == 3 else (args[0], None, 0)
+            if isinstance(path, int):
+                return
+            if flags & write_flags:
+                _say("%s: the worker's filesystem is read-only; write files through the IO capability "
+                     "(ukernel.io_open on a preopen with mode = \"rw\")" % _call("open", path))
+            elif outside(path):
+                _say("%s: outside the worker's read-only view (the Python runtime and the bundle); read files "
+                     "through the IO capability (ukernel.io_open)" % _call("open", path))
+        elif event in ("os.listdir", "os.scandir"):
+            if args and outside(args[0] if args[0] is not None else "."):
+                _say("%s: outside the worker's read-only view; list directories through the IO capability"
+                     % _call(event, args[0]))
+        elif event in process:
+            _say("%s: a ukernel worker cannot %s (seccomp); start another task with ukernel.task_spawn"
+                 % (_call(event, *(args[:1] if event != "os.fork" else ())), process[event]))
+        elif event in writes:
+            _say("%s: the worker's filesystem is read-only; write files through the IO capability"
+                 % _call(event, *args[:1]))
+        elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):
+            if event == "os.kill" and args and args[0] == own:
+                return
+            if event == "signal.pthread_kill":
+                return
+            _say("%s: a ukernel worker may signal only itself" % _call(event, *args[:2]))
+
+    sys.addaudithook(hook)
+
+
+def _call(name, *args):
+    return "%s(%s)" % (name, ", ".join(repr(a) for a in args))
+
+
+def _guard_sockets():
+    """``socket.socket()`` failing with EPERM raises a PermissionError that names the NET capability."""
+    import _socket
+
+    def guarded_init(init):
+        def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+            try:
+                init(self, family, type, proto, fileno)
+            except PermissionError as e:
+                if fileno is not None:
+                    raise
+                what = "socket(%s, %s)" % (_name(_socket, "AF_", family), _name(_socket, "SOCK_", type))
+                _say("%s: %s" % (what, SOCKET_MESSAGE))
+                raise PermissionError(e.errno, "%s refused: %s" % (what, SOCKET_MESSAGE)) from None
+        return __init__
+
+    mod = sys.modules.get("socket")
+    if mod is not None and isinstance(getattr(mod, "socket", None), type):
+        mod.socket.__init__ = guarded_init(mod.socket.__init__)
+        return
+    base = _socket.socket
+
+    class socket(base):  # what socket.py subclasses when it is imported later
+        __slots__ = ()
+        __init__ = guarded_init(base.__init__)
+
+    socket.__module__ = "_socket"
+    _socket.socket = socket
+    _socket.SocketType = socket
+
+
+def _name(mod, prefix, value):
+    if value == -1:
+        return {"AF_": "AF_INET", "SOCK_": "SOCK_STREAM"}[prefix]
+    value &= ~(getattr(mod, "SOCK_NONBLOCK", 0) | getattr(mod, "SOCK_CLOEXEC", 0)) if prefix == "SOCK_" else value
+    for k in dir(mod):
+        if k.startswith(prefix) and getattr(mod, k) == value:
+            return k
+    return str(value)

@@ -1,0 +1,495 @@
+"""The kernel's asyncio event loop: asyncio's selector loop on :class:`KernelSelector` (``io_poll``) and
+:class:`KernelSocket` (``net_*``), so that ordinary asyncio code runs unmodified on kernel handles.
+
+What changes from ``asyncio.SelectorEventLoop``:
+
+- **Selector**: :class:`KernelSelector`; ``select(timeout)`` is one ``io_poll`` call, so timers (``call_later``,
+  ``sleep``, ``wait_for``) are the poll's timeout.
+- **Wake-up** (``call_soon_threadsafe`` from another thread, a signal handler): a kernel channel instead of a host
+  socketpair. The waking thread *posts* an empty message (``Client.post``: no wait for the reply, so it is safe
+  from a signal handler even in the middle of a kernel call); the loop's parked ``io_poll`` watches the other
+  end. The channel is made the first time the loop is about to wait while another thread exists (or when a
+  signal handler is added); it needs ``IPC``, acquired then within the task's grant. Without ``IPC`` in the
+  grant, the loop never waits longer than ``FALLBACK_WAKE_SLICE`` while other threads exist
+  (``FALLBACK_SIGNAL_SLICE`` while only signal handlers are installed).
+- **Sockets**: ``create_connection``, ``create_server``, ``sock_connect`` and ``getaddrinfo`` make
+  :class:`KernelSocket`s; host names are passed to the kernel, which resolves them at ``net_connect`` (the
+  worker has no network access of its own). The stock transports, streams and servers then run unchanged.
+- **Signals**: ``add_signal_handler`` installs a Python-level handler (no wake-up fd) that schedules the
+  callback and wakes the loop through the channel.
+- **Not available** (``NotImplementedError`` saying why): subprocesses (use ``ukernel.aio.spawn``), Unix sockets,
+  UDP (reserved in ABI v1), pipes and host file descriptors.
+
+``install()`` makes this loop asyncio's default in this process (an event loop policy); the worker's loader does
+it before the app's code runs, so ``asyncio.run(main())`` in an app uses this loop.
+"""
+
+import asyncio
+import errno as _errno
+import functools
+import signal as _signal
+import socket as _socket
+import threading as _threading
+from asyncio import base_events as _base_events
+from asyncio import coroutines as _coroutines
+from asyncio import events as _events
+from asyncio import exceptions as _exceptions
+from asyncio import tasks as _tasks
+
+from . import _abi
+from ._calls import spec as _spec
+from ._errors import ClosedError, DeniedError, KernelGoneError, WouldBlockError
+from ._selector import KernelSelector
+from ._socket import KernelSocket, ensure_caps
+
+__all__ = ["KernelEventLoop", "KernelEventLoopPolicy", "install", "run", "FALLBACK_WAKE_SLICE",
+           "FALLBACK_SIGNAL_SLICE"]
+
+# Longest poll while another thread could need to wake the loop and no wake-up channel can be made (seconds);
+# while only signal handlers could (no other thread), FALLBACK_SIGNAL_SLICE.
+FALLBACK_WAKE_SLICE = 0.01
+FALLBACK_SIGNAL_SLICE = 0.05
+_IPC_SEND = _spec("ipc_send")
+_HANDLE_CLOSE = _spec("handle_close")
+_NO_SUBPROCESS = ("subprocesses are not available to a ukernel worker (it has no host processes); start a "
+                  "[[task]] of the manifest with ukernel.aio.spawn() instead")
+_NO_UNIX = "Unix sockets are not available to a ukernel worker; use TCP on kernel sockets (the NET capability)"
+_NO_UDP = "UDP is reserved in ukernel ABI v1 (net_sendto/net_recvfrom): only TCP endpoints can be created"
+_NO_PIPES = ("pipes and other host file descriptors are not available to a ukernel worker: it reaches resources "
+             "only through kernel handles (channels: ukernel.aio.Channel)")
+
+
+def _ip_family(host):
+    """AF_INET or AF_INET6 for an IP literal, else None."""
+    for af in (_socket.AF_INET, _socket.AF_INET6):
+        try:
+            _socket.inet_pton(af, host)
+            return af
+        except (OSError, ValueError):
+            pass
+    return None
+
+
+class KernelEventLoop(asyncio.SelectorEventLoop):
+    """An asyncio event loop over the kernel ABI (see the module's documentation). ``client`` defaults to the
+    process-wide client; several loops (e.g. one per thread) may share it."""
+
+    def __init__(self, client=None):
+        if client is None:
+            from . import client as default_client
+
+            client = default_client()
+        self._kclient = client
+        self._wake_rx = None
+        self._wake_tx = None
+        self._wake_state = 0  # 0: no channel yet; 1: channel; 2: none possible (bounded waits instead)
+        self._wake_sent = False
+        self._wake_wanted = False
+        selector = KernelSelector(client)
+        super().__init__(selector)
+        selector.before_block = self._before_block
+        selector.can_nudge = self._can_nudge
+        selector.nudge = self._write_to_self
+        selector.ready_hint = self._ready
+
+    @property
+    def kernel_client(self):
+        return self._kclient
+
+    # -- wake-up: a kernel channel instead of the self-pipe --------------------------------------------------------
+
+    def _make_self_pipe(self):
+        self._ssock = self._csock = None  # made lazily, as a kernel channel (_setup_wakeup)
+
+    def _close_self_pipe(self):
+        rx, tx = self._wake_rx, self._wake_tx
+        if rx is None:
+            return
+        self._wake_rx = self._wake_tx = None
+        self._wake_state = 0
+        client = self._kclient
+        self._remove_reader(client.key_of(rx))
+        for h in (rx, tx):
+            client.forget_key(h)
+            try:
+                client.post(_HANDLE_CLOSE, (h,))
+            except Exception:
+                pass
+        self._internal_fds -= 1
+
+    def _process_self_data(self, data):
+        pass
+
+    def _before_block(self):
+        """Called by the selector before a poll that may wait: the wake-up channel must exist by then if any other
+        thread (or a signal handler) may need to wake the loop."""
+        state = self._wake_state
+        if state == 1:
+            return
+        threads = _threading.active_count() > 1 or self._wake_wanted
+        if state == 0:
+            if threads or self._signal_handlers:
+                self._setup_wakeup()
+        elif threads:
+            self._selector.max_block = FALLBACK_WAKE_SLICE
+        else:
+            self._selector.max_block = FALLBACK_SIGNAL_SLICE if self._signal_handlers else None
+
+    def _setup_wakeup(self):
+        if self._wake_state == 1 or self.is_closed():
+            return
+        client = self._kclient
+        try:
+            ensure_caps(client, _abi.CAP_IPC, "the event loop's wake-up channel")
+            rx, tx = client.ipc_channel_create()
+        except (DeniedError, KernelGoneError, OSError):
+            self._wake_state = 2
+            self._before_block()  # sets the bounded wait
+            return
+        self._wake_rx, self._wake_tx = rx, tx
+        self._wake_state = 1
+        self._selector.max_block = None
+        self._internal_fds += 1
+        self._add_reader(client.key_of(rx), self._read_from_self)
+
+    def _can_nudge(self):
+        return self._wake_tx is not None
+
+    def _read_from_self(self):
+        self._wake_sent = False
+        rx = self._wake_rx
+        if rx is None:
+            return
+        try:
+            self._kclient.ipc_recv(rx)
+        except (WouldBlockError, ClosedError):
+            pass
+
+    def _write_to_self(self):
+        # Called by call_soon_threadsafe (any thread) and by signal handlers; never waits for the kernel.
+        tx = self._wake_tx
+        if tx is None:
+            if _threading.get_ident() != self._thread_id:
+                self._wake_wanted = True  # the next wait will make the channel
+            return
+        if self._wake_sent:
+            return  # a wake-up is on its way and not yet taken: it covers this callback too
+        if _threading.get_ident() == self._thread_id and not self._selector.polling:
+            return  # the loop's own thread, not waiting: it runs the ready queue before it polls
+        self._wake_sent = True
+        try:
+            self._kclient.post(_IPC_SEND, (tx, b"", ()))
+        except Exception:
+            pass
+
+    # -- signals ---------------------------------------------------------------------------------------------------
+
+    def add_signal_handler(self, sig, callback, *args):
+        """As asyncio's, but without a wake-up fd: a Python-level handler schedules the callback and wakes the loop
+        through its kernel channel (a signal interrupts the parked poll's read, so the handler runs at once)."""
+        if _coroutines.iscoroutine(callback) or _coroutines.iscoroutinefunction(callback):
+            raise TypeError("coroutines cannot be used with add_signal_handler()")
+        self._check_signal(sig)
+        self._check_closed()
+        if _threading.current_thread() is not _threading.main_thread():
+            raise RuntimeError("set_wakeup_fd only works in main thread of the main interpreter")
+        handle = _events.Handle(callback, args, self, None)
+        self._signal_handlers[sig] = handle
+        try:
+            _signal.signal(sig, self._on_signal)
+        except OSError as exc:
+            del self._signal_handlers[sig]
+            if exc.errno == _errno.EINVAL:
+                raise RuntimeError(f"sig {sig} cannot be caught")
+            raise
+        self._setup_wakeup()
+
+    def _on_signal(self, signum, frame):
+        self._handle_signal(signum)
+
+    def remove_signal_handler(self, sig):
+        self._check_signal(sig)
+        try:
+            del self._signal_handlers[sig]
+        except KeyError:
+            return False
+        handler = _signal.default_int_handler if sig == _signal.SIGINT else _signal.SIG_DFL
+        try:
+            _signal.signal(sig, handler)
+        except OSError as exc:
+            if exc.errno == _errno.EINVAL:
+                raise RuntimeError(f"sig {sig} cannot be caught")
+            raise
+        return True
+
+    # -- name resolution: the kernel resolves at connect -----------------------------------------------------------
+
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        """Addresses for ``host`` without asking the host's resolver (a worker has no network of its own): an IP
+        literal is returned as is; a name is returned unresolved, for the kernel to resolve at ``net_connect``
+        (against the socket's family: AF_INET unless ``family`` says otherwise). ``host=None`` is the wildcard
+        with ``AI_PASSIVE`` (servers), else the loopback address."""
+        if isinstance(host, (bytes, bytearray)):
+            host = bytes(host).decode("idna")
+        if isinstance(port, (bytes, bytearray)):
+            port = bytes(port).decode()
+        if port is None:
+            port = 0
+        elif isinstance(port, str):
+            port = int(port) if port.isdigit() else _socket.getservbyname(port, "tcp")
+        if type == 0:
+            type = _socket.SOCK_STREAM
+        if host is None:
+            af = _socket.AF_INET6 if family == _socket.AF_INET6 else _socket.AF_INET
+            if flags & _socket.AI_PASSIVE:
+                host = "::" if af == _socket.AF_INET6 else "0.0.0.0"
+            else:
+                host = "::1" if af == _socket.AF_INET6 else "127.0.0.1"
+        else:
+            if host.startswith("[") and host.endswith("]"):
+                host = host[1:-1]
+            af = _ip_family(host)
+            if af is None:
+                af = _socket.AF_INET6 if family == _socket.AF_INET6 else _socket.AF_INET
+            elif family not in (0, af):
+                raise _socket.gaierror(_socket.EAI_ADDRFAMILY, "address family for %s does not match" % host)
+        address = (host, port) if af == _socket.AF_INET else (host, port, 0, 0)
+        return [(_socket.AddressFamily(af), _socket.SocketKind(type), proto or _socket.IPPROTO_TCP, "", address)]
+
+    async def getnameinfo(self, sockaddr, flags=0):
+        return str(sockaddr[0]), str(sockaddr[1])
+
+    # -- connections and servers on kernel sockets -----------------------------------------------------------------
+
+    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
+        if isinstance(sock, KernelSocket):
+            sock._wsel = self._selector  # its sends from this loop's thread are written behind, in batches
+        return super()._make_socket_transport(sock, protocol, waiter, extra=extra, server=server)
+
+    async def sock_connect(self, sock, address):
+        """Connects a :class:`KernelSocket`; the kernel resolves a host name. Failures are the usual exceptions
+        (``ConnectionRefusedError``, ``TimeoutError``, ``socket.gaierror`` for a name the kernel cannot resolve)
+        and ``PermissionError`` naming the ``net.connect`` rule to add when ``ukernel.toml`` does not allow it."""
+        sock = self._kernel_socket(sock, "sock_connect")
+        if self._debug and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+        try:
+            sock.connect(address)
+            return
+        except BlockingIOError:
+            pass
+        fut = self.create_future()
+        fd = sock.fileno()
+        self._ensure_fd_no_transport(fd)
+        self._add_writer(fd, self._kernel_connect_ready, fut, sock)
+        fut.add_done_callback(functools.partial(self._kernel_connect_done, fd))
+        return await fut
+
+    def _kernel_connect_ready(self, fut, sock):
+        if fut.done():
+            return
+        try:
+            sock._connect_finished()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(None)
+        finally:
+            fut = None
+
+    def _kernel_connect_done(self, fd, fut):
+        self._remove_writer(fd)
+
+    def _kernel_socket(self, sock, what):
+        if isinstance(sock, _socket.socket):
+            raise TypeError("%s(): %r is a host socket; a ukernel worker uses kernel sockets (the loop's "
+                            "create_connection/create_server/open_connection, or ukernel.KernelSocket)" % (what, sock))
+        return sock
+
+    async def create_connection(self, protocol_factory, host=None, port=None, *, sock=None, family=0, proto=0,
+                                flags=0, local_addr=None, happy_eyeballs_delay=None, interleave=None, **kwargs):
+        """As asyncio's, on a :class:`KernelSocket`: the addresses are tried in turn (no happy eyeballs), a name is
+        resolved by the kernel. The extra keyword arguments (``ssl``, ``server_hostname``, timeouts) are
+        asyncio's."""
+        if host is not None or port is not None:
+            if sock is not None:
+                raise ValueError("host/port and sock can not be specified at the same time")
+            infos = await self._ensure_resolved((host, port), family=family, type=_socket.SOCK_STREAM,
+                                                proto=proto, flags=flags, loop=self)
+            laddr_infos = None
+            if local_addr is not None:
+                laddr_infos = await self._ensure_resolved(local_addr, family=family, type=_socket.SOCK_STREAM,
+                                                          proto=proto, flags=flags, loop=self)
+            exceptions = []
+            for af, _type, _proto, _name, address in infos:
+                candidate = None
+                try:
+                    candidate = KernelSocket(af, client=self._kclient)
+                    candidate.setblocking(False)
+                    if laddr_infos is not None:
+                        for laf, _t, _p, _n, laddr in laddr_infos:
+                            if laf == af:
+                                candidate.bind(laddr)
+                                break
+                        else:
+                            raise OSError(_errno.EADDRNOTAVAIL, "no local address of family %s in %r"
+                                          % (_socket.AddressFamily(af).name, local_addr))
+                    await self.sock_connect(candidate, address)
+                    sock = candidate
+                    break
+                except PermissionError:
+                    if candidate is not None:
+                        candidate.close()
+                    raise  # the manifest's answer is the same for every address: say it as it is
+                except OSError as exc:
+                    exceptions.append(exc)
+                    if candidate is not None:
+                        candidate.close()
+                except BaseException:
+                    if candidate is not None:
+                        candidate.close()
+                    raise
+            if sock is None:
+                if len(exceptions) == 1:
+                    raise exceptions[0]
+                model = str(exceptions[0])
+                if all(str(exc) == model for exc in exceptions):
+                    raise exceptions[0]
+                raise OSError("Multiple exceptions: {}".format(", ".join(str(exc) for exc in exceptions)))
+            if kwargs.get("ssl") and kwargs.get("server_hostname") is None:
+                if not host:
+                    sock.close()
+                    raise ValueError("You must set server_hostname when using ssl without a host")
+                kwargs["server_hostname"] = host
+        elif sock is not None:
+            self._kernel_socket(sock, "create_connection")
+        try:
+            return await super().create_connection(protocol_factory, sock=sock, **kwargs)
+        except BaseException:
+            if host is not None or port is not None:
+                sock.close()
+            raise
+
+    async def create_server(self, protocol_factory, host=None, port=None, *, family=_socket.AF_UNSPEC,
+                            flags=_socket.AI_PASSIVE, sock=None, backlog=100, ssl=None, reuse_address=None,
+                            reuse_port=None, start_serving=True, **kwargs):
+        """As asyncio's, on :class:`KernelSocket`s bound by the kernel (``net.bind`` must allow the address;
+        ``SO_REUSEADDR`` is the kernel's default). ``host=None`` or ``""`` binds the IPv4 wildcard only."""
+        if isinstance(ssl, bool):
+            raise TypeError("ssl argument must be an SSLContext or None")
+        if host is None and port is None:
+            if sock is None:
+                raise ValueError("Neither host/port nor sock were specified")
+            self._kernel_socket(sock, "create_server")
+            return await super().create_server(protocol_factory, sock=sock, backlog=backlog, ssl=ssl,
+                                               start_serving=start_serving, **kwargs)
+        if sock is not None:
+            raise ValueError("host/port and sock can not be specified at the same time")
+        if host == "" or host is None:
+            hosts = [None]
+        elif isinstance(host, str) or not hasattr(host, "__iter__"):
+            hosts = [host]
+        else:
+            hosts = list(host)
+        infos = []
+        for h in hosts:
+            for info in await self.getaddrinfo(h, port, family=family, type=_socket.SOCK_STREAM, flags=flags):
+                if info not in infos:
+                    infos.append(info)
+        sockets = []
+        completed = False
+        try:
+            for af, _type, _proto, _name, address in infos:
+                s = KernelSocket(af, client=self._kclient)
+                sockets.append(s)
+                try:
+                    s.bind(address)
+                except PermissionError:
+                    raise
+                except OSError as err:
+                    raise OSError(err.errno, "error while attempting to bind on address %r: %s"
+                                  % (address, (err.strerror or str(err)).lower())) from None
+            completed = True
+        finally:
+            if not completed:
+                for s in sockets:
+                    s.close()
+        if len(sockets) == 1:
+            return await super().create_server(protocol_factory, sock=sockets[0], backlog=backlog, ssl=ssl,
+                                               start_serving=start_serving, **kwargs)
+        for s in sockets:
+            s.setblocking(False)
+        server = _base_events.Server(self, sockets, protocol_factory, ssl, backlog,
+                                     kwargs.get("ssl_handshake_timeout"), kwargs.get("ssl_shutdown_timeout"))
+        if start_serving:
+            server._start_serving()
+            await _tasks.sleep(0)
+        return server
+
+    async def _sock_sendfile_native(self, sock, file, offset, count):
+        raise _exceptions.SendfileNotAvailableError("os.sendfile() needs host file descriptors; a kernel socket "
+                                                    "is sent to with send()")
+
+    # -- what a worker cannot have ----------------------------------------------------------------------------------
+
+    async def subprocess_exec(self, *args, **kwargs):
+        raise NotImplementedError(_NO_SUBPROCESS)
+
+    async def subprocess_shell(self, *args, **kwargs):
+        raise NotImplementedError(_NO_SUBPROCESS)
+
+    async def _make_subprocess_transport(self, *args, **kwargs):
+        raise NotImplementedError(_NO_SUBPROCESS)
+
+    async def create_unix_connection(self, *args, **kwargs):
+        raise NotImplementedError(_NO_UNIX)
+
+    async def create_unix_server(self, *args, **kwargs):
+        raise NotImplementedError(_NO_UNIX)
+
+    async def create_datagram_endpoint(self, *args, **kwargs):
+        raise NotImplementedError(_NO_UDP)
+
+    async def connect_read_pipe(self, *args, **kwargs):
+        raise NotImplementedError(_NO_PIPES)
+
+    async def connect_write_pipe(self, *args, **kwargs):
+        raise NotImplementedError(_NO_PIPES)
+
+    async def connect_accepted_socket(self, protocol_factory, sock, **kwargs):
+        self._kernel_socket(sock, "connect_accepted_socket")
+        return await super().connect_accepted_socket(protocol_factory, sock, **kwargs)
+
+
+class KernelEventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """asyncio's default policy, with :class:`KernelEventLoop` as the event loop."""
+
+    _loop_factory = KernelEventLoop
+
+    def new_event_loop(self):
+        return KernelEventLoop()
+
+
+def install():
+    """Makes :class:`KernelEventLoop` asyncio's default event loop in this process (``asyncio.run``,
+    ``asyncio.new_event_loop``). Idempotent."""
+    if not isinstance(_events._event_loop_policy, KernelEventLoopPolicy):
+        asyncio.set_event_loop_policy(KernelEventLoopPolicy())
+
+
+def run(main, *, debug=None):
+    """``asyncio.run(main)`` on a new :class:`KernelEventLoop`."""
+    with asyncio.Runner(debug=debug, loop_factory=KernelEventLoop) as runner:
+        return runner.run(main)
+
+
+def _install_if_wanted():
+    from . import _policy
+
+    if _policy.WANTED:
+        install()
+
+
+_install_if_wanted()

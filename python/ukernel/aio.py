@@ -1,0 +1,327 @@
+"""Kernel objects the asyncio way: channels, tasks and files that ``await`` instead of blocking the loop.
+
+::
+
+    import ukernel.aio as aio
+
+    async def main():
+        a, b = aio.Channel.pair()
+        task = await aio.spawn("consumer", handles=[b])      # b moves into the new task
+        await a.send(b"hello")
+        a.close()
+        code = await task.wait()                            # the task's exit code
+
+    # in the consumer task
+    async def main():
+        ch = aio.Channel(aio.inherited_handles()[0])
+        async for data, handles in ch:                      # until the producer closes its end
+            ...
+
+Waiting is readiness on the event loop: on the kernel's event loop (the default in a worker) a channel or task
+handle is watched by the same ``io_poll`` as the sockets; on any other loop the wait runs ``io_poll`` in the
+default executor. Files are always ready, so their calls run directly; they are ``async`` for symmetry.
+
+Like the asyncio networking layer, these acquire the capability they use (``IPC``, ``TASK``, ``IO``) on first use
+when the task's grant allows it, and raise ``PermissionError`` saying what to add to ``ukernel.toml`` otherwise.
+"""
+
+import asyncio as _asyncio
+import os as _os
+from collections import namedtuple as _namedtuple
+
+from . import _abi
+from ._errors import ClosedError, WouldBlockError
+from ._objects import Channel as _SyncChannel
+from ._objects import File as _SyncFile
+from ._objects import Task as _SyncTask
+from ._objects import poll_timeout_ns
+from ._socket import KernelSocket, ensure_caps
+
+__all__ = ["Channel", "Message", "Task", "File", "spawn", "open", "inherited_handles", "wait_readable",
+           "wait_writable", "run", "KernelSocket", "new_event_loop"]
+
+Message = _namedtuple("Message", "data handles")
+Message.__doc__ = "A channel message: ``data`` (bytes) and ``handles`` (the handle numbers it moved to this task)."
+
+ENV_HANDLES = "UKERNEL_HANDLES"
+
+
+def _client(client):
+    if client is not None:
+        return client
+    from . import client as default
+
+    return default()
+
+
+def inherited_handles():
+    """The handles this task was started with (``task_spawn``'s ``handles``, in order), from ``UKERNEL_HANDLES``;
+    ``[]`` when there were none."""
+    value = _os.environ.get(ENV_HANDLES, "")
+    return [int(h) for h in value.split(",") if h.strip()]
+
+
+def run(main, *, debug=None):
+    """``asyncio.run(main)`` on the kernel's event loop (what the worker's loader does for an ``async def main``)."""
+    from ._loop import run as run_
+
+    return run_(main, debug=debug)
+
+
+def new_event_loop(client=None):
+    """A new kernel event loop (``KernelEventLoop``)."""
+    from ._loop import KernelEventLoop
+
+    return KernelEventLoop(client)
+
+
+async def _wait(obj, events, timeout=None):
+    """Waits until the handle behind ``obj`` has ``events`` (or HANGUP/ERROR); False when ``timeout`` passed."""
+    loop = _asyncio.get_running_loop()
+    client = obj.client
+    selector = getattr(loop, "_selector", None)
+    if getattr(selector, "client", None) is client:
+        key = obj.fileno()
+        fut = loop.create_future()
+
+        def ready():
+            if not fut.done():
+                fut.set_result(True)
+
+        if events & _abi.EV_WRITABLE:
+            loop.add_writer(key, ready)
+            remove = loop.remove_writer
+        else:
+            loop.add_reader(key, ready)
+            remove = loop.remove_reader
+        try:
+            if timeout is None:
+                return await fut
+            try:
+                return await _asyncio.wait_for(fut, timeout)
+            except _asyncio.TimeoutError:
+                return False
+        finally:
+            remove(key)
+    ready = await loop.run_in_executor(None, client.io_poll, ((obj.handle, events),), poll_timeout_ns(timeout))
+    return bool(ready)
+
+
+async def wait_readable(obj, timeout=None):
+    """Waits until a kernel object (``Channel``, ``Task``, ``KernelSocket``...) is readable or hung up; False when
+    ``timeout`` seconds passed first."""
+    return await _wait(obj, _abi.EV_READABLE, timeout)
+
+
+async def wait_writable(obj, timeout=None):
+    """Waits until a kernel object is writable (or hung up, or in error); False when ``timeout`` passed first."""
+    return await _wait(obj, _abi.EV_WRITABLE, timeout)
+
+
+class _Wrapper:
+    __slots__ = ("_obj",)
+
+    @property
+    def handle(self):
+        """The handle number, or ``None`` once closed or moved."""
+        return self._obj.handle
+
+    @property
+    def client(self):
+        return self._obj.client
+
+    @property
+    def closed(self):
+        return self._obj.closed
+
+    @property
+    def sync(self):
+        """The underlying synchronous object (``ukernel.Channel``, ``ukernel.Task``, ``ukernel.File``)."""
+        return self._obj
+
+    def fileno(self):
+        return self._obj.fileno()
+
+    def detach(self):
+        return self._obj.detach()
+
+    def close(self):
+        self._obj.close()
+
+    async def aclose(self):
+        self._obj.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self._obj.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._obj.close()
+
+    def __repr__(self):
+        return "<ukernel.aio.%s %s>" % (type(self).__name__, "handle %d" % self.handle if self.handle else "closed")
+
+
+def _unwrap(handles):
+    return [h._obj if isinstance(h, _Wrapper) else h for h in handles]
+
+
+class Channel(_Wrapper):
+    """One endpoint of a kernel channel, awaitable: ``await send()`` waits while the peer's queue is full,
+    ``await recv()`` while it is empty; ``async for message in channel`` reads until the peer closes.
+
+    ``Channel(h)`` wraps a handle number (or a ``ukernel.Channel``); :meth:`pair` creates a channel.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, handle, client=None):
+        if isinstance(handle, _SyncChannel):
+            self._obj = handle
+        else:
+            self._obj = _SyncChannel(handle, _client(client))
+        ensure_caps(self._obj.client, _abi.CAP_IPC, "a channel")
+
+    @classmethod
+    def pair(cls, client=None):
+        """A new channel: its two endpoints."""
+        client = _client(client)
+        ensure_caps(client, _abi.CAP_IPC, "a channel")
+        a, b = _SyncChannel.pair(client)
+        return cls(a), cls(b)
+
+    async def send(self, data, handles=()):
+        """Queues ``data`` (at most 64 KiB) toward the peer, moving ``handles`` (numbers, or channels/tasks/files,
+        which become closed here); waits while the peer's queue is full. ``BrokenPipeError``
+        (``ukernel.ClosedError``) when the peer is closed."""
+        handles = _unwrap(handles)
+        while True:
+            try:
+                return self._obj.send(data, handles)
+            except WouldBlockError:
+                await _wait(self._obj, _abi.EV_WRITABLE)
+
+    async def recv(self):
+        """The next :class:`Message` ``(data, handles)``; waits while none is queued. ``BrokenPipeError``
+        (``ukernel.ClosedError``) once the peer is closed and every message was taken."""
+        while True:
+            try:
+                data, handles = self._obj.recv()
+                return Message(data, handles)
+            except WouldBlockError:
+                await _wait(self._obj, _abi.EV_READABLE)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        try:
+            return await self.recv()
+        except ClosedError:
+            raise StopAsyncIteration from None
+
+
+class Task(_Wrapper):
+    """A task started with :func:`spawn` (or ``Task(handle)``): ``await task.wait()`` gives its exit code."""
+
+    __slots__ = ()
+
+    def __init__(self, handle, client=None):
+        if isinstance(handle, _SyncTask):
+            self._obj = handle
+        else:
+            self._obj = _SyncTask(handle, _client(client))
+        ensure_caps(self._obj.client, _abi.CAP_TASK, "a task handle")
+
+    async def wait(self, timeout=None):
+        """The task's exit code once it has ended; ``None`` when ``timeout`` seconds passed first."""
+        if not await _wait(self._obj, _abi.EV_READABLE, timeout):
+            return None
+        return self._obj.exit_code
+
+    def status(self):
+        """``(state, exit_code)``: ``TASK_RUNNING`` and 0, or ``TASK_EXITED`` and its code."""
+        return self._obj.status()
+
+    @property
+    def exit_code(self):
+        """The exit code once the task has ended, else ``None``."""
+        return self._obj.exit_code
+
+
+async def spawn(entry, caps=None, handles=(), client=None):
+    """Starts the ``[[task]]`` named ``entry`` of ``ukernel.toml``, moving ``handles`` (numbers or objects, which
+    become closed here) into it; returns its :class:`Task`. ``caps`` (``Cap`` flags or names like ``"LOG|IPC"``)
+    bounds what it may acquire; by default, what this task holds (the child gets no more than its ``[[task]]``
+    grants either way). The child finds its handles with :func:`inherited_handles`."""
+    from . import _mask
+
+    client = _client(client)
+    ensure_caps(client, _abi.CAP_TASK, "spawning a task")
+    mask = client.cap_query()[0] if caps is None else _mask((caps,))
+    return Task(_SyncTask.spawn(entry, mask, _unwrap(handles), client))
+
+
+_MODES = {
+    "r": _abi.OPEN_READ,
+    "r+": _abi.OPEN_READ | _abi.OPEN_WRITE,
+    "w": _abi.OPEN_WRITE | _abi.OPEN_CREATE | _abi.OPEN_TRUNCATE,
+    "w+": _abi.OPEN_READ | _abi.OPEN_WRITE | _abi.OPEN_CREATE | _abi.OPEN_TRUNCATE,
+    "a": _abi.OPEN_WRITE | _abi.OPEN_CREATE | _abi.OPEN_APPEND,
+    "a+": _abi.OPEN_READ | _abi.OPEN_WRITE | _abi.OPEN_CREATE | _abi.OPEN_APPEND,
+    "x": _abi.OPEN_WRITE | _abi.OPEN_CREATE | _abi.OPEN_EXCLUSIVE,
+    "x+": _abi.OPEN_READ | _abi.OPEN_WRITE | _abi.OPEN_CREATE | _abi.OPEN_EXCLUSIVE,
+}
+
+
+class File(_Wrapper):
+    """A file in a preopened directory. Its calls complete at once in the kernel (files are always ready), so
+    they run directly on the loop's thread; the methods are ``async`` so that code reads like the rest."""
+
+    __slots__ = ()
+
+    def __init__(self, handle, client=None):
+        if isinstance(handle, _SyncFile):
+            self._obj = handle
+        else:
+            self._obj = _SyncFile(handle, _client(client))
+        ensure_caps(self._obj.client, _abi.CAP_IO, "a file")
+
+    async def read(self, n=-1):
+        """Up to ``n`` bytes (``n < 0``: to the end); ``b""`` at the end of the file."""
+        return self._obj.read(n)
+
+    async def write(self, data):
+        """Writes all of ``data`` (``str`` as UTF-8); returns its length."""
+        return self._obj.write(data)
+
+    async def seek(self, offset, whence=_abi.SEEK_SET):
+        return self._obj.seek(offset, whence)
+
+    async def tell(self):
+        return self._obj.tell()
+
+    async def stat(self):
+        """``(size, mtime_ns, kind)``."""
+        return self._obj.stat()
+
+
+async def open(preopen, path, mode="r", client=None):
+    """Opens ``path`` inside the preopen named ``preopen`` (``[caps.io]`` of ``ukernel.toml``). ``mode`` is ``"r"``,
+    ``"w"``, ``"a"``, ``"x"`` (with ``+`` for both directions; ``b`` is accepted and ignored: files are bytes) or
+    an ``OPEN_*`` mask."""
+    client = _client(client)
+    if isinstance(mode, str):
+        try:
+            flags = _MODES[mode.replace("b", "")]
+        except KeyError:
+            raise ValueError("invalid mode %r (r, w, a, x, with + and b)" % (mode,)) from None
+    else:
+        flags = int(mode)
+    ensure_caps(client, _abi.CAP_IO, "opening a file")
+    return File(_SyncFile.open(preopen, path, flags, client))

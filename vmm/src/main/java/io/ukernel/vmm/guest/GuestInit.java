@@ -1,0 +1,215 @@
+package io.ukernel.vmm.guest;
+
+import io.ukernel.app.Manifest;
+import io.ukernel.app.ManifestParser;
+import io.ukernel.kernel.Kernel;
+import io.ukernel.kernel.KernelClock;
+import io.ukernel.kernel.KernelConfig;
+import io.ukernel.kernel.console.Console;
+import io.ukernel.kernel.console.Level;
+import io.ukernel.kernel.console.LineFormat;
+import io.ukernel.platform.process.ProcessPlatform;
+import io.ukernel.vmm.GuestParams;
+import io.ukernel.vmm.image.ImageBuilder;
+import io.ukernel.vmm.image.ImageInfo;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import sun.misc.Signal;
+
+/**
+ * The kernel as PID 1 of a microVM. The image's {@code /init} execs the JVM with this class; it
+ *
+ * <ol>
+ *   <li>mounts {@code /proc}, {@code /sys}, {@code /dev} (devtmpfs) and {@code /tmp} (tmpfs), and turns
+ *       Ctrl-Alt-Del into SIGINT to itself (the host's clean stop request);</li>
+ *   <li>reads the run's {@link GuestParams} from {@code /proc/cmdline} and the image's {@link ImageInfo};</li>
+ *   <li>brings up loopback, and {@code eth0} when the host asked for networking (loading the virtio modules);</li>
+ *   <li>runs the kernel on the serial console exactly as {@code ukernel run} does on the host — the same
+ *       banner, the same process platform for workers (loader, confinement), the same restart policy;</li>
+ *   <li>prints {@code ukernel: app exited with status N} last, syncs, and powers the VM off (or reboots it,
+ *       which is how a Firecracker VM ends).</li>
+ * </ol>
+ *
+ * PID 1 must never exit (Linux panics), so every failure ends in the same power-off with status 70.
+ */
+public final class GuestInit {
+    private static final String IMAGE_INFO = "/" + ImageInfo.PATH;
+
+    private final PrintStream out;
+    private final List<String> notes = new ArrayList<>();
+
+    private GuestInit(PrintStream out) {
+        this.out = out;
+    }
+
+    /** Entry point; arguments are ignored (the command line comes from {@code /proc/cmdline}). */
+    public static void main(String[] args) {
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true,
+                StandardCharsets.UTF_8);
+        if (ProcessHandle.current().pid() != 1) {
+            out.println("ukernel: GuestInit runs only as PID 1 of a ukernel microVM (see docs/microvm.md)");
+            System.exit(2);
+        }
+        GuestParams.Halt halt = GuestParams.Halt.POWEROFF;
+        int status = 70;
+        try {
+            GuestInit init = new GuestInit(out);
+            init.mountAll();
+            String cmdline = Files.readString(Path.of("/proc/cmdline"), StandardCharsets.UTF_8);
+            GuestParams params = GuestParams.parse(cmdline);
+            halt = params.halt();
+            status = init.run(params, cmdline);
+        } catch (Throwable t) {
+            out.println("ukernel: the guest init failed: " + t);
+            t.printStackTrace(out);
+        }
+        end(out, status, halt);
+    }
+
+    private void mountAll() throws IOException {
+        Linux.mount("proc", "/proc", "proc", Linux.MS_NOSUID | Linux.MS_NODEV | Linux.MS_NOEXEC, null);
+        Linux.mount("sysfs", "/sys", "sysfs", Linux.MS_NOSUID | Linux.MS_NODEV | Linux.MS_NOEXEC, null);
+        Linux.mount("devtmpfs", "/dev", "devtmpfs", Linux.MS_NOSUID, "mode=0755");
+        Linux.mount("tmpfs", "/tmp", "tmpfs", Linux.MS_NOSUID | Linux.MS_NODEV, "mode=1777");
+        Linux.reboot(Linux.LINUX_REBOOT_CMD_CAD_OFF);
+    }
+
+    private int run(GuestParams params, String cmdline) throws Exception {
+        ImageInfo info = ImageInfo.parse(Files.readAllBytes(Path.of(IMAGE_INFO)));
+        double initAt = uptime();
+        try {
+            Linux.sethostname(info.app());
+        } catch (IOException e) {
+            notes.add("hostname not set: " + e.getMessage());
+        }
+        String net = network(params, info, cmdline);
+        // The guest's CLOCK_MONOTONIC starts with its kernel: console times are times since the VM booted.
+        KernelClock clock = guestClock();
+        LineFormat format = LineFormat.parse(params.logFormat());
+        try (Console console = Console.open(clock, format, out, null, params.debug())) {
+            int cpus = Runtime.getRuntime().availableProcessors();
+            String where = "linux " + release() + ", " + cpus + " vCPU, " + memoryMib() + " MiB";
+            console.kernel(Level.INFO, String.format(Locale.ROOT, "microvm: guest init at %.3f s, JVM up at %.3f s "
+                    + "(%s); network: %s", initAt, uptime(), where, net));
+            notes.forEach(n -> console.kernel(Level.WARN, "microvm: " + n));
+            Path app = Path.of(ImageBuilder.APP_DIR);
+            Manifest manifest = ManifestParser.parse(app.resolve(Manifest.FILE_NAME));
+            if (!manifest.name().equals(info.app())) {
+                console.kernel(Level.WARN, "microvm: the image says app " + info.app() + " but /app holds "
+                        + manifest.name());
+            }
+            MicrovmPlatform platform = new MicrovmPlatform(new ProcessPlatform(Path.of(info.python()),
+                    info.pythonVersion(), sandbox(manifest, params)), where);
+            Kernel kernel = new Kernel(new KernelConfig(manifest, app, app, params.env(), platform, console, clock,
+                    params.graceMs() * 1_000_000L));
+            // Ctrl-Alt-Del (SendCtrlAltDel, QMP send-key) arrives as SIGINT to init; SIGTERM for completeness.
+            Signal.handle(new Signal("INT"), s -> kernel.stop("Ctrl-Alt-Del from the host"));
+            Signal.handle(new Signal("TERM"), s -> kernel.stop("SIGTERM"));
+            return kernel.run();
+        }
+    }
+
+    /** The workers' confinement, decided as {@code ukernel run} decides it on the host. */
+    private static ProcessPlatform.Sandbox sandbox(Manifest manifest, GuestParams params) {
+        if (params.noSandbox()) {
+            return ProcessPlatform.Sandbox.off("--insecure-no-sandbox");
+        }
+        Manifest.Sandbox s = manifest.sandbox();
+        if (s.mode() == Manifest.Sandbox.Mode.OFF) {
+            return ProcessPlatform.Sandbox.off("[sandbox] mode = \"off\" in " + Manifest.FILE_NAME);
+        }
+        return new ProcessPlatform.Sandbox(true, null, s.namespaces().text());
+    }
+
+    private String network(GuestParams params, ImageInfo info, String cmdline) {
+        List<String> up = new ArrayList<>();
+        try {
+            Network.loopback();
+            up.add("lo");
+        } catch (IOException e) {
+            notes.add("loopback not up: " + e.getMessage());
+        }
+        if (params.net().isPresent()) {
+            try {
+                Network.ethernet(params.net().get(), info.modules(), cmdline);
+                up.add("eth0 " + params.net().get().address() + "/" + params.net().get().prefix() + " via "
+                        + params.net().get().gateway());
+            } catch (IOException e) {
+                notes.add("eth0 not configured: " + e.getMessage());
+            }
+        }
+        return up.isEmpty() ? "none" : String.join(", ", up);
+    }
+
+    /** Prints the exit line, syncs and ends the VM. Never returns. */
+    private static void end(PrintStream out, int status, GuestParams.Halt halt) {
+        out.println(GuestParams.exitLine(status));
+        out.flush();
+        Linux.sync();
+        try {
+            Linux.reboot(halt == GuestParams.Halt.REBOOT ? Linux.LINUX_REBOOT_CMD_RESTART
+                    : Linux.LINUX_REBOOT_CMD_POWER_OFF);
+        } catch (Throwable t) {
+            out.println("ukernel: cannot end the VM: " + t);
+        }
+        // Not reached when reboot succeeds. PID 1 must not exit: wait to be ended from outside.
+        while (true) {
+            try {
+                Thread.sleep(Long.MAX_VALUE);
+            } catch (InterruptedException ignored) {
+                // keep waiting
+            }
+        }
+    }
+
+    private static KernelClock guestClock() {
+        return new KernelClock() {
+            @Override
+            public long monotonicNs() {
+                return System.nanoTime();
+            }
+
+            @Override
+            public long wallNs() {
+                java.time.Instant now = java.time.Instant.now();
+                return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+            }
+        };
+    }
+
+    private static double uptime() {
+        try {
+            String s = Files.readString(Path.of("/proc/uptime"), StandardCharsets.US_ASCII);
+            return Double.parseDouble(s.substring(0, s.indexOf(' ')));
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    private static String release() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/osrelease"), StandardCharsets.US_ASCII).strip();
+        } catch (IOException e) {
+            return "?";
+        }
+    }
+
+    private static long memoryMib() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (l.startsWith("MemTotal:")) {
+                    return Long.parseLong(l.replaceAll("\\D", "")) / 1024;
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // unknown
+        }
+        return -1;
+    }
+}
