@@ -38,6 +38,11 @@ public final class Abi {
     public static final String ENV_ENDPOINT = "UKERNEL_ENDPOINT";
     /** Environment variable holding the hex handshake token that binds the connection to its task. */
     public static final String ENV_TOKEN = "UKERNEL_TOKEN";
+    /**
+     * Environment variable of a spawned task: the numbers of the handles {@code task_spawn} moved into it,
+     * comma-separated, in the order the parent listed them (handle numbers are random, so it cannot guess them).
+     */
+    public static final String ENV_HANDLES = "UKERNEL_HANDLES";
 
     private Abi() {}
 

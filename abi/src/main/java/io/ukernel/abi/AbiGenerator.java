@@ -47,6 +47,7 @@ public final class AbiGenerator {
         }
         s.append("#define UK_ENV_ENDPOINT \"").append(Abi.ENV_ENDPOINT).append("\"\n");
         s.append("#define UK_ENV_TOKEN \"").append(Abi.ENV_TOKEN).append("\"\n");
+        s.append("#define UK_ENV_HANDLES \"").append(Abi.ENV_HANDLES).append("\"\n");
         s.append("\n/* Value tags */\n");
         for (ArgType t : ArgType.values()) {
             s.append("#define UK_TAG_").append(t.name()).append(' ').append(t.tag()).append('\n');
@@ -90,7 +91,8 @@ public final class AbiGenerator {
             s.append(limit[0]).append(" = ").append(limit[1]).append('\n');
         }
         s.append("ENV_ENDPOINT = \"").append(Abi.ENV_ENDPOINT).append("\"\n");
-        s.append("ENV_TOKEN = \"").append(Abi.ENV_TOKEN).append("\"\n\n");
+        s.append("ENV_TOKEN = \"").append(Abi.ENV_TOKEN).append("\"\n");
+        s.append("ENV_HANDLES = \"").append(Abi.ENV_HANDLES).append("\"\n\n");
         for (ArgType t : ArgType.values()) {
             s.append("TAG_").append(t.name()).append(" = ").append(t.tag()).append('\n');
         }

@@ -36,7 +36,7 @@ public final class Kernel implements Session, TaskControl {
     /** Name of the task started from the manifest's top-level {@code entry}. */
     public static final String MAIN_TASK = "main";
     /** The variable that gives a spawned task the numbers of the handles it was given, comma-separated, in order. */
-    public static final String ENV_HANDLES = "UKERNEL_HANDLES";
+    public static final String ENV_HANDLES = io.ukernel.abi.Abi.ENV_HANDLES;
 
     private final KernelConfig config;
     private final Console console;
