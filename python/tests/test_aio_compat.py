@@ -45,3 +45,18 @@ def test_under_the_kernel(name, tmp_path):
                     {"src/main.py": (COMPAT / (name + ".py")).read_text()})
     run = run_app(app, TIMEOUT)
     assert run.status == 0 and "COMPAT OK " + name in run.log, run.explain()
+    # the program did run on kernel objects: the asyncio layer acquired NET (sockets) or IPC (wake-up channel)
+    assert "caps: acquired" in run.log, run.explain()
+
+
+@pytest.mark.skipif(NET_PENDING is not None, reason=NET_PENDING or "")
+@pytest.mark.parametrize("name", ["bulk_transfer", "protocols", "threads_executor"])
+def test_under_the_kernel_without_ipc(name, tmp_path):
+    """Without IPC the loop has no wake-up channel: writes the kernel could not take at once and other threads'
+    wake-ups are then caught by bounded waits instead."""
+    if PROBE.error:
+        pytest.fail(PROBE.error, pytrace=False)
+    manifest = MANIFEST.format(name=name.replace("_", "-")).replace('"NET", "IPC"', '"NET"')
+    app = write_app(tmp_path / "app", manifest, {"src/main.py": (COMPAT / (name + ".py")).read_text()})
+    run = run_app(app, TIMEOUT)
+    assert run.status == 0 and "COMPAT OK " + name in run.log, run.explain()

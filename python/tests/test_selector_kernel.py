@@ -112,7 +112,8 @@ def test_selector_over_io_poll(app_dir):
             while len(got) < 4 and time.monotonic() < deadline:
                 for k, mask in sel.select(1):
                     assert mask == R
-                    got[k.data] = conns[k.data].recv(3)
+                    if k.data not in got:
+                        got[k.data] = conns[k.data].recv(3)
             assert sorted(got) == [0, 1, 2, 3] and all(v == b"hel" for v in got.values()), got
             assert sel.prefetch_batches - batches <= 4 and sel.prefetched >= 4
             # the rest is held in the sockets: readable without the kernel, even for a new registration

@@ -1,5 +1,7 @@
 """Call signatures prepared for the fast path, and how a reply becomes results or an exception."""
 
+from struct import Struct as _Struct
+
 from . import _abi
 from ._errors import ProtocolError, error_for
 from ._wire import TAG_NAMES, request_encoder
@@ -15,7 +17,7 @@ _PY_TYPES = {_abi.TAG_I64: int, _abi.TAG_BYTES: bytes, _abi.TAG_I64S: tuple}
 class _Spec:
     """One call's signature, prepared for the fast path."""
 
-    __slots__ = ("name", "number", "cap", "argtags", "restags", "restypes", "nres", "type0", "encode")
+    __slots__ = ("name", "number", "cap", "argtags", "restags", "restypes", "nres", "type0", "encode", "encode_parts")
 
     def __init__(self, name):
         number, cap, argtags, restags, _reserved = _abi.CALLS[name]
@@ -28,6 +30,7 @@ class _Spec:
         self.nres = len(restags)
         self.type0 = self.restypes[0] if restags else None
         self.encode = request_encoder(number, argtags, name)
+        self.encode_parts = _parts_encoder(number) if tuple(argtags) == (_abi.TAG_I64, _abi.TAG_BYTES) else None
 
     def signature(self):
         return "%s(%s)" % (self.name, ", ".join(TAG_NAMES[t] for t in self.argtags))
@@ -100,3 +103,21 @@ def log_chunks(data, limit):
         data = data[cut:]
     chunks.append(data)
     return chunks
+
+
+_SEND_HEAD = _Struct("<IIHHBqBI")  # header, I64 tag + value, BYTES tag + length
+_SEND_BASE = 8 + 9 + 5
+PARTS_THRESHOLD = 8192  # below this, one concatenated frame is cheaper than two buffers
+
+
+def _parts_encoder(number):
+    """For a (handle, bytes) call: ``encode_parts(seq, handle, data) -> (head, data)``, the frame as two buffers
+    so that large payloads are written with ``sendmsg`` without being copied into a frame first. ``data`` must be
+    bytes-like, at most a frame's payload (the caller clamps)."""
+    pack = _SEND_HEAD.pack
+
+    def encode_parts(seq, handle, data):
+        n = len(data)
+        return pack(_SEND_BASE + n, seq, number, 2, _abi.TAG_I64, handle, _abi.TAG_BYTES, n), data
+
+    return encode_parts

@@ -19,7 +19,17 @@ from itertools import count as _count
 
 from . import _abi
 from ._batch import Batch
-from ._calls import LOG_MESSAGE_LIMIT, SEQ_MASK, _specs, check_argc, kernel_log_level, log_chunks, result, spec
+from ._calls import (
+    LOG_MESSAGE_LIMIT,
+    PARTS_THRESHOLD,
+    SEQ_MASK,
+    _specs,
+    check_argc,
+    kernel_log_level,
+    log_chunks,
+    result,
+    spec,
+)
 from ._errors import DeniedError, KernelGoneError, ProtocolError, denied_message
 from ._wire import decode_reply
 
@@ -278,12 +288,21 @@ class Client:
         frames = []
         seqs = []
         counter = self._counter
+        big = False
         for s, args in calls:
             seq = next(counter) & SEQ_MASK
-            frames.append(s.encode(seq, args))
+            parts = s.encode_parts
+            if parts is not None and len(args[1]) >= PARTS_THRESHOLD and type(args[1]) is bytes:
+                frames.extend(parts(seq, args[0], args[1]))  # header and payload as two buffers: no copy
+                big = True
+            else:
+                frames.append(s.encode(seq, args))
             seqs.append(seq)
         self._outstanding.update(seqs)
-        self._write(frames[0] if len(frames) == 1 else b"".join(frames), seqs)
+        if big:
+            self._write(frames, seqs)
+        else:
+            self._write(frames[0] if len(frames) == 1 else b"".join(frames), seqs)
         return seqs
 
     def collect(self, seq):
@@ -297,6 +316,57 @@ class Client:
             return self._await(seq)
         finally:
             self._inside.discard(me)
+
+    def collect_all(self, seqs):
+        """The raw replies of several submitted calls, in the order of ``seqs``: one pass as the reader (the
+        event loop's batches take their replies this way)."""
+        me = get_ident()
+        inside = self._inside
+        if me in inside:
+            raise RuntimeError(_REENTRANT)
+        inside.add(me)
+        try:
+            got = {}
+            want = set(seqs)
+            mutex = self._mutex
+            mutex.acquire()
+            if self._replies:
+                for seq in seqs:
+                    reply = self._replies.pop(seq, None)
+                    if reply is not None:
+                        got[seq] = reply
+                        want.discard(seq)
+                        self._outstanding.discard(seq)
+            if not want or self._reader is not None:
+                mutex.release()
+                for seq in want:
+                    got[seq] = self._await(seq)
+                return [got[seq] for seq in seqs]
+            self._reader = me
+            mutex.release()
+            try:
+                outstanding = self._outstanding
+                while want:
+                    reply = self._next_reply()
+                    rseq = reply[0]
+                    if rseq in want:
+                        want.discard(rseq)
+                        outstanding.discard(rseq)
+                        got[rseq] = reply
+                    else:
+                        self._route(reply)
+            except BaseException:
+                for seq in want:
+                    self._abandon(seq)
+                raise
+            finally:
+                with mutex:
+                    self._reader = None
+                    if self._waiters:
+                        self._waiters.popitem()[1].release()
+            return [got[seq] for seq in seqs]
+        finally:
+            inside.discard(me)
 
     def abandon(self, seq):
         """Drops the reply of a submitted call (now, or when it comes)."""
@@ -343,11 +413,20 @@ class Client:
             sent = 0
             self._writing = True
             try:
-                sent = sock.send(data)
-                if sent != len(data):
-                    view = memoryview(data)
-                    while sent < len(data):
-                        sent += sock.send(view[sent:])
+                if type(data) is list:
+                    progress = [0]
+                    try:
+                        _sendmsg_all(sock, data, progress)
+                    finally:
+                        sent = progress[0]
+                        data = _Sized(sum(map(len, data)))
+                else:
+                    total = len(data)
+                    sent = sock.send(data)
+                    if sent != total:
+                        view = memoryview(data)
+                        while sent < total:
+                            sent += sock.send(view[sent:])
             except OSError as e:
                 self._writing = False
                 self._outstanding.difference_update(seqs)
@@ -745,6 +824,42 @@ class Client:
         except Exception:
             return e
         return DeniedError(denied_message(s.name, args, bool(active & s.cap)), s.name)
+
+
+class _Sized:
+    """Stands for a list of buffers where only its total length matters (the interrupted-write check)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+
+def _sendmsg_all(sock, buffers, progress):
+    """Writes every buffer with sendmsg (at most 512 at a time), going on after partial writes. ``progress[0]``
+    counts the bytes written so far, so that a caller interrupted part way (a signal handler raised) knows whether
+    a frame was cut."""
+    views = [b if isinstance(b, bytes) else memoryview(b).cast("B") for b in buffers]
+    i = 0
+    offset = 0
+    while i < len(views):
+        chunk = views[i:i + 512]
+        if offset:
+            chunk[0] = memoryview(chunk[0])[offset:]
+        n = sock.sendmsg(chunk)
+        progress[0] += n
+        while n and i < len(views):
+            left = len(views[i]) - offset
+            if n >= left:
+                n -= left
+                i += 1
+                offset = 0
+            else:
+                offset += n
+                n = 0
 
 
 def _handles(handles):

@@ -9,10 +9,23 @@ Events: ``READABLE`` maps to ``EVENT_READ``, ``WRITABLE`` to ``EVENT_WRITE``; ``
 reported by the kernel) map to whichever of the two was asked for, as ``epoll`` does with ``EPOLLHUP`` and
 ``EPOLLERR``: the caller's next read or write then sees the end of stream or the error.
 
-Batching: when a poll reports ``KernelSocket``s readable, the selector reads all of them with one batch of
-``net_recv`` calls (one write, one round trip) and leaves the bytes in each socket, so the transports' ``recv()``
-calls that follow cost nothing. A socket holding such bytes counts as readable for the next ``select`` even when
-the kernel has nothing more for it (e.g. after ``pause_reading``/``resume_reading``).
+Batching (a kernel round trip costs far more than ``epoll_wait``, so the selector makes few of them):
+
+- **Prefetch.** When a poll reports ``KernelSocket``s readable, the selector reads all of them with one batch of
+  ``net_recv`` calls and leaves the bytes in each socket, so the transports' ``recv()`` calls that follow cost
+  nothing. A socket holding such bytes counts as readable for the next ``select`` even when the kernel has
+  nothing more for it (e.g. after ``pause_reading``/``resume_reading``).
+- **Write-behind.** On the loop's thread, a transport's ``send()`` queues the bytes in its ``KernelSocket`` (see
+  ``_socket``); the selector sends every socket's queue in the same write as its next poll or prefetch.
+- **Snapshot.** Every prefetch batch ends with a poll that does not wait; its answer is acted on by the next
+  ``select`` without asking again: that select's batch carries the queued writes, the reads of the sockets the
+  snapshot saw readable and the next snapshot's poll. Under load an iteration of the loop is one round trip.
+- **Busy loop.** While callbacks are waiting (asyncio's ``select(0)`` between two rounds of callbacks), the kernel
+  is asked at most every ``BUSY_POLL_INTERVAL``; queued writes gather meanwhile.
+- Only when nothing is known to be ready does ``select`` wait in ``io_poll``, with the queued writes in the same
+  write. The kernel may take only part of them; the socket must then be watched for ``WRITABLE``, which the
+  parked poll does not do, so such a poll waits only if the loop can nudge it (its wake-up channel), else at most
+  ``FLUSH_WAIT``.
 """
 
 import selectors as _selectors
@@ -114,6 +127,7 @@ class KernelSelector(_selectors.BaseSelector):
         self._dirty = set()  # KernelSockets with queued bytes, or a shutdown or close waiting for them
         self._blocked = {}  # handle -> KernelSocket whose queued bytes wait for WRITABLE
         self._thread = None  # the thread that selects (write-behind applies to sends made from it)
+        self._snapshot = None  # readiness seen by the last batch's trailing poll, for the next select
         self._last_poll = _monotonic()
         # Statistics: io_poll calls; prefetch batches and sockets read in them; flush batches and sockets in them.
         self.polls = 0
@@ -209,6 +223,7 @@ class KernelSelector(_selectors.BaseSelector):
         return self._mapping
 
     def close(self):
+        self._snapshot = None
         if self._dirty:
             try:
                 self.flush_all()
@@ -245,7 +260,7 @@ class KernelSelector(_selectors.BaseSelector):
             self.polling = False
 
     def _select(self, timeout):
-        results = []
+        results = {}
         buffered = self._buffered
         if buffered:
             object_of = self._client.object_of
@@ -255,7 +270,7 @@ class KernelSelector(_selectors.BaseSelector):
                     continue
                 skey = self._map.get(sock._key)
                 if skey is not None and skey.events & EVENT_READ and object_of(skey.fd) is sock:
-                    results.append((skey, EVENT_READ))
+                    results[skey.fd] = [skey, EVENT_READ]
         if results or self.ready_hint:
             # Callbacks are waiting: this is asyncio's non-waiting poll between two rounds of callbacks. A kernel
             # round trip costs far more than an epoll_wait(0), so it is skipped (and queued writes keep
@@ -263,9 +278,18 @@ class KernelSelector(_selectors.BaseSelector):
             # callbacks, and at least that often while it is busy.
             if _monotonic() - self._last_poll < BUSY_POLL_INTERVAL:
                 self.skipped += 1
-                return results
+                return [(k, m) for k, m in results.values()]
             timeout = 0
         self._last_poll = _monotonic()
+        snapshot, self._snapshot = self._snapshot, None
+        if snapshot and self._flat is not None:  # (a snapshot from before registrations changed is incomplete)
+            # What the previous batch's trailing poll saw ready: act on it without waiting. The readable sockets
+            # are read in the same write as the queued writes, together with a poll for the next round: under
+            # load, one round trip per select.
+            fetch = self._translate(snapshot, results)
+            if fetch or self._dirty:
+                self._fetch(fetch, results)
+            return [(k, m) for k, m in results.values()]
         ready = None
         while self._dirty:
             # Queued writes, shutdowns and closes go out in one write together with the poll. A poll sent with
@@ -285,7 +309,7 @@ class KernelSelector(_selectors.BaseSelector):
                         limit = FLUSH_WAIT if limit is None else min(limit, FLUSH_WAIT)
                     if limit is not None and (wait is None or wait > limit):
                         wait = limit
-            ready, again = self._flush(wait)
+            ready, again = self._batch((), wait)
             if ready is None:  # nothing could be sent (all blocked): poll below
                 break
             if ready or not again:
@@ -300,13 +324,30 @@ class KernelSelector(_selectors.BaseSelector):
                 if limit is not None and (timeout is None or timeout > limit):
                     timeout = limit
             ready = self._poll(poll_timeout_ns(timeout))
-        if not ready:
-            return results
+        if ready:
+            fetch = self._translate(ready, results)
+            if fetch:
+                # The readable sockets are read at once, in one batch, with a poll for the next round.
+                self._fetch(fetch, results)
+        return [(k, m) for k, m in results.values()]
+
+    def _fetch(self, fetch, results):
+        """Sends the queued writes and reads ``fetch`` in one batch with a trailing non-waiting poll, whose answer
+        is the next select's snapshot; EVENT_READ goes into ``results`` for the sockets that got something."""
+        ready, _ = self._batch(fetch, 0)
+        self._snapshot = ready or None
+        self._fetched(fetch, results)
+
+    def _translate(self, ready, results):
+        """Adds the events of an io_poll answer to ``results`` ({fd: [key, mask]}); returns the readable
+        KernelSockets to read in a batch (their EVENT_READ is added by _fetched once they hold something)."""
+        if self._flat is None:  # registrations changed since that poll: map with the current ones
+            self._build()
         by_handle = self._by_handle
-        seen = {skey.fd for skey, _ in results} if results else None
-        fetch = None
+        fetch = []
         blocked = self._blocked
         object_of = self._client.object_of
+        prefetch = self.prefetch
         for i in range(0, len(ready), 2):
             h = ready[i]
             ev = ready[i + 1]
@@ -320,24 +361,34 @@ class KernelSelector(_selectors.BaseSelector):
             want = skey.events
             mask = 0
             if ev & _READISH and want & EVENT_READ:
-                mask = EVENT_READ
-                if self.prefetch:
-                    sock = object_of(skey.fd)
-                    if sock is not None and getattr(sock, "_prefetchable", None) is not None and sock._prefetchable():
-                        if fetch is None:
-                            fetch = [sock]
-                        else:
-                            fetch.append(sock)
+                sock = object_of(skey.fd) if prefetch else None
+                if sock is not None and getattr(sock, "_prefetchable", None) is not None and sock._prefetchable():
+                    fetch.append(sock)
+                else:
+                    mask = EVENT_READ
             if ev & _WRITEISH and want & EVENT_WRITE:
                 mask |= EVENT_WRITE
             if mask:
-                if seen is not None and skey.fd in seen:
-                    results = [(k, m | mask) if k.fd == skey.fd else (k, m) for k, m in results]
+                entry = results.get(skey.fd)
+                if entry is None:
+                    results[skey.fd] = [skey, mask]
                 else:
-                    results.append((skey, mask))
-        if fetch is not None:
-            self._prefetch(fetch)
-        return results
+                    entry[1] |= mask
+        return fetch
+
+    def _fetched(self, fetch, results):
+        """After a batch read ``fetch``: EVENT_READ for those that now hold bytes, an end of stream or an error."""
+        for sock in fetch:
+            if not sock._has_buffered():
+                continue
+            skey = self._map.get(sock._key)
+            if skey is None:
+                continue
+            entry = results.get(skey.fd)
+            if entry is None:
+                results[skey.fd] = [skey, EVENT_READ]
+            else:
+                entry[1] |= EVENT_READ
 
     def _pairs(self):
         """The flat pairs for io_poll: the registrations, plus WRITABLE for sockets whose queued bytes the kernel
@@ -356,13 +407,13 @@ class KernelSelector(_selectors.BaseSelector):
             return self._client.io_poll_flat(flat, timeout_ns)
         return self._poll_chunks(flat, timeout_ns)
 
-    def _flush(self, wait):
-        """Sends every socket's queued bytes (or its pending shutdown or close) in one write, with a poll of
-        ``wait`` seconds unless ``wait`` is ``False``. Returns ``(ready, again)``: the poll's answer (``None``
-        when nothing could be sent), and whether some socket has more to send at once (a queued shutdown or
-        close behind bytes that were just taken). When the kernel takes only part of some bytes while the poll
-        waits, the loop is nudged (``nudge``) so that the next poll watches the socket for WRITABLE."""
-        client = self._client
+    def _batch(self, fetch, wait):
+        """One write to the kernel: every socket's queued bytes (or its pending shutdown or close), a net_recv for
+        each socket of ``fetch`` (the bytes then wait in the socket), and a poll of ``wait`` seconds unless
+        ``wait`` is ``False``. Returns ``(ready, again)``: the poll's answer (``None`` when there was nothing to
+        send or read), and whether some socket has more to send at once (a queued shutdown or close behind bytes
+        that were just taken). When the kernel takes only part of some bytes while the poll waits, the loop is
+        nudged (``nudge``) so that the next poll watches the socket for WRITABLE."""
         calls = []
         plan = []
         dirty = self._dirty
@@ -370,9 +421,14 @@ class KernelSelector(_selectors.BaseSelector):
             if sock._wblocked:
                 continue
             h = sock._handle
+            if sock._winflight:
+                continue  # one send per socket at a time: the kernel may take part of it
             if sock._wlen:
                 buf = sock._wbuf
                 data = buf[0] if len(buf) == 1 else b"".join(buf)
+                sock._wbuf = []  # sends made while this one is in flight queue behind it
+                sock._wlen = 0
+                sock._winflight = len(data)
                 calls.append((_NET_SEND, (h, data)))
                 plan.append((sock, 1, data))
             elif sock._wshut:
@@ -383,8 +439,22 @@ class KernelSelector(_selectors.BaseSelector):
                 plan.append((sock, 3, None))
             else:
                 dirty.discard(sock)
+        nsend = len(plan)
+        if nsend:
+            self.flushes += 1
+            self.flushed += nsend
+        for sock in fetch:
+            calls.append((_NET_RECV, (sock._handle, PREFETCH_BYTES)))
+            plan.append((sock, 4, None))
+        if fetch:
+            self.prefetch_batches += 1
+            self.prefetched += len(fetch)
         if not calls:
             return None, False
+        return self._complete(self._submit(calls, plan, fetch, wait))
+
+    def _submit(self, calls, plan, fetch, wait):
+        """Sends a batch built by _batch (plus the poll); its replies are taken by _complete."""
         with_poll = wait is not False
         if with_poll:
             flat = self._pairs()
@@ -393,63 +463,74 @@ class KernelSelector(_selectors.BaseSelector):
                 self.polls += 1
             else:
                 with_poll = False
-        self.flushes += 1
-        self.flushed += len(plan)
-        seqs = client.submit(calls)
+        return self._client.submit(calls), plan, fetch, with_poll, wait
+
+    def _complete(self, batch):
+        """Takes the replies of a submitted batch: the sockets' queued bytes and read bytes are settled; returns
+        ``(ready, again)`` as _batch does."""
+        seqs, plan, fetch, with_poll, wait = batch
+        client = self._client
+        dirty = self._dirty
+        try:
+            replies = client.collect_all(seqs[:len(plan)])  # not the poll's: it may wait (see the nudge below)
+        except BaseException:
+            if with_poll:
+                client.abandon(seqs[-1])
+            raise
         again = False
         short = False
-        i = 0
-        try:
-            for i, (sock, what, data) in enumerate(plan):
-                reply = client.collect(seqs[i])
-                status = reply[1]
-                if what == 1:
-                    if status == _abi.OK:
-                        n = reply[2][0]
-                        if n >= sock._wlen:
-                            sock._wbuf = []
-                            sock._wlen = 0
-                            if sock._wshut or sock._wclose:
-                                again = True
-                            else:
-                                dirty.discard(sock)
-                            continue
-                        rest = data[n:]
-                        sock._wbuf = [rest]
-                        sock._wlen = len(rest)
-                    elif status != _abi.ERR_WOULDBLOCK:
-                        sock._write_failed(_error(status, "net_send"))
-                        self._finish(sock)
+        buffered = self._buffered
+        for (sock, what, data), reply in zip(plan, replies):
+            if what == 4:
+                if sock._prefetched(reply):
+                    buffered.add(sock)
+                continue
+            status = reply[1]
+            if what == 1:
+                sock._winflight = 0
+                if status == _abi.OK:
+                    n = reply[2][0]
+                    if n >= len(data):
+                        if sock._wlen:
+                            pass  # more was queued meanwhile: the next batch sends it
+                        elif sock._wshut or sock._wclose:
+                            again = True
+                        else:
+                            dirty.discard(sock)
                         continue
-                    short = True
-                    sock._wblocked = True  # wait for WRITABLE
-                    self._blocked[sock._handle] = sock
-                    if sock._wclose:
-                        if sock._wdeadline is None:
-                            sock._wdeadline = _monotonic() + CLOSE_LINGER
-                        elif _monotonic() > sock._wdeadline:
-                            self._finish(sock, force=True)
-                elif what == 2:
-                    sock._wshut = False
-                    if sock._wclose:
-                        again = True
-                    else:
-                        dirty.discard(sock)
+                    rest = data[n:]
+                    sock._wbuf.insert(0, rest)  # ahead of what was queued meanwhile
+                    sock._wlen += len(rest)
+                elif status == _abi.ERR_WOULDBLOCK:
+                    sock._wbuf.insert(0, data)
+                    sock._wlen += len(data)
                 else:
-                    sock._wclose = False
-                    sock._handle = None
+                    sock._write_failed(_error(status, "net_send"))
+                    self._finish(sock)
+                    continue
+                short = True
+                sock._wblocked = True  # wait for WRITABLE
+                self._blocked[sock._handle] = sock
+                if sock._wclose:
+                    if sock._wdeadline is None:
+                        sock._wdeadline = _monotonic() + CLOSE_LINGER
+                    elif _monotonic() > sock._wdeadline:
+                        self._finish(sock, force=True)
+            elif what == 2:
+                sock._wshut = False
+                if sock._wclose:
+                    again = True
+                else:
                     dirty.discard(sock)
-            if not with_poll:
-                return (), again
-            if short and wait != 0 and self.nudge is not None:
-                self.nudge()
-            i = len(plan)
-            ready = result(_IO_POLL, client.collect(seqs[-1]), ())
-        except BaseException:
-            for seq in seqs[i + 1:]:
-                client.abandon(seq)
-            raise
-        return ready, again
+            else:
+                sock._wclose = False
+                sock._handle = None
+                dirty.discard(sock)
+        if not with_poll:
+            return (), again
+        if short and wait != 0 and self.nudge is not None:
+            self.nudge()
+        return result(_IO_POLL, client.collect(seqs[-1]), ()), again
 
     def _finish(self, sock, force=False):
         """A socket whose queued bytes failed (or a closing socket past its linger): done with it."""
@@ -469,7 +550,7 @@ class KernelSelector(_selectors.BaseSelector):
         sockets whose kernel buffers are full (the event loop calls this when it closes)."""
         deadline = _monotonic() + timeout
         while self._dirty:
-            ready, again = self._flush(False)
+            ready, again = self._batch((), False)
             if again or not self._blocked:
                 continue  # more to send at once, or all sent
             left = deadline - _monotonic()
@@ -482,22 +563,6 @@ class KernelSelector(_selectors.BaseSelector):
             self._blocked.clear()
         for sock in list(self._dirty):
             self._finish(sock, force=True)
-
-    def _prefetch(self, socks):
-        """Reads every socket in ``socks`` with one batch of net_recv calls; the bytes wait in the sockets."""
-        client = self._client
-        seqs = client.submit([(_NET_RECV, (s._handle, PREFETCH_BYTES)) for s in socks])
-        self.prefetch_batches += 1
-        self.prefetched += len(socks)
-        i = 0
-        try:
-            for i, sock in enumerate(socks):
-                if sock._prefetched(client.collect(seqs[i])):
-                    self._buffered.add(sock)
-        except BaseException:
-            for seq in seqs[i + 1:]:
-                client.abandon(seq)
-            raise
 
     def _poll_chunks(self, flat, timeout_ns):
         """More pairs than one io_poll takes: the chunks are polled side by side, none waiting longer than

@@ -139,7 +139,7 @@ class KernelSocket:
 
     __slots__ = ("_client", "_handle", "_closed", "_key", "_family", "_timeout", "_connected", "_listening",
                  "_laddr", "_raddr", "_target", "_rbuf", "_reof", "_rerr", "_wsel", "_wbuf", "_wlen", "_wshut",
-                 "_wclose", "_werr", "_wblocked", "_wdeadline", "__weakref__")
+                 "_wclose", "_werr", "_wblocked", "_wdeadline", "_winflight", "__weakref__")
 
     def __init__(self, family=_socket.AF_INET, type=_socket.SOCK_STREAM, proto=0, fileno=None, *, handle=None,
                  client=None):
@@ -179,6 +179,7 @@ class KernelSocket:
         self._werr = None  # the error the kernel reported for queued bytes
         self._wblocked = False  # the kernel took nothing or part: wait for WRITABLE before sending more
         self._wdeadline = None
+        self._winflight = 0  # bytes of a net_send in flight (sent by the selector, not yet answered)
 
     @classmethod
     def _accepted(cls, client, family, handle, peer):
@@ -394,7 +395,7 @@ class KernelSocket:
             self._live()
             if self._wshut:
                 raise BrokenPipeError(_errno.EPIPE, "send after shutdown(SHUT_WR)")
-            room = WRITE_BEHIND_BYTES - self._wlen
+            room = WRITE_BEHIND_BYTES - self._wlen - self._winflight
             if room <= 0:
                 raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable (the send queue is full)")
             n = len(data)
@@ -407,7 +408,7 @@ class KernelSocket:
             self._wlen += n
             sel._dirty.add(self)
             return n
-        if self._wlen:
+        if self._wlen or self._winflight:
             raise RuntimeError("KernelSocket.send() from another thread while the event loop holds unsent bytes "
                                "of this socket (sockets driven by an event loop are not thread-safe)")
         h = self._live()
@@ -512,7 +513,7 @@ class KernelSocket:
         except KeyError:
             raise ValueError("shutdown: how must be SHUT_RD, SHUT_WR or SHUT_RDWR, got %r" % (how,)) from None
         self._live()
-        if abi_how & _abi.NET_SHUT_WR and self._wlen:
+        if abi_how & _abi.NET_SHUT_WR and (self._wlen or self._winflight):
             # The queued bytes go first: the selector shuts writing down once they are with the kernel.
             self._wshut = True
             self._wsel._dirty.add(self)
@@ -540,7 +541,7 @@ class KernelSocket:
         if self._key is not None:
             client.forget_key(h)
             self._key = None
-        if (self._wlen or self._wshut) and self._werr is None and self._wsel is not None:
+        if (self._wlen or self._winflight or self._wshut) and self._werr is None and self._wsel is not None:
             self._wclose = True  # the selector closes it once the queued bytes are with the kernel
             self._wsel._dirty.add(self)
             return
@@ -550,7 +551,7 @@ class KernelSocket:
     def detach(self):
         """Gives up the handle without closing it; returns its number."""
         h = self._live()
-        if self._wlen or self._wshut:
+        if self._wlen or self._winflight or self._wshut:
             raise RuntimeError("detach(): the event loop still holds unsent bytes of this socket")
         self._closed = True
         self._handle = None

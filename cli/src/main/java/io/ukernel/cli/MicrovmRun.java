@@ -107,7 +107,7 @@ final class MicrovmRun {
             throw new UserError(e.getMessage());
         }
         try (ConsoleLog log = ConsoleLog.open(app.resolve("logs/console.log"), cmd.quiet ? null : terminal);
-             RunRegistry.Registration reg = RunRegistry.register(name, "microvm", backend.name(), app,
+             RunRegistry.Registration _ = RunRegistry.register(name, "microvm", backend.name(), app,
                      ports.stream().map(PortForward::toString).reduce((a, b) -> a + "," + b).orElse(""))) {
             return boot(backend, spec, log);
         } finally {
@@ -221,7 +221,7 @@ final class MicrovmRun {
         if (why != null) {
             err.println("ukernel: packing the image (" + why + ")...");
             err.flush();
-            var r = PackCommand.pack(app, null, ImageBuilder.Compression.GZIP, firecracker, null);
+            var r = PackCommand.pack(app, null, ImageBuilder.Compression.NONE, firecracker, null);
             err.println("ukernel: " + PackCommand.summaryLine(r));
             r.warnings().forEach(w -> err.println("ukernel: warning: " + w));
             err.flush();

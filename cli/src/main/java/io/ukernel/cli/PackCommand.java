@@ -52,8 +52,8 @@ public final class PackCommand implements Callable<Integer> {
                     + "newest /boot/vmlinuz-*.")
     Path kernel;
 
-    @Option(names = "--compress", paramLabel = "KIND", defaultValue = "gzip",
-            description = "gzip (default: a third of the size) or none (faster to unpack under emulation).")
+    @Option(names = "--compress", paramLabel = "KIND", defaultValue = "none",
+            description = "none (default: the guest kernel only copies it, fastest under emulation) or gzip (a third of the size, to ship or store).")
     String compress;
 
     @Option(names = "--no-firecracker", description = "Skip NAME.vmlinux and NAME.firecracker.json.")

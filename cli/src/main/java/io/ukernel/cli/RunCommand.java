@@ -142,7 +142,7 @@ public final class RunCommand implements Callable<Integer> {
                     console, clock,
                     (long) (graceSeconds * TimeUnit.SECONDS.toNanos(1))));
             installSignalHandlers(kernel);
-            try (RunRegistry.Registration r = RunRegistry.register(manifest.name(), "process", "", app, "")) {
+            try (RunRegistry.Registration _ = RunRegistry.register(manifest.name(), "process", "", app, "")) {
                 return kernel.run();
             }
         }

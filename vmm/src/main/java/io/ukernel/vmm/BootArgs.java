@@ -12,9 +12,15 @@ public final class BootArgs {
 
     private BootArgs() {}
 
-    /** For QEMU, run with {@code -no-reboot}: a panic reboots at once, which ends QEMU; the guest powers off. */
-    public static String qemu(GuestParams params) {
-        return check(COMMON + " panic=-1 " + params.toCmdline());
+    /**
+     * For QEMU, run with {@code -no-reboot}: a panic reboots at once, which ends QEMU; the guest powers off.
+     *
+     * @param tscKhz the TSC frequency to give the guest instead of letting it calibrate (0: calibrate). Under
+     *               emulation the guest's TSC is the host's, and calibrating it against the emulated PIT fails now
+     *               and then on a busy host, leaving the guest without a clock.
+     */
+    public static String qemu(GuestParams params, long tscKhz) {
+        return check(COMMON + " panic=-1" + (tscKhz > 0 ? " tsc_early_khz=" + tscKhz : "") + " " + params.toCmdline());
     }
 
     /**

@@ -217,6 +217,11 @@ public final class FirecrackerBackend implements VmmBackend {
                 }
             }
             if (!proc.alive()) {
+                try {
+                    proc.waitFor(1, TimeUnit.SECONDS);          // let its last stderr lines arrive
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
                 String why;
                 synchronized (stderr) {
                     why = String.join(" / ", stderr);

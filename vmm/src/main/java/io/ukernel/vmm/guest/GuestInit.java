@@ -43,15 +43,29 @@ public final class GuestInit {
 
     private final PrintStream out;
     private final List<String> notes = new ArrayList<>();
+    /** Guest uptime (s) when main() started and when the mounts were done: the boot's milestones. */
+    private final double mainAt;
+    private double mountedAt;
 
-    private GuestInit(PrintStream out) {
+    private GuestInit(PrintStream out, double mainAt) {
         this.out = out;
+        this.mainAt = mainAt;
     }
 
-    /** Entry point; arguments are ignored (the command line comes from {@code /proc/cmdline}). */
-    public static void main(String[] args) {
+    /**
+     * Entry point. As PID 1 arguments are ignored (the run's parameters come from {@code /proc/cmdline});
+     * {@code --train PYTHON APP} is the AOT training run {@code ukernel pack} makes on the host.
+     */
+    public static void main(String[] args) throws Exception {
+        double mainAt = uptime();                 // /init mounted /proc before starting the JVM
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true,
                 StandardCharsets.UTF_8);
+        if (args.length == 3 && args[0].equals("--train")) {
+            if (AotTraining.run(Path.of(args[1]), Path.of(args[2])) != 0) {
+                System.exit(1);
+            }
+            return;
+        }
         if (ProcessHandle.current().pid() != 1) {
             out.println("ukernel: GuestInit runs only as PID 1 of a ukernel microVM (see docs/microvm.md)");
             System.exit(2);
@@ -59,8 +73,9 @@ public final class GuestInit {
         GuestParams.Halt halt = GuestParams.Halt.POWEROFF;
         int status = 70;
         try {
-            GuestInit init = new GuestInit(out);
+            GuestInit init = new GuestInit(out, mainAt);
             init.mountAll();
+            init.mountedAt = uptime();
             String cmdline = Files.readString(Path.of("/proc/cmdline"), StandardCharsets.UTF_8);
             GuestParams params = GuestParams.parse(cmdline);
             halt = params.halt();
@@ -82,7 +97,6 @@ public final class GuestInit {
 
     private int run(GuestParams params, String cmdline) throws Exception {
         ImageInfo info = ImageInfo.parse(Files.readAllBytes(Path.of(IMAGE_INFO)));
-        double initAt = uptime();
         try {
             Linux.sethostname(info.app());
         } catch (IOException e) {
@@ -95,8 +109,8 @@ public final class GuestInit {
         try (Console console = Console.open(clock, format, out, null, params.debug())) {
             int cpus = Runtime.getRuntime().availableProcessors();
             String where = "linux " + release() + ", " + cpus + " vCPU, " + memoryMib() + " MiB";
-            console.kernel(Level.INFO, String.format(Locale.ROOT, "microvm: guest init at %.3f s, JVM up at %.3f s "
-                    + "(%s); network: %s", initAt, uptime(), where, net));
+            console.kernel(Level.INFO, String.format(Locale.ROOT, "microvm: JVM main at %.2f s, mounts done %.2f s, "
+                    + "console up %.2f s (guest uptime; %s); network: %s", mainAt, mountedAt, uptime(), where, net));
             notes.forEach(n -> console.kernel(Level.WARN, "microvm: " + n));
             Path app = Path.of(ImageBuilder.APP_DIR);
             Manifest manifest = ManifestParser.parse(app.resolve(Manifest.FILE_NAME));
@@ -140,6 +154,10 @@ public final class GuestInit {
                 Network.ethernet(params.net().get(), info.modules(), cmdline);
                 up.add("eth0 " + params.net().get().address() + "/" + params.net().get().prefix() + " via "
                         + params.net().get().gateway());
+                if (params.net().get().address().startsWith("10.0.2.")) {
+                    // QEMU's user-mode network answers DNS at 10.0.2.3
+                    Files.writeString(Path.of("/etc/resolv.conf"), "nameserver 10.0.2.3\n");
+                }
             } catch (IOException e) {
                 notes.add("eth0 not configured: " + e.getMessage());
             }

@@ -19,13 +19,14 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.zip.Deflater;
 import java.util.zip.GZIPOutputStream;
 
 /**
- * {@code ukernel pack}: writes {@code dist/NAME.img}, an initramfs (a {@code cpio} archive, gzip'd by default)
+ * {@code ukernel pack}: writes {@code dist/NAME.img}, an initramfs (a {@code cpio} archive, uncompressed by default: under emulation the guest kernel copies 100 MiB faster than it inflates 35)
  * holding everything the guest runs — a generated {@code /init}, a jlink'ed Java runtime, the kernel's jars, the
  * host's CPython (pruned) with the shared libraries it and the JVM link, the kernel modules networking needs, and
  * the extracted bundle — plus the guest kernel beside it ({@code NAME.vmlinuz}) and, for Firecracker, the ELF
@@ -186,6 +187,18 @@ public final class ImageBuilder {
             BundleReader.extract(in.bundle(), app);
             copyPreopens(app);
             precompile(app);
+            Path stage = work.resolve("stage");
+            List<String> classPath = AotCache.stageJars(jars, stage, mtime());
+            Path aotLog = work.resolve("aot-training.log");
+            Optional<Path> aot = AotCache.get(jre, stage, classPath, JVM_OPTIONS, in.python(),
+                    app.resolve("adapter/ukernel"), jarsSha + " " + mtime(), in.cacheDir(), aotLog);
+            if (aot.isEmpty()) {
+                warnings.add("no AOT cache for the guest JVM (its training run failed; it starts slower): "
+                        + tail(aotLog));
+            } else {
+                step("      AOT cache for the guest JVM: " + ImageSizes.mib(Files.size(aot.get())) + " (trained once, "
+                        + "kept in " + in.cacheDir() + ")");
+            }
             String bundleSha = Sha256.hex(in.bundle());
             List<String> guestModules = mods.files().stream()
                     .map(f -> "/" + KernelModules.GUEST_DIR + "/" + f.getFileName()).toList();
@@ -193,7 +206,8 @@ public final class ImageBuilder {
                     in.pythonVersion(), in.kernel().release(), guestModules);
             Path image = imagePath(in.distDir(), name);
             step("[5/6] writing " + image + " (" + in.compression().name().toLowerCase(java.util.Locale.ROOT) + ")");
-            List<Part> parts = write(image, info, jre, jars, py, libs, mods, app);
+            List<Path> staged = classPath.stream().map(stage::resolve).toList();
+            List<Part> parts = write(image, info, jre, staged, classPath, aot, py, libs, mods, app);
             step("[6/6] kernel files for QEMU" + (in.firecracker() ? " and Firecracker" : ""));
             Path kernelCopy = copyKernel(name);
             Path vmlinux = null;
@@ -229,8 +243,9 @@ public final class ImageBuilder {
         return KernelModules.resolve(dir.get(), KernelModules.NETWORK);
     }
 
-    private List<Part> write(Path image, ImageInfo info, Path jre, List<Path> jars, PythonTree.Tree py,
-            SharedLibraries.Found libs, KernelModules.Found mods, Path app) throws IOException {
+    private List<Part> write(Path image, ImageInfo info, Path jre, List<Path> jars, List<String> classPath,
+            Optional<Path> aot, PythonTree.Tree py, SharedLibraries.Found libs, KernelModules.Found mods, Path app)
+            throws IOException {
         Path tmp = image.resolveSibling(image.getFileName() + ".tmp");
         List<Part> parts = new ArrayList<>();
         try (OutputStream file = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
@@ -244,30 +259,35 @@ public final class ImageBuilder {
             pw.begin("init");
             cpio.file(ImageInfo.PATH, 0644, info.toBytes());
             cpio.file("init", 0755, InitElf.forCommand(List.of("/ukernel/java/bin/java", "@/ukernel/java.args")));
-            cpio.file("ukernel/java.args", 0644, javaArgs(jars).getBytes(StandardCharsets.UTF_8));
+            cpio.file("ukernel/java.args", 0644, javaArgs(classPath, aot.isPresent()).getBytes(StandardCharsets.UTF_8));
+            cpio.file("etc/hosts", 0644, "127.0.0.1\tlocalhost\n::1\tlocalhost\n".getBytes(StandardCharsets.US_ASCII));
             cpio.directory("dev", 0755);
             cpio.charDevice("dev/console", 0600, 5, 1);
             cpio.charDevice("dev/null", 0666, 1, 3);
             for (String d : List.of("proc", "sys", "tmp", "run", "root")) {
                 cpio.directory(d, d.equals("tmp") ? 01777 : 0755);
             }
-            pw.count(8);
+            pw.count(9);
             pw.end();
 
             pw.begin("java runtime");
             for (Path p : ImageFiles.walk(jre)) {
                 String rel = jre.relativize(p).toString();
-                if (rel.equals(".complete")) {
-                    continue;
+                if (rel.equals(".complete") || (aot.isPresent() && rel.equals("lib/server/classes.jsa"))) {
+                    continue;               // the AOT cache holds the JDK's classes too
                 }
                 entry(cpio, "ukernel/java/" + rel, p);
                 pw.count(1);
             }
             pw.end();
 
-            pw.begin("kernel jars");
+            pw.begin("kernel + AOT cache");
             for (Path j : jars) {
                 cpio.file("ukernel/lib/" + j.getFileName(), 0644, j);
+                pw.count(1);
+            }
+            if (aot.isPresent()) {
+                cpio.file(AotCache.GUEST_PATH, 0644, aot.get());
                 pw.count(1);
             }
             pw.end();
@@ -335,13 +355,18 @@ public final class ImageBuilder {
         }
     }
 
-    /** The JVM's argument file. */
-    static String javaArgs(List<Path> jars) {
+    /**
+     * The JVM's argument file. The class path is relative: the guest's init runs in {@code /}, and an AOT cache
+     * trained on the host in a directory laid out the same way then matches it.
+     */
+    static String javaArgs(List<String> classPath, boolean aot) {
         StringBuilder b = new StringBuilder();
         JVM_OPTIONS.forEach(o -> b.append(o).append('\n'));
+        if (aot) {
+            b.append("-XX:AOTCache=").append(AotCache.GUEST_PATH).append('\n');
+        }
         b.append("-cp\n");
-        List<String> cp = jars.stream().map(j -> "/ukernel/lib/" + j.getFileName()).toList();
-        b.append(String.join(":", cp)).append('\n');
+        b.append(String.join(":", classPath)).append('\n');
         b.append(MAIN_CLASS).append('\n');
         return b.toString();
     }
@@ -419,6 +444,15 @@ public final class ImageBuilder {
             Files.copy(cached, dest);
         }
         return dest;
+    }
+
+    private static String tail(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log);
+            return lines.isEmpty() ? "(no output)" : lines.getLast();
+        } catch (IOException e) {
+            return "(no log)";
+        }
     }
 
     private void step(String line) {

@@ -24,4 +24,17 @@ public final class TinyInitrd {
         }
         return out.toByteArray();
     }
+
+    /**
+     * {@code java -cp ... io.ukernel.vmm.image.TinyInitrd FILE [LINE]}: writes the floor image for
+     * {@code bench/microvm.sh}. Boot it only in a VM: its init powers the machine off.
+     */
+    public static void main(String[] args) throws IOException {
+        if (args.length < 1) {
+            System.err.println("usage: TinyInitrd FILE [LINE]");
+            System.exit(2);
+        }
+        java.nio.file.Files.write(java.nio.file.Path.of(args[0]),
+                printAndPowerOff(args.length > 1 ? args[1] : "ukernel-floor: init ran"));
+    }
 }

@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -137,7 +136,7 @@ public final class QemuMicrovmBackend implements VmmBackend {
                 "-qmp", "unix:" + qmp + ",server=on,wait=off",
                 "-kernel", spec.kernel().toString(),
                 "-initrd", spec.initrd().orElseThrow().toString(),
-                "-append", BootArgs.qemu(spec.params())));
+                "-append", BootArgs.qemu(spec.params(), accel.kvm() ? 0 : hostTscKhz())));
         if (spec.params().net().isPresent() || !spec.ports().isEmpty()) {
             StringBuilder netdev = new StringBuilder("user,id=net0,restrict=off");
             for (PortForward p : spec.ports()) {
@@ -146,6 +145,28 @@ public final class QemuMicrovmBackend implements VmmBackend {
             c.addAll(List.of("-netdev", netdev.toString(), "-device", "virtio-net-device,netdev=net0"));
         }
         return c;
+    }
+
+    /**
+     * The host's TSC frequency in kHz, from {@code /proc/cpuinfo}: x86 Linux derives {@code bogomips} from the
+     * TSC (twice its MHz) when the TSC is constant. 0 when unknown.
+     */
+    static long hostTscKhz() {
+        try {
+            String info = Files.readString(Path.of("/proc/cpuinfo"));
+            if (!info.contains("constant_tsc")) {
+                return 0;
+            }
+            for (String line : info.split("\n")) {
+                if (line.startsWith("bogomips")) {
+                    double bogomips = Double.parseDouble(line.substring(line.indexOf(':') + 1).strip());
+                    return Math.round(bogomips * 500);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+        return 0;
     }
 
     private static void awaitMonitor(VmmProcess proc, Path qmp, Deque<String> lastErrors) throws QemuException {
@@ -233,15 +254,6 @@ public final class QemuMicrovmBackend implements VmmBackend {
                 }
             }
             return rc;
-        }
-    }
-
-    /** For messages: the binary if found. */
-    public Optional<Path> find() {
-        try {
-            return Optional.of(locate());
-        } catch (QemuException e) {
-            return Optional.empty();
         }
     }
 }

@@ -1,0 +1,202 @@
+package io.ukernel.vmm.firecracker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ukernel.vmm.GuestParams;
+import io.ukernel.vmm.PortForward;
+import io.ukernel.vmm.VmSpec;
+import io.ukernel.vmm.VmmException;
+import io.ukernel.vmm.spi.ConsoleListener;
+import io.ukernel.vmm.spi.RunningVm;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The backend end to end with the fake server standing in for the {@code firecracker} binary (a separate
+ * process, started the way the real one is): boot, console, clean stop, and the ways it fails.
+ */
+class FirecrackerBackendTest {
+    @TempDir
+    Path tmp;
+
+    /** A script that runs the fake as the firecracker binary. */
+    private Path fakeBinary(String body) throws Exception {
+        Path script = tmp.resolve("firecracker");
+        Files.writeString(script, "#!/bin/sh\n" + body + "\n", StandardCharsets.UTF_8);
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return script;
+    }
+
+    private Path fakeFirecracker() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return fakeBinary("exec '" + java + "' -XX:TieredStopAtLevel=1 -cp '" + System.getProperty("java.class.path")
+                + "' -Dukernel.repo='" + System.getProperty("ukernel.repo", ".") + "' "
+                + FakeFirecracker.class.getName() + " \"$@\"");
+    }
+
+    private VmSpec spec(Path runDir, List<PortForward> ports) throws Exception {
+        Path kernel = Files.write(tmp.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F', 2});
+        Path initrd = Files.write(tmp.resolve("app.img"), new byte[] {1});
+        return new VmSpec("app", kernel, Optional.of(initrd), Optional.empty(), 1, 256, ports, GuestParams.defaults(),
+                runDir);
+    }
+
+    static final class Lines implements ConsoleListener {
+        final List<String> guest = new CopyOnWriteArrayList<>();
+        final List<String> vmm = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void guest(String line) {
+            guest.add(line);
+        }
+
+        @Override
+        public void vmm(String line) {
+            vmm.add(line);
+        }
+
+        boolean await(String needle, long millis) throws InterruptedException {
+            long end = System.currentTimeMillis() + millis;
+            while (System.currentTimeMillis() < end) {
+                if (guest.stream().anyMatch(l -> l.contains(needle))) {
+                    return true;
+                }
+                Thread.sleep(20);
+            }
+            return false;
+        }
+    }
+
+    @Test
+    void boot_configuresStartsStreamsTheConsole_andStopsWithCtrlAltDel() throws Exception {
+        Path record = tmp.resolve("calls");
+        Path bin = fakeFirecracker();
+        Path runDir = Files.createDirectories(tmp.resolve("run"));
+        FirecrackerBackend backend = new FirecrackerBackend(Map.of(FirecrackerBackend.ENV_BINARY, bin.toString()),
+                Duration.ofSeconds(20));
+        Lines lines = new Lines();
+        RunningVm vm = withEnv(record, () -> backend.boot(spec(runDir, List.of()), lines));
+        assertTrue(lines.await("platform microvm", 10_000), "console: " + lines.guest);
+        vm.requestStop();
+        assertEquals(0, vm.waitFor(20, TimeUnit.SECONDS), "firecracker exits when the guest reboots");
+        assertTrue(lines.guest.contains("ukernel: app exited with status 0"), lines.guest.toString());
+        assertEquals(List.of("PUT /logger", "PUT /machine-config", "PUT /boot-source", "PUT /actions", "PUT /actions"),
+                Files.readAllLines(record));
+        assertFalse(Files.exists(runDir.resolve("firecracker.sock")), "the socket is removed");
+    }
+
+    /** The fake reads FAKE_FC_RECORD from its environment: set it for the child through a wrapper script. */
+    private <T> T withEnv(Path record, ThrowingSupplier<T> body) throws Exception {
+        Path bin = tmp.resolve("firecracker");
+        String script = Files.readString(bin).replace("exec ", "FAKE_FC_RECORD='" + record + "' exec ");
+        Files.writeString(bin, script);
+        return body.get();
+    }
+
+    interface ThrowingSupplier<T> {
+        T get() throws Exception;
+    }
+
+    @Test
+    void boot_socketNeverAppears_isAClearError_andTheProcessIsEnded() throws Exception {
+        Path bin = fakeBinary("exec sleep 30");
+        Path runDir = Files.createDirectories(tmp.resolve("run"));
+        FirecrackerBackend backend = new FirecrackerBackend(Map.of(FirecrackerBackend.ENV_BINARY, bin.toString()),
+                Duration.ofMillis(800));
+        long t0 = System.nanoTime();
+        VmmException e = assertThrows(VmmException.class, () -> backend.boot(spec(runDir, List.of()), new Lines()));
+        assertTrue(e.getMessage().contains("did not appear within 800 ms"), e.getMessage());
+        assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10));
+    }
+
+    @Test
+    void boot_binaryExitsAtOnce_reportsItsStderr() throws Exception {
+        Path bin = fakeBinary("echo 'Error: Could not open /dev/kvm: No such file or directory' >&2; exit 1");
+        FirecrackerBackend backend = new FirecrackerBackend(Map.of(FirecrackerBackend.ENV_BINARY, bin.toString()),
+                Duration.ofSeconds(5));
+        VmmException e = assertThrows(VmmException.class,
+                () -> backend.boot(spec(Files.createDirectories(tmp.resolve("run")), List.of()), new Lines()));
+        assertTrue(e.getMessage().contains("exited before opening its API socket (status 1)"), e.getMessage());
+        assertTrue(e.getMessage().contains("Could not open /dev/kvm"), e.getMessage());
+    }
+
+    @Test
+    void boot_rejectedDrive_failsWithTheFaultMessage_andCleansUp() throws Exception {
+        Path bin = fakeFirecracker();
+        String script = Files.readString(bin).replace("exec ", "FAKE_FC_REJECT_DRIVE='Unable to create the block "
+                + "device: no space left' exec ");
+        Files.writeString(bin, script);
+        Path runDir = Files.createDirectories(tmp.resolve("run"));
+        Path disk = Files.write(tmp.resolve("rootfs.ext4"), new byte[512]);
+        Path kernel = Files.write(tmp.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
+        VmSpec s = new VmSpec("app", kernel, Optional.empty(), Optional.of(disk), 1, 256, List.of(),
+                GuestParams.defaults(), runDir);
+        FirecrackerBackend backend = new FirecrackerBackend(Map.of(FirecrackerBackend.ENV_BINARY, bin.toString()),
+                Duration.ofSeconds(20));
+        FirecrackerApiException e = assertThrows(FirecrackerApiException.class, () -> backend.boot(s, new Lines()));
+        assertEquals("Unable to create the block device: no space left", e.faultMessage());
+        assertFalse(Files.exists(runDir.resolve("firecracker.sock")));
+    }
+
+    @Test
+    void removeStale_deletesADeadSocket_butNotALiveOne() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("sock"));
+        Path sock = dir.resolve("firecracker.sock");
+        try (ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            s.bind(UnixDomainSocketAddress.of(sock));
+            assertThrows(VmmException.class, () -> FirecrackerBackend.removeStale(sock));
+        }
+        assertTrue(Files.exists(sock), "closing a channel leaves its socket file: stale");
+        FirecrackerBackend.removeStale(sock);
+        assertFalse(Files.exists(sock));
+    }
+
+    @Test
+    void boot_badInput_isRefusedBeforeStarting() throws Exception {
+        Path bin = fakeBinary("exit 0");
+        FirecrackerBackend backend = new FirecrackerBackend(Map.of(FirecrackerBackend.ENV_BINARY, bin.toString()),
+                Duration.ofSeconds(1));
+        assertTrue(assertThrows(VmmException.class, () -> backend.boot(spec(tmp, List.of(new PortForward(8080, 80))),
+                new Lines())).getMessage().contains("tap device"));
+        Path bz = Files.write(tmp.resolve("bzImage"), new byte[] {'M', 'Z'});
+        VmSpec notElf = new VmSpec("app", bz, Optional.of(bz), Optional.empty(), 1, 256, List.of(),
+                GuestParams.defaults(), tmp);
+        assertTrue(assertThrows(VmmException.class, () -> backend.boot(notElf, new Lines())).getMessage()
+                .contains("only an uncompressed ELF vmlinux"));
+        FirecrackerBackend missing = new FirecrackerBackend(Map.of("PATH", tmp.resolve("empty").toString()),
+                Duration.ofSeconds(1));
+        assertTrue(assertThrows(VmmException.class, missing::locate).getMessage()
+                .contains("Firecracker is not installed"));
+    }
+
+    @Test
+    void configFile_holdsTheSameBodies_validAgainstTheSpec() throws Exception {
+        Path kernel = Files.write(tmp.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
+        Path initrd = Files.write(tmp.resolve("app.img"), new byte[] {1});
+        Path f = FirecrackerConfigFile.write(tmp.resolve("fc.json"), kernel, initrd, 2, 512, GuestParams.defaults());
+        @SuppressWarnings("unchecked")
+        Map<String, Object> cfg = (Map<String, Object>) io.ukernel.vmm.Json.read(Files.readString(f));
+        SwaggerSpec s = SwaggerSpec.load();
+        assertEquals(List.of(), s.validate("BootSource", cfg.get("boot-source")));
+        assertEquals(List.of(), s.validate("MachineConfiguration", cfg.get("machine-config")));
+        String args = (String) ((Map<?, ?>) cfg.get("boot-source")).get("boot_args");
+        assertTrue(args.contains("console=ttyS0") && args.contains("reboot=k") && args.contains("ukernel.halt=reboot"),
+                args);
+    }
+}
