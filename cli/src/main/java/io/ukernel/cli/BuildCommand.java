@@ -26,6 +26,7 @@ import picocli.CommandLine.Spec;
 /** {@code ukernel build [DIR]}: write {@code build/bundle.tgz} and the adapter metadata when anything changed. */
 @Command(
         name = "build",
+        header = "Check the manifest and build build/bundle.tgz (reproducible).",
         mixinStandardHelpOptions = true,
         description = {
             "Check ukernel.toml and build the app: build/bundle.tgz (the manifest, src/ and the Python adapter; "

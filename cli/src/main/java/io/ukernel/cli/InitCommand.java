@@ -18,6 +18,7 @@ import picocli.CommandLine.Spec;
 /** {@code ukernel init NAME [--dir DIR]}: create a new app from the template. */
 @Command(
         name = "init",
+        header = "Create a new app (manifest, heartbeat worker, env file).",
         mixinStandardHelpOptions = true,
         description = {
             "Create a new app: ukernel.toml (the manifest, every section explained), src/main.py (a heartbeat "

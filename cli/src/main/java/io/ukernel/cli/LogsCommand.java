@@ -23,6 +23,7 @@ import picocli.CommandLine.Spec;
 /** {@code ukernel logs [DIR] [-f] [-n N]}: show, and optionally follow, {@code logs/console.log}. */
 @Command(
         name = "logs",
+        header = "Show or follow the console log, logs/console.log.",
         mixinStandardHelpOptions = true,
         description = {
             "Print the app's console log (logs/console.log): every line the kernel and the workers wrote in the "

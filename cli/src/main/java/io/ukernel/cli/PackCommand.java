@@ -22,6 +22,7 @@ import picocli.CommandLine.Spec;
 /** {@code ukernel pack [DIR]}: the bootable microVM image {@code dist/NAME.img} and the kernel files beside it. */
 @Command(
         name = "pack",
+        header = "Pack the app into a bootable microVM image, dist/NAME.img.",
         mixinStandardHelpOptions = true,
         description = {
             "Pack the app into a bootable microVM image, dist/NAME.img: an initramfs holding the kernel (a jlink'ed "

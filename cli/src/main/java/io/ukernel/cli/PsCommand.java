@@ -14,6 +14,7 @@ import picocli.CommandLine.Spec;
 /** {@code ukernel ps}: the apps running on this machine, on either platform. */
 @Command(
         name = "ps",
+        header = "List the apps running on this machine.",
         mixinStandardHelpOptions = true,
         description = {
             "List the apps `ukernel run` is running on this machine: name, pid of the run, platform (process or "

@@ -34,6 +34,7 @@ import sun.misc.Signal;
 /** {@code ukernel run}: build when stale, boot the kernel, run the app's tasks, exit with the main task's status. */
 @Command(
         name = "run",
+        header = "Boot the kernel and run the app (process platform or a microVM).",
         mixinStandardHelpOptions = true,
         description = {
             "Boot the kernel and run the app: builds build/bundle.tgz first when a source changed, extracts it to "

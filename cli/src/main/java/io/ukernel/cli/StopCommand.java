@@ -15,6 +15,7 @@ import picocli.CommandLine.Spec;
 /** {@code ukernel stop NAME}: stop a running app cleanly. */
 @Command(
         name = "stop",
+        header = "Stop a running app cleanly.",
         mixinStandardHelpOptions = true,
         description = {
             "Stop a running app cleanly: its `ukernel run` gets SIGTERM, like Ctrl-C. On the process platform the "
