@@ -1,5 +1,6 @@
 package io.ukernel.vmm.firecracker;
 
+import io.ukernel.vmm.Binaries;
 import io.ukernel.vmm.BootArgs;
 import io.ukernel.vmm.VmSpec;
 import io.ukernel.vmm.VmmException;
@@ -70,19 +71,9 @@ public final class FirecrackerBackend implements VmmBackend {
      * @throws VmmException saying where to get it
      */
     public Path locate() throws VmmException {
-        String explicit = env.get(ENV_BINARY);
-        if (explicit != null && !explicit.isBlank()) {
-            Path p = Path.of(explicit);
-            if (!Files.isExecutable(p)) {
-                throw new VmmException(ENV_BINARY + "=" + explicit + " is not an executable file");
-            }
-            return p;
-        }
-        for (String dir : env.getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin").split(File.pathSeparator)) {
-            Path p = Path.of(dir.isEmpty() ? "." : dir, "firecracker");
-            if (Files.isExecutable(p)) {
-                return p;
-            }
+        Optional<Path> found = Binaries.find(env, ENV_BINARY, "firecracker");
+        if (found.isPresent()) {
+            return found.get();
         }
         throw new VmmException("Firecracker is not installed (no firecracker on PATH, " + ENV_BINARY + " unset): "
                 + "download a release from https://github.com/firecracker-microvm/firecracker/releases and set "

@@ -1,8 +1,10 @@
 package io.ukernel.vmm.qemu;
 
+import io.ukernel.vmm.Binaries;
 import io.ukernel.vmm.BootArgs;
 import io.ukernel.vmm.PortForward;
 import io.ukernel.vmm.VmSpec;
+import io.ukernel.vmm.VmmException;
 import io.ukernel.vmm.VmmProcess;
 import io.ukernel.vmm.spi.ConsoleListener;
 import io.ukernel.vmm.spi.RunningVm;
@@ -16,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -54,19 +57,14 @@ public final class QemuMicrovmBackend implements VmmBackend {
      * @throws QemuException saying how to install it
      */
     public Path locate() throws QemuException {
-        String explicit = env.get(ENV);
-        if (explicit != null && !explicit.isBlank()) {
-            Path p = Path.of(explicit);
-            if (!Files.isExecutable(p)) {
-                throw new QemuException(ENV + "=" + explicit + " is not an executable file");
-            }
-            return p;
+        Optional<Path> found;
+        try {
+            found = Binaries.find(env, ENV, BINARY);
+        } catch (VmmException e) {
+            throw new QemuException(e.getMessage());
         }
-        for (String dir : env.getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin").split(File.pathSeparator)) {
-            Path p = Path.of(dir.isEmpty() ? "." : dir, BINARY);
-            if (Files.isExecutable(p)) {
-                return p;
-            }
+        if (found.isPresent()) {
+            return found.get();
         }
         throw new QemuException("QEMU is not installed (no " + BINARY + " on PATH): install it (Debian/Ubuntu: "
                 + "`apt-get install qemu-system-x86`, Fedora: `dnf install qemu-system-x86`) or set " + ENV
