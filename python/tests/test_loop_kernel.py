@@ -315,3 +315,91 @@ def test_written_bytes_survive_close_and_the_loop_batches(app_dir):
             return 0
         """})
     check(run_app(app_dir), "CLOSE FLUSH OK")
+
+
+# A self-signed certificate for localhost / 127.0.0.1 (valid 100 years), made with
+# openssl req -x509 -newkey rsa:2048 -nodes -days 36500 -subj "/CN=localhost" -addext subjectAltName=...
+_CERT = """-----BEGIN CERTIFICATE-----
+MIIDJzCCAg+gAwIBAgIUHFSTTDA6J8fL91s/XDEV8MzMmiAwDQYJKoZIhvcNAQEL
+BQAwFDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyNTA1Mjk0N1oYDzIxMjYx
+MTAxMDUyOTQ3WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwggEiMA0GCSqGSIb3DQEB
+AQUAA4IBDwAwggEKAoIBAQDSfMifhewa+al8KN3cTDWdMeiUKCEfXgelF6Ge6UiY
+4xbVC/YzOXZDi0FlNBe5Q0aDs/HHHlSHNBmUHs0GOmdY8K99hnp/DOloYxPHQ3aG
+Rh9GJ/xPHOrYUJLV81wZS9B5jPLOQO497LL1MFNMIiu5MirF5PZE+WhKNvq8xBzJ
+Z8v0fQz5G/LT4iA57JCPE5Qz92Mg1F3DOxWOwTGamOIwuLY5DnKqdjc68RMrDM3t
+EKJR3bmkF2GhtXciUtNb/nNi4qvPbvxEWIgepYw0kbDgwVQAWZ0eNDN52bQNvKWV
+/pSfccKErQq2eIabtXyCN6sRsS7W5EPsXOz8WhFdiE4/AgMBAAGjbzBtMB0GA1Ud
+DgQWBBR53FZy9RfcYi74XWE6DlSKdDG8gjAfBgNVHSMEGDAWgBR53FZy9RfcYi74
+XWE6DlSKdDG8gjAPBgNVHRMBAf8EBTADAQH/MBoGA1UdEQQTMBGCCWxvY2FsaG9z
+dIcEfwAAATANBgkqhkiG9w0BAQsFAAOCAQEAT5hjvuGuoC/sOrvozZVphz5EbqGh
+TrwesuhK4HGZvy0QrjY+eUc1HSOm7+dppLO+x3i3gBP33RqMs+qiNk+DTnKm/7ty
+uJbEEA1w1AWauFyIOaBy91FUg1PW6qjesK9Qf0EZ1MHT+xWyBZXMzebS6haoM7g6
+fLHO1uGkqKt1eSgDr+AurVUvTEM1padZC36Yn0/Xw9P+aJuhHX2h0MXB3+yw8lMY
+V6LtMjKAsLzpjS0FIXikUreE2PcFrV2qZ4d6frQnD/sCAvip9nl2ITLkEU+PggSr
+CbgFdeihpa0WqpvHDvZpoZiHBtx0gWilw8ET5g0h9tiDJwv3GIVorCTdXw==
+-----END CERTIFICATE-----
+"""
+_KEY = """-----BEGIN PRIVATE KEY-----
+MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDSfMifhewa+al8
+KN3cTDWdMeiUKCEfXgelF6Ge6UiY4xbVC/YzOXZDi0FlNBe5Q0aDs/HHHlSHNBmU
+Hs0GOmdY8K99hnp/DOloYxPHQ3aGRh9GJ/xPHOrYUJLV81wZS9B5jPLOQO497LL1
+MFNMIiu5MirF5PZE+WhKNvq8xBzJZ8v0fQz5G/LT4iA57JCPE5Qz92Mg1F3DOxWO
+wTGamOIwuLY5DnKqdjc68RMrDM3tEKJR3bmkF2GhtXciUtNb/nNi4qvPbvxEWIge
+pYw0kbDgwVQAWZ0eNDN52bQNvKWV/pSfccKErQq2eIabtXyCN6sRsS7W5EPsXOz8
+WhFdiE4/AgMBAAECggEATqb0LK/VVwsdqth2dsA/dHrWxq3sGpV/U9Btwzy2tPJ+
+cKOknuWE7J5XlGKPztl1uvb9jIMn4NG2ESQlRoOCZLijSst6cIk5mpkTJe1ul6QS
+QZvlawaKNsR86dei/YzX3OOvQyT+IUOWZ4pkRdmq7uvxEbuJzqJHtxuuO+UoQJWL
+Zi1oDqLIE+8ayET7BIkOzp5Sy61lqVLKVxQIQPz4PBTaTLnG8xRYOuFQLuoBfFYL
+c2BDGgEF5So7doO8RR0KVPEI7HngY0O3xElXNvoAR9fiaOAYaAUZMpmcoIEF8u4I
+Nk9nMX40BqXPwU7qwFFaX/8cYW5DDZBb6fScquDFMQKBgQD+ovlgJiHaKcpQ4NTq
+RkLg+6apAca1g3v9T3J4lh2TOYZENJLn4D9MMzWniTsUPgX5srnSrH/CacKbEg+E
+Lf7JUo584cIgzcbqTiASAURrYvWTOuzkn0tBiHqK5OPE21hrKvPYd4f0XZfGFoXH
+nNIx/C4CCRppBIJ6BXbkPMMnRwKBgQDTnUuJUrDvH99k+l0ZysjzSJHGomQrFGPu
+hy7d7eDlGcmPSCCj8WROANO20AMVWTNzfd6EJVNm/ym5cZBK2nsmHiJiKBJPxO2u
+f6E3VdwDf70SyxB8J+tuSDEEEZdm2aelFkmRRPadg8Vj+6v1VyxOGEm6Z1X163dK
+frTcKMCNSQKBgQDX2EwtLYWqiZwevMaeo9pTHd4jCwdmm8MBcVPmVdFSGAPxUuNo
+PJVLQWlsz43N1dl41QBhTamqob29dyzB7b845osz3qaQ6f2AZaMXwA1APg1OtTdT
+gJfpQAgoLmfIWep0RV+YEZKkGKXr2vGhyBQBHPPe89p4RMNZLcKfK8Z9RwKBgQCE
+E4C5zOqx1OrRU5IYLwENFxYlK+XpHWjhz23pBjd/xoCO9S2qJVe9d7asO1gxUuNS
+ChV/1OwhNNEN9Vth3MtQFy7OpMQJFZhjeTVeHDCd3nRb7nHzi9bdliFBsNkWUHLa
+DvcLvEdQOJZSuRmynx4AABjERwrX2ocx77NiVe0YQQKBgFwEJSzblVAqH6beUUV9
+kgTIN2R93KH61rEpZ/RkUbf/Aapog38PmeDbuvamaJyS/AtVmsAfTZEDbur1ILFY
+xyIXsOn3nUl6av37TsoE6mbu7vvlVM/UFYUQngIKc6/IXUXzOZRXNUkfiz5DNhrL
+TEYEejI/CplXE5HhvqzDMCJR
+-----END PRIVATE KEY-----
+"""
+
+
+def test_tls_over_kernel_sockets(app_dir):
+    write_app(app_dir, MANIFEST, {"src/cert.pem": _CERT, "src/key.pem": _KEY, "src/main.py": """
+        import asyncio
+        import ssl
+
+        import ukernel
+
+
+        async def main():
+            ukernel.cap_acquire("LOG")
+            server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            server_ctx.load_cert_chain("src/cert.pem", "src/key.pem")  # the bundle is readable
+            client_ctx = ssl.create_default_context(cafile="src/cert.pem")
+
+            async def handle(reader, writer):
+                line = await reader.readline()
+                writer.write(b"tls echo: " + line)
+                await writer.drain()
+                writer.close()
+
+            server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_ctx)
+            writer.write(b"hello\\n")
+            await writer.drain()
+            assert await reader.readline() == b"tls echo: hello\\n"
+            version = writer.get_extra_info("ssl_object").version()
+            writer.close()
+            server.close()
+            ukernel.info("TLS OK %s" % version)
+            return 0
+        """})
+    check(run_app(app_dir), "TLS OK TLS")

@@ -229,6 +229,7 @@ class KernelSelector(_selectors.BaseSelector):
                 self.flush_all()
             except Exception:
                 pass
+        self._thread = None  # sends after this are no longer written behind
         self._map.clear()
         self._flat = None
         self._by_handle = None

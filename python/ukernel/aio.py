@@ -43,7 +43,7 @@ __all__ = ["Channel", "Message", "Task", "File", "spawn", "open", "inherited_han
 Message = _namedtuple("Message", "data handles")
 Message.__doc__ = "A channel message: ``data`` (bytes) and ``handles`` (the handle numbers it moved to this task)."
 
-ENV_HANDLES = "UKERNEL_HANDLES"
+ENV_HANDLES = _abi.ENV_HANDLES
 
 
 def _client(client):
