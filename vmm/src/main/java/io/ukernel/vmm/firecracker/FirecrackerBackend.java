@@ -1,6 +1,7 @@
 package io.ukernel.vmm.firecracker;
 
 import io.ukernel.vmm.Binaries;
+import io.ukernel.vmm.ControlledVm;
 import io.ukernel.vmm.BootArgs;
 import io.ukernel.vmm.VmSpec;
 import io.ukernel.vmm.VmmException;
@@ -246,39 +247,20 @@ public final class FirecrackerBackend implements VmmBackend {
         }
     }
 
-    /** A running Firecracker. */
-    private static final class FirecrackerVm implements RunningVm {
-        private final VmmProcess proc;
-        private final Path socket;
-        private final String describe;
-
+    /** A running Firecracker: stopped through its API ({@code SendCtrlAltDel}). */
+    private static final class FirecrackerVm extends ControlledVm {
         FirecrackerVm(VmmProcess proc, Path socket, String describe) {
-            this.proc = proc;
-            this.socket = socket;
-            this.describe = describe;
+            super(proc, socket, describe);
         }
 
         @Override
-        public long pid() {
-            return proc.pid();
+        protected void sendCtrlAltDel(Path socket) throws IOException, VmmException {
+            try (FirecrackerClient api = FirecrackerClient.connect(socket)) {
+                api.put(Actions.sendCtrlAltDel());
+            }
         }
 
-        @Override
-        public String describe() {
-            return describe;
-        }
-
-        @Override
-        public void requestStop() {
-            Thread.ofVirtual().start(() -> {
-                try (FirecrackerClient api = FirecrackerClient.connect(socket)) {
-                    api.put(Actions.sendCtrlAltDel());
-                } catch (IOException | VmmException e) {
-                    proc.terminate();
-                }
-            });
-        }
-
+        /** SIGTERM first: Firecracker flushes its logger on it; SIGKILL when it does not exit in 2 s. */
         @Override
         public void kill() {
             proc.terminate();
@@ -290,24 +272,6 @@ public final class FirecrackerBackend implements VmmBackend {
                 Thread.currentThread().interrupt();
                 proc.kill();
             }
-        }
-
-        @Override
-        public boolean alive() {
-            return proc.alive();
-        }
-
-        @Override
-        public int waitFor(long timeout, TimeUnit unit) throws InterruptedException {
-            int rc = proc.waitFor(timeout, unit);
-            if (rc >= 0) {
-                try {
-                    Files.deleteIfExists(socket);
-                } catch (IOException ignored) {
-                    // private directory
-                }
-            }
-            return rc;
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.ukernel.vmm.qemu;
 
 import io.ukernel.vmm.Binaries;
+import io.ukernel.vmm.ControlledVm;
 import io.ukernel.vmm.BootArgs;
 import io.ukernel.vmm.PortForward;
 import io.ukernel.vmm.VmSpec;
@@ -198,60 +199,17 @@ public final class QemuMicrovmBackend implements VmmBackend {
         throw new QemuException("QEMU did not open its monitor socket " + qmp + " within 10 s");
     }
 
-    /** A running QEMU. */
-    private static final class QemuVm implements RunningVm {
-        private final VmmProcess proc;
-        private final Path qmp;
-        private final String describe;
-
+    /** A running QEMU: stopped through QMP (a Ctrl-Alt-Del key press). */
+    private static final class QemuVm extends ControlledVm {
         QemuVm(VmmProcess proc, Path qmp, String describe) {
-            this.proc = proc;
-            this.qmp = qmp;
-            this.describe = describe;
+            super(proc, qmp, describe);
         }
 
         @Override
-        public long pid() {
-            return proc.pid();
-        }
-
-        @Override
-        public String describe() {
-            return describe;
-        }
-
-        @Override
-        public void requestStop() {
-            Thread.ofVirtual().start(() -> {
-                try (QmpClient c = QmpClient.connect(qmp)) {
-                    c.ctrlAltDel();
-                } catch (QemuException e) {
-                    proc.terminate();           // no monitor: end QEMU (it exits cleanly on SIGTERM)
-                }
-            });
-        }
-
-        @Override
-        public void kill() {
-            proc.kill();
-        }
-
-        @Override
-        public boolean alive() {
-            return proc.alive();
-        }
-
-        @Override
-        public int waitFor(long timeout, TimeUnit unit) throws InterruptedException {
-            int rc = proc.waitFor(timeout, unit);
-            if (rc >= 0) {
-                try {
-                    Files.deleteIfExists(qmp);
-                } catch (IOException ignored) {
-                    // the run directory is private
-                }
+        protected void sendCtrlAltDel(Path qmp) throws VmmException {
+            try (QmpClient c = QmpClient.connect(qmp)) {
+                c.ctrlAltDel();
             }
-            return rc;
         }
     }
 }
