@@ -34,7 +34,7 @@ final class TestApps {
             }
         }
         if (!Files.exists(dst.resolve("__init__.py"))) {
-            Files.writeString(dst.resolve("__init__.py"), "# placeholder\n");
+            Files.writeString(dst.resolve("__init__.py"), "# package marker\n");
         }
         return dst;
     }

@@ -82,8 +82,8 @@ final class Resolver {
     }
 
     private static int walk(int root, String path, int flags, int mode) {
-        Deque<String> todo = new ArrayDeque<>();
-        prepend(todo, path);
+        Deque<String> pending = new ArrayDeque<>();
+        prepend(pending, path);
         if (path.endsWith("/")) {
             flags |= Libc.O_DIRECTORY; // "dir/" names a directory, as the host would say
         }
@@ -91,8 +91,8 @@ final class Resolver {
         int links = 0;
         try {
             int dir = root;
-            while (!todo.isEmpty()) {
-                String name = todo.removeFirst();
+            while (!pending.isEmpty()) {
+                String name = pending.removeFirst();
                 if (name.equals("..")) {
                     if (entered.isEmpty()) {
                         return -Libc.EXDEV;
@@ -101,7 +101,7 @@ final class Resolver {
                     dir = entered.isEmpty() ? root : entered.peek();
                     continue;
                 }
-                boolean last = todo.isEmpty();
+                boolean last = pending.isEmpty();
                 int fd = last ? Libc.openat(dir, name, flags | Libc.O_NOFOLLOW, mode)
                         : Libc.openat(dir, name, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
                 if (fd >= 0) {
@@ -123,7 +123,7 @@ final class Resolver {
                 if (target.startsWith("/")) {
                     return -Libc.EXDEV;
                 }
-                prepend(todo, target);
+                prepend(pending, target);
             }
             return Libc.openat(dir, ".", flags, mode); // the path named the start directory itself
         } finally {
@@ -131,12 +131,12 @@ final class Resolver {
         }
     }
 
-    /** Puts the components of {@code path} in front of {@code todo}, skipping empty ones and {@code .}. */
-    private static void prepend(Deque<String> todo, String path) {
+    /** Puts the components of {@code path} in front of {@code pending}, skipping empty ones and {@code .}. */
+    private static void prepend(Deque<String> pending, String path) {
         String[] parts = path.split("/");
         for (int i = parts.length - 1; i >= 0; i--) {
             if (!parts[i].isEmpty() && !parts[i].equals(".")) {
-                todo.addFirst(parts[i]);
+                pending.addFirst(parts[i]);
             }
         }
     }
