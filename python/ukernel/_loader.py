@@ -77,9 +77,10 @@ def _confine(os):
     kernel): ``strict`` confines and reports what was applied on stdout, for the console; ``off`` says the worker is
     unconfined. Unset (the loader run by hand or by tests), the worker is confined all the same, quietly."""
     mode = os.environ.pop(ENV_SANDBOX, None)
+    from . import _abi
     if mode == "off":
-        print("ukernel: unconfined: the sandbox is off (--insecure-no-sandbox or [sandbox] mode = \"off\"); "
-              "this worker can reach the host directly")
+        _report(_abi.REPORT_UNCONFINED + "the sandbox is off (--insecure-no-sandbox or [sandbox] mode = \"off\"); "
+                "this worker can reach the host directly")
         return True
     from . import _confine
 
@@ -90,8 +91,16 @@ def _confine(os):
              "--insecure-no-sandbox runs it unconfined)" % e)
         return False
     if mode is not None:
-        print(report.line())
+        _report(report.line())
     return True
+
+
+def _report(line):
+    """Writes the confinement report: the first line of stdout, flushed before the app's code is imported. The
+    kernel trusts that one line (it starts with ``_abi.REPORT_CONFINED`` / ``REPORT_UNCONFINED``) and no other;
+    docs/confinement.md, "The console". Nothing may be printed to stdout before it."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def _die_with_kernel(os):

@@ -43,6 +43,14 @@ public final class Abi {
      * comma-separated, in the order the parent listed them (handle numbers are random, so it cannot guess them).
      */
     public static final String ENV_HANDLES = "UKERNEL_HANDLES";
+    /**
+     * How the Python loader's confinement report begins: the first line of a worker's stdout, written before the
+     * app's code is imported. The kernel trusts that one line, and no other, to say what the worker applied
+     * ({@code sandbox.applied} on the console); docs/confinement.md, "The console".
+     */
+    public static final String REPORT_CONFINED = "ukernel: confined: ";
+    /** As {@link #REPORT_CONFINED}, for a worker run without its sandbox ({@code sandbox.off}). */
+    public static final String REPORT_UNCONFINED = "ukernel: unconfined: ";
 
     private Abi() {}
 

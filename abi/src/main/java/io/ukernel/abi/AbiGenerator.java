@@ -92,7 +92,9 @@ public final class AbiGenerator {
         }
         s.append("ENV_ENDPOINT = \"").append(Abi.ENV_ENDPOINT).append("\"\n");
         s.append("ENV_TOKEN = \"").append(Abi.ENV_TOKEN).append("\"\n");
-        s.append("ENV_HANDLES = \"").append(Abi.ENV_HANDLES).append("\"\n\n");
+        s.append("ENV_HANDLES = \"").append(Abi.ENV_HANDLES).append("\"\n");
+        s.append("REPORT_CONFINED = \"").append(Abi.REPORT_CONFINED).append("\"\n");
+        s.append("REPORT_UNCONFINED = \"").append(Abi.REPORT_UNCONFINED).append("\"\n\n");
         for (ArgType t : ArgType.values()) {
             s.append("TAG_").append(t.name()).append(" = ").append(t.tag()).append('\n');
         }

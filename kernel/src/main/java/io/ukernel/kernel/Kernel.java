@@ -37,6 +37,8 @@ public final class Kernel implements Session, TaskControl {
     public static final String MAIN_TASK = "main";
     /** The variable that gives a spawned task the numbers of the handles it was given, comma-separated, in order. */
     public static final String ENV_HANDLES = io.ukernel.abi.Abi.ENV_HANDLES;
+    /** The loader's exit status when strict confinement failed (python/ukernel/_loader.py EXIT_UNCONFINED). */
+    public static final int EXIT_UNCONFINED = 71;
 
     private final KernelConfig config;
     private final Console console;
@@ -116,6 +118,7 @@ public final class Kernel implements Session, TaskControl {
             finish(70);
             return;
         }
+        reportSuppressedLines();
         main = tasks.create(MAIN_TASK, m.entry(), m.restart(), new CapabilitySet(m.caps()),
                 m.limits().handles()).orElseThrow();
         start(main);
@@ -124,6 +127,12 @@ public final class Kernel implements Session, TaskControl {
                 startDeclared(spec);
             }
         }
+    }
+
+    /** Every second, the counts of console lines dropped by the rate limits (a flood that fell silent too). */
+    private void reportSuppressedLines() {
+        console.reportSuppressed(false);
+        reactor.schedule(1_000_000_000L, this::reportSuppressedLines);
     }
 
     private void startDeclared(Manifest.TaskSpec spec) {
@@ -165,37 +174,43 @@ public final class Kernel implements Session, TaskControl {
         }
     }
 
+    /**
+     * What the kernel hears from a worker's process. Its stdout and stderr lines are the worker's own output: they
+     * are shown with the task's prefix, rate-limited, and never become events — with one exception the kernel can
+     * vouch for: the loader's confinement report, which is the first line of stdout, written before the app's
+     * code is imported ({@link Abi#REPORT_CONFINED}). A strict worker that exits with
+     * {@link #EXIT_UNCONFINED} before that report is one whose confinement failed ({@code sandbox.failed}):
+     * the kernel knows it from the exit status and the missing report, not from anything the worker wrote.
+     */
     private WorkerListener listener(Task task) {
         return new WorkerListener() {
-            private boolean first = true;
+            /** Set by the stdout pump thread, read by the reactor when the worker exits. */
+            private volatile boolean firstOut = true;
+            private volatile boolean reported;
 
             @Override
             public void output(String line, boolean stderr) {
-                console.write(task.name(), task.id(), stderr ? Level.ERR : Level.OUT, event(line, stderr), line);
-            }
-
-            /** The loader's report (its first stdout line) and its refusal messages get an event name. */
-            private String event(String line, boolean stderr) {
-                boolean wasFirst = first && !stderr;
-                first &= stderr;
-                if (wasFirst && line.startsWith("ukernel: confined: ")) {
-                    return "sandbox.applied";
+                String event = null;
+                if (!stderr && firstOut) {
+                    firstOut = false;
+                    event = line.startsWith(Abi.REPORT_CONFINED) ? "sandbox.applied"
+                            : line.startsWith(Abi.REPORT_UNCONFINED) ? "sandbox.off" : null;
+                    reported = event != null;
                 }
-                if (wasFirst && line.startsWith("ukernel: unconfined: ")) {
-                    return "sandbox.off";
-                }
-                if (stderr && line.startsWith("ukernel: refused ")) {
-                    return "sandbox.refused";
-                }
-                if (stderr && line.startsWith("ukernel: confinement failed")) {
-                    return "sandbox.failed";
-                }
-                return null;
+                console.output(task.name(), task.id(), stderr ? Level.ERR : Level.OUT, event, line);
             }
 
             @Override
             public void exited(int status) {
-                reactor.execute(() -> Kernel.this.exited(task, status));
+                boolean confinementFailed = status == EXIT_UNCONFINED && !reported && config.platform().confined();
+                reactor.execute(() -> {
+                    if (confinementFailed) {
+                        console.event(task.name(), task.id(), Level.ERROR, "sandbox.failed", "task " + task.label()
+                                + " could not be confined (exit status " + EXIT_UNCONFINED + " before its "
+                                + "confinement report): the app's code did not run; its stderr says why");
+                    }
+                    Kernel.this.exited(task, status);
+                });
             }
         };
     }
@@ -282,6 +297,7 @@ public final class Kernel implements Session, TaskControl {
         if (c != null) {
             c.close("the worker exited", false);
         }
+        console.reportSuppressed(task.id());
         double secs = (config.clock().monotonicNs() - task.startedNs()) / 1e9;
         console.event(task.name(), task.id(), status == 0 ? Level.INFO : Level.WARN, "task.exit", "task "
                 + task.label() + " exited with status " + status + describeStatus(status)
@@ -370,6 +386,7 @@ public final class Kernel implements Session, TaskControl {
         if (killTimer != null) {
             killTimer.cancel();
         }
+        console.reportSuppressed(true);
         console.event("kernel", 0, Level.INFO, "kernel.exit", "app " + config.manifest().name()
                 + " ended with status " + status + (stopReason != null ? " (" + stopReason + ")" : ""));
         done.complete(status);

@@ -41,7 +41,7 @@ public final class Dispatcher {
             return Frame.Reply.error(seq, Status.ERR_UNSUPPORTED);
         }
         if (call.cap() != null && !task.caps().active().has(call.cap())) {
-            console.event(task.name(), task.id(), Level.WARN, "cap.denied", call.abiName() + ": denied: needs "
+            console.audit(task.name(), task.id(), Level.WARN, "cap.denied", call.abiName() + ": denied: needs "
                     + call.cap() + " (active " + task.caps().active() + "; call cap_acquire first"
                     + (task.caps().ceiling().has(call.cap()) ? ")" : ", and grant it in ukernel.toml [caps])"));
             return Frame.Reply.error(seq, Status.ERR_DENIED);
@@ -65,12 +65,12 @@ public final class Dispatcher {
     private Frame.Reply refuse(Task task, int seq, Object call, Status status, String reason) {
         String name = call instanceof Call c ? c.abiName() : "call " + call;
         switch (status) {
-            case ERR_DENIED -> console.event(task.name(), task.id(), Level.WARN, "call.denied", name + ": denied: "
+            case ERR_DENIED -> console.audit(task.name(), task.id(), Level.WARN, "call.denied", name + ": denied: "
                     + reason);
-            case ERR_BADHANDLE -> console.event(task.name(), task.id(), Level.WARN, "handle.bad", name
+            case ERR_BADHANDLE -> console.audit(task.name(), task.id(), Level.WARN, "handle.bad", name
                     + ": bad handle: " + reason + " (handles are per task: a number from another task, a closed or"
                     + " a made-up one names nothing)");
-            default -> console.event(task.name(), task.id(), Level.DEBUG, "call.error", name + ": " + status + ": "
+            default -> console.audit(task.name(), task.id(), Level.DEBUG, "call.error", name + ": " + status + ": "
                     + reason);
         }
         return Frame.Reply.error(seq, status);
@@ -79,7 +79,7 @@ public final class Dispatcher {
     /** An error reply whose audit line the handler wrote; the DEBUG line only. */
     private Frame.Reply quietly(Task task, int seq, Object call, Status status, String reason) {
         String name = call instanceof Call c ? c.abiName() : "call " + call;
-        console.event(task.name(), task.id(), Level.DEBUG, "call.error", name + ": " + status + ": " + reason);
+        console.audit(task.name(), task.id(), Level.DEBUG, "call.error", name + ": " + status + ": " + reason);
         return Frame.Reply.error(seq, status);
     }
 }

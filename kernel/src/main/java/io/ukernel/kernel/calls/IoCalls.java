@@ -158,7 +158,7 @@ final class IoCalls {
     /** Refuses an open for reaching outside the preopen, and says so on the console (an audit line). */
     private Outcome denied(Task task, Preopen p, String rel, long flags, String why) {
         String call = "io_open(" + quote(p.name()) + ", " + quote(rel) + ", " + formatFlags(flags) + ")";
-        console.event(task.name(), task.id(), Level.WARN, "io.denied", "io: denied " + call + ": " + why);
+        console.audit(task.name(), task.id(), Level.WARN, "io.denied", "io: denied " + call + ": " + why);
         return Outcome.audited(Status.ERR_DENIED, call + ": " + why);
     }
 

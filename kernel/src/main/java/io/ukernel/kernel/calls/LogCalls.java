@@ -7,7 +7,11 @@ import io.ukernel.kernel.console.Console;
 import io.ukernel.kernel.console.Level;
 import java.nio.charset.StandardCharsets;
 
-/** {@code log_write}: one console line (or several, one per embedded newline) with the task's prefix. */
+/**
+ * {@code log_write}: one console line with the task's prefix, whatever the message holds (a newline or a control
+ * character in it is shown escaped), within the task's console budget (a dropped line still answers OK: logging is
+ * best-effort, and the console reports how many were dropped).
+ */
 final class LogCalls {
     /** Longest message accepted by {@code log_write}. */
     static final int MAX_MESSAGE_BYTES = io.ukernel.abi.Abi.MAX_LOG_BYTES;
@@ -32,7 +36,7 @@ final class LogCalls {
         if (text.endsWith("\n")) {
             text = text.substring(0, text.length() - 1);
         }
-        console.write(task.name(), task.id(), Level.of(level), null, text);
+        console.output(task.name(), task.id(), Level.of(level), null, text);
         return Outcome.ok();
     }
 }

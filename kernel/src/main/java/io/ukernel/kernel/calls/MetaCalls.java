@@ -29,12 +29,12 @@ final class MetaCalls {
         }
         return switch (task.caps().acquire(new CapabilitySet(mask))) {
             case TaskCaps.Acquire.Granted g -> {
-                console.event(task.name(), task.id(), Level.INFO, "cap.acquire", "caps: acquired "
+                console.audit(task.name(), task.id(), Level.INFO, "cap.acquire", "caps: acquired "
                         + Cap.format(mask) + " (active " + task.caps().active() + ")");
                 yield Outcome.ok(Value.of(task.caps().active().mask()));
             }
             case TaskCaps.Acquire.Denied d -> {
-                console.event(task.name(), task.id(), Level.WARN, "cap.denied", "caps: denied "
+                console.audit(task.name(), task.id(), Level.WARN, "cap.denied", "caps: denied "
                         + Cap.format(mask) + ": " + d.missing() + " beyond this task's ceiling "
                         + task.caps().ceiling() + " (grant it in ukernel.toml [caps] grant)");
                 yield Outcome.audited(Status.ERR_DENIED, d.missing() + " is beyond the ceiling");
@@ -48,7 +48,7 @@ final class MetaCalls {
             return Outcome.err(Status.ERR_INVAL, "unknown capability bits in " + Cap.format(mask));
         }
         task.caps().drop(new CapabilitySet(mask));
-        console.event(task.name(), task.id(), Level.INFO, "cap.drop", "caps: dropped " + Cap.format(mask)
+        console.audit(task.name(), task.id(), Level.INFO, "cap.drop", "caps: dropped " + Cap.format(mask)
                 + " for good (active " + task.caps().active() + ", ceiling " + task.caps().ceiling() + ")");
         return Outcome.ok(Value.of(task.caps().active().mask()));
     }

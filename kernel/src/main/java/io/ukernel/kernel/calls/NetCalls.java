@@ -292,7 +292,7 @@ final class NetCalls {
     }
 
     private void deniedLine(Task task, String call, String shown, String list, String rule) {
-        console.event(task.name(), task.id(), Level.WARN, "net.denied", call + " " + shown + " denied: no net."
+        console.audit(task.name(), task.id(), Level.WARN, "net.denied", call + " " + shown + " denied: no net."
                 + list + " rule matches; add \"" + rule + "\" to [caps.net] " + list + " in ukernel.toml");
     }
 

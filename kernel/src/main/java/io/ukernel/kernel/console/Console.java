@@ -10,25 +10,40 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The kernel console: every line goes to the terminal and to {@code logs/console.log}, flushed per line so
  * nothing is lost when the kernel or a worker crashes. This is the one object several threads write to (the
- * reactor, and the threads pumping workers' stdout/stderr), so {@link #write} is synchronized; nothing else in
- * the kernel takes a lock.
+ * reactor, and the threads pumping workers' stdout/stderr), so its writes are synchronized; nothing else in the
+ * kernel takes a lock.
+ *
+ * <p>The console is the kernel's voice: the prefix (time, task, level) and the JSON {@code event} field are
+ * always the kernel's. Text a worker wrote ({@link #output}) is one line whatever it holds (controls are escaped
+ * by the {@link LineFormat}), and is rate-limited per task, as are the audit lines ({@link #audit}) a task's
+ * refused calls cause ({@link ConsoleLimits}).
  */
 public final class Console implements AutoCloseable {
+    private static final int OUTPUT = 0;
+    private static final int AUDIT = 1;
+
     private final KernelClock clock;
     private final LineFormat format;
+    private final ConsoleLimits limits;
     private final List<PrintStream> sinks = new ArrayList<>();
     private final OutputStream file;
     private final boolean debug;
+    /** Per task id: its output and audit budgets. */
+    private final Map<Integer, LineBudget[]> budgets = new HashMap<>();
     private boolean closed;
 
-    private Console(KernelClock clock, LineFormat format, PrintStream terminal, OutputStream file, boolean debug) {
+    private Console(KernelClock clock, LineFormat format, ConsoleLimits limits, PrintStream terminal,
+            OutputStream file, boolean debug) {
         this.clock = clock;
         this.format = format;
+        this.limits = limits;
         this.file = file;
         this.debug = debug;
         if (terminal != null) {
@@ -46,6 +61,12 @@ public final class Console implements AutoCloseable {
      */
     public static Console open(KernelClock clock, LineFormat format, PrintStream terminal, Path logFile,
             boolean debug) throws IOException {
+        return open(clock, format, ConsoleLimits.DEFAULT, terminal, logFile, debug);
+    }
+
+    /** As {@link #open(KernelClock, LineFormat, PrintStream, Path, boolean)}, with other rate limits (tests). */
+    public static Console open(KernelClock clock, LineFormat format, ConsoleLimits limits, PrintStream terminal,
+            Path logFile, boolean debug) throws IOException {
         OutputStream out = null;
         if (logFile != null) {
             Files.createDirectories(logFile.toAbsolutePath().getParent());
@@ -55,21 +76,44 @@ public final class Console implements AutoCloseable {
             }
             out = Files.newOutputStream(logFile, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         }
-        return new Console(clock, format, terminal, out, debug);
+        return new Console(clock, format, limits, terminal, out, debug);
     }
 
-    /** Writes a kernel line. */
+    /** Writes a kernel line; the kernel's own multi-line text (a stack trace) becomes one line per line. */
     public void kernel(Level level, String text) {
         write("kernel", 0, level, null, text);
     }
 
-    /** Writes a kernel event line (machine-readable {@code event} in JSON). */
+    /**
+     * Writes a kernel event line about a task (machine-readable {@code event} in JSON): one line, never
+     * rate-limited. For what the kernel does (start, exit, restart), not for what a task can cause at will.
+     */
     public void event(String task, int taskId, Level level, String event, String text) {
-        write(task, taskId, level, event, text);
+        if (level == Level.DEBUG && !debug) {
+            return;
+        }
+        emit(line(task, taskId, level, event, text));
     }
 
-    /** Writes one line per line of {@code text}. Safe from any thread. */
-    public void write(String task, int taskId, Level level, String event, String text) {
+    /**
+     * Writes an audit line: a kernel event caused by a task's call (a denial, a bad handle, a capability change).
+     * One line, within the task's audit budget.
+     */
+    public void audit(String task, int taskId, Level level, String event, String text) {
+        limited(AUDIT, task, taskId, level, event, text);
+    }
+
+    /**
+     * Writes text a task wrote ({@code log_write}, a line of its stdout or stderr) as one line with the task's
+     * prefix, within the task's output budget. {@code event} is for the kernel's own knowledge about the line
+     * (the loader's confinement report), never derived from what the app's code could write.
+     */
+    public void output(String task, int taskId, Level level, String event, String text) {
+        limited(OUTPUT, task, taskId, level, event, text);
+    }
+
+    /** Writes one line per line of {@code text}: the kernel's own text only. */
+    private void write(String task, int taskId, Level level, String event, String text) {
         if (level == Level.DEBUG && !debug) {
             return;
         }
@@ -82,6 +126,59 @@ public final class Console implements AutoCloseable {
             emit(format.render(new ConsoleLine(mono, wall, task, taskId, level, event, stripCr(part))));
             start = nl < 0 ? -1 : nl + 1;
         } while (start > 0 && start < text.length());
+    }
+
+    /**
+     * Reports the lines dropped since the last report for every task whose report is due (an interval after its
+     * first drop); with {@code force}, every pending count. The kernel calls this on a timer, so a task that
+     * floods and then falls silent still has its losses reported.
+     */
+    public synchronized void reportSuppressed(boolean force) {
+        long now = clock.monotonicNs();
+        budgets.forEach((id, pair) -> {
+            report(pair[OUTPUT], id, "output", now, force);
+            report(pair[AUDIT], id, "audit", now, force);
+        });
+    }
+
+    /** Reports the pending counts of one task at once (it exited: nothing of it comes later). */
+    public synchronized void reportSuppressed(int taskId) {
+        LineBudget[] pair = budgets.get(taskId);
+        if (pair != null) {
+            long now = clock.monotonicNs();
+            report(pair[OUTPUT], taskId, "output", now, true);
+            report(pair[AUDIT], taskId, "audit", now, true);
+        }
+    }
+
+    private synchronized void limited(int kind, String task, int taskId, Level level, String event, String text) {
+        if (level == Level.DEBUG && !debug) {
+            return;
+        }
+        long now = clock.monotonicNs();
+        LineBudget budget = budgets.computeIfAbsent(taskId, id -> new LineBudget[] {
+                new LineBudget(limits.output(), limits.reportIntervalNs(), task, now),
+                new LineBudget(limits.audit(), limits.reportIntervalNs(), task, now)})[kind];
+        boolean admitted = budget.admit(task, now, text.length());
+        report(budget, taskId, kind == OUTPUT ? "output" : "audit", now, false);
+        if (admitted) {
+            emit(line(task, taskId, level, event, text));
+        }
+    }
+
+    private void report(LineBudget budget, int taskId, String kind, long now, boolean force) {
+        long n = budget.takeDue(now, force);
+        if (n > 0) {
+            ConsoleLimits.Rate rate = kind.equals("output") ? limits.output() : limits.audit();
+            emit(line(budget.task(), taskId, Level.WARN, "console.suppressed", "ukernel: " + n + " " + kind
+                    + " line" + (n == 1 ? "" : "s") + " of this task suppressed (over the console limit of " + rate
+                    + ")"));
+        }
+    }
+
+    private String line(String task, int taskId, Level level, String event, String text) {
+        return format.render(new ConsoleLine(clock.monotonicNs(), clock.wallNs() / 1_000_000, task, taskId, level,
+                event, text));
     }
 
     private static String stripCr(String s) {

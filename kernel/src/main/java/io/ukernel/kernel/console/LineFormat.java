@@ -10,7 +10,8 @@ public enum LineFormat {
         public String render(ConsoleLine l) {
             long micros = l.monoNs() / 1_000;
             String time = String.format(Locale.ROOT, "[%5d.%06d]", micros / 1_000_000, micros % 1_000_000);
-            return time + ' ' + l.task() + '#' + l.taskId() + ' ' + pad(l.level().name()) + l.text();
+            return time + ' ' + Escape.text(l.task()) + '#' + l.taskId() + ' ' + pad(l.level().name())
+                    + Escape.text(l.text());
         }
     },
     /** {@code {"t":1.002341,"wall_ms":...,"task":"main","tid":1,"level":"INFO","msg":"heartbeat 1"}}. */
@@ -44,25 +45,7 @@ public enum LineFormat {
     }
 
     static void quote(StringBuilder s, String text) {
-        s.append('"');
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            switch (c) {
-                case '"' -> s.append("\\\"");
-                case '\\' -> s.append("\\\\");
-                case '\n' -> s.append("\\n");
-                case '\r' -> s.append("\\r");
-                case '\t' -> s.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        s.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    } else {
-                        s.append(c);
-                    }
-                }
-            }
-        }
-        s.append('"');
+        Escape.json(s, text);
     }
 
     /** Parses {@code text} or {@code json} (case-insensitive). */

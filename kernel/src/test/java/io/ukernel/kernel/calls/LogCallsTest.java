@@ -30,9 +30,17 @@ class LogCallsTest {
     }
 
     @Test
-    void write_splitsEmbeddedNewlinesIntoPrefixedLines() {
-        k.call(task, Call.LOG_WRITE, Value.of(20), Value.of("one\ntwo\n"));
-        assertTrue(k.console().contains("worker#3 INFO  one\n[    1.500000] worker#3 INFO  two\n"), k.console());
+    void write_embeddedNewline_staysInItsLine_escaped() {
+        k.call(task, Call.LOG_WRITE, Value.of(20), Value.of("one\n[    0.000001] kernel#0 WARN  forged\n"));
+        assertTrue(k.console().contains("worker#3 INFO  one\\n[    0.000001] kernel#0 WARN  forged\n"), k.console());
+        assertEquals(1, k.console().lines().filter(l -> l.contains("forged")).count(), k.console());
+        assertTrue(k.console().lines().noneMatch(l -> l.matches("\\[ *[0-9.]+\\] kernel#0.*")), k.console());
+    }
+
+    @Test
+    void write_controlCharacters_areShownEscaped() {
+        k.call(task, Call.LOG_WRITE, Value.of(20), Value.of("\rkernel#0 ERROR \u001b[31mred\u202e"));
+        assertTrue(k.console().contains("worker#3 INFO  \\rkernel#0 ERROR \\x1b[31mred\\u202e\n"), k.console());
     }
 
     @Test

@@ -10,7 +10,8 @@ class LineFormatTest {
 
     @Test
     void text_hasSecondsSinceBoot_taskNameAndId_andLevel() {
-        assertEquals("[   12.345678] main#1 INFO  say \"hi\"\tnow", LineFormat.TEXT.render(line));
+        assertEquals("[   12.345678] main#1 INFO  say \"hi\"\\tnow", LineFormat.TEXT.render(line),
+                "a tab is shown escaped, like every control character");
     }
 
     @Test
