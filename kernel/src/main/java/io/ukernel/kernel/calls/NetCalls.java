@@ -134,7 +134,7 @@ final class NetCalls {
         }
     }
 
-    /** Literals and {@code localhost} are decided here; other names after resolution when only IP rules could match. */
+    /** Literals and {@code localhost} are decided here; other names only if a rule names them, then resolved. */
     Outcome connect(Task task, Args args) {
         long h = args.i64(0);
         String host = text(args.bytes(1));
@@ -162,11 +162,15 @@ final class NetCalls {
             }
             return answer(s.get().connect(new InetSocketAddress(ip, p)), "connect " + target);
         }
-        boolean byName = connectRules.allowsName(name, p);
-        if (!byName && !connectRules.hasAddressRuleFor(p)) {
+        // No lookup without authority: a name is resolved only when a rule that names it (or a wildcard covering
+        // it) allows the call. Asking the host's resolver about any other name would be traffic no rule allowed,
+        // and a side channel (a lookup a name server can see, and time). An IP rule never admits a name.
+        if (!connectRules.allowsName(name, p)) {
             return denied(task, "net_connect", "connect", target);
         }
-        s.get().connect(name, p, a -> byName || connectRules.allowsAddress(a, p),
+        // The address the name resolved to is checked again once known (the rules are the same; the hook is where
+        // an address-level rule applies to names too).
+        s.get().connect(name, p, a -> connectRules.allows(name, a, p),
                 a -> deniedLine(task, "net_connect", target + " (" + Hosts.format(a) + ")", "connect", target));
         return Outcome.err(Status.ERR_INPROGRESS, "resolving " + name);
     }

@@ -106,9 +106,4 @@ public final class AddressRules {
     public boolean allows(String name, InetAddress address, int port) {
         return name != null && allowsName(name, port) || address != null && allowsAddress(address, port);
     }
-
-    /** Whether some IP rule could allow an address at {@code port}: only then is a name worth resolving to check. */
-    public boolean hasAddressRuleFor(int port) {
-        return rules.stream().anyMatch(r -> r.kind == Kind.ADDRESS && r.portMatches(port));
-    }
 }

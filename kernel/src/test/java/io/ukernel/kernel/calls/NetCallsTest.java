@@ -27,6 +27,7 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -499,33 +500,58 @@ class NetCallsTest {
 
     /** net_connect through a NetCalls whose resolver knows {@code *.svc.test} names (no DNS involved). */
     @Test
-    void connect_byName_resolvesOffTheReactor_andChecksIpRulesAfterwards() throws Exception {
+    void connect_byName_resolvesOffTheReactor_andChecksTheAddressAfterwards() throws Exception {
         try (ServerSocket ss = new ServerSocket(0, 8, InetAddress.getByName(LOOP))) {
             int port = ss.getLocalPort();
             k.close();
-            k = new LiveKernel(List.of("*.svc.test:" + port, LOOP + ":" + port), List.of(), 1 << 20);
+            k = new LiveKernel(List.of("*.svc.test:" + port, "db.other.test:" + (port + 1), LOOP + ":" + port),
+                    List.of(), 1 << 20);
             task = k.task(7);
-            Map<String, String> hosts = Map.of("api.svc.test", LOOP, "db.other.test", LOOP, "far.other.test",
-                    "10.9.9.9");
+            List<String> asked = new CopyOnWriteArrayList<>();
             NetCalls net = new NetCalls(k.ctx, name -> {
                 assertTrue(!Thread.currentThread().getName().equals("test-reactor"), "resolved off the reactor");
-                String ip = hosts.get(name);
-                if (ip == null) {
+                asked.add(name);
+                if (!name.equals("api.svc.test")) {
                     throw new UnknownHostException(name);
                 }
-                return List.of(InetAddress.ofLiteral(ip));
+                return List.of(InetAddress.ofLiteral(LOOP));
             });
-            // allowed by its name
+            // allowed by its name: resolved, then connected
             assertEquals(Status.OK.code(), connectByName(net, "api.svc.test", port));
-            // not named by a rule, but resolves to an allowed address
-            assertEquals(Status.OK.code(), connectByName(net, "db.other.test", port));
-            // resolves to an address no rule allows at that port: decided after resolution
-            assertEquals(Status.ERR_DENIED.code(), connectByName(net, "far.other.test", port));
-            assertTrue(k.console().contains("net_connect far.other.test:" + port + " (10.9.9.9) denied"),
-                    k.console());
-            // does not resolve
+            // allowed by its name but does not resolve
             assertEquals(Status.ERR_NOTFOUND.code(), connectByName(net, "nx.svc.test", port));
+            assertEquals(List.of("api.svc.test", "nx.svc.test"), asked);
         }
+    }
+
+    /**
+     * A name no rule names is refused before any resolver is asked, even when an IP rule covers the port (the
+     * lookup itself would be traffic and a side channel no rule allowed) and even when its port matches a rule
+     * for another name.
+     */
+    @Test
+    void connect_nameNoRuleNames_isDenied_withoutAskingTheResolver() throws Exception {
+        k.close();
+        k = new LiveKernel(List.of(LOOP + ":*", "[::1]:*", "api.svc.test:443", "*.svc.test:8443"), List.of(),
+                1 << 20);
+        task = k.task(7);
+        List<String> asked = new CopyOnWriteArrayList<>();
+        NetCalls net = new NetCalls(k.ctx, name -> {
+            asked.add(name);
+            return List.of(InetAddress.ofLiteral(LOOP));
+        });
+        for (String[] c : new String[][] {{"python.org", "443"}, {"api.svc.test", "80"}, {"svc.test", "8443"},
+                {"evil.api.svc.test.example", "443"}}) {
+            Outcome made = k.onReactor(() -> net.socket(task, new Args(0, List.of(Value.of(4), Value.of(1)))));
+            long h = ((Value.I64) ((Outcome.Ok) made).results().get(0)).value();
+            Outcome o = k.onReactor(() -> net.connect(task, new Args(0, List.of(Value.of(h), Value.of(c[0]),
+                    Value.of(Integer.parseInt(c[1]))))));
+            assertTrue(o instanceof Outcome.Err e && e.status() == Status.ERR_DENIED, c[0] + ": " + o);
+            assertEquals(NetSocket.State.FRESH, k.onReactor(() -> task.handles().get(h, NetSocket.class)
+                    .orElseThrow().state()), "nothing started for " + c[0]);
+            assertTrue(k.console().contains("net_connect " + c[0] + ":" + c[1] + " denied"), k.console());
+        }
+        assertEquals(List.of(), asked, "the resolver was never asked");
     }
 
     /** Connects a fresh socket by name straight through {@code net}; returns net_error's outcome. */
