@@ -184,6 +184,7 @@ class MicrovmEndToEndTest {
                         await writer.drain()
                         writer.close()
 
+                    ukernel.info("token reversed %s" % os.environ.get("API_TOKEN", "(none)")[::-1])
                     server = await asyncio.start_server(echo, "0.0.0.0", int(os.environ["PORT"]))
                     ukernel.info("listening on 0.0.0.0:%s" % os.environ["PORT"])
                     async with server:
@@ -197,10 +198,14 @@ class MicrovmEndToEndTest {
             hostPort = s.getLocalPort();
         }
         Path terminal = tmp.resolve("run.out");
+        String secret = "tok-" + Long.toHexString(System.nanoTime()) + "-s3cret";
         Process run = ukernel(app, terminal, Map.of(), "run", "--vmm", "qemu", "-p", hostPort + ":7000",
-                "-e", "PORT=7000");
+                "-e", "PORT=7000", "-e", "API_TOKEN=" + secret);
         Path log = app.resolve("logs/console.log");
         awaitLog(log, "listening on 0.0.0.0:7000", 240, run);
+        assertTrue(Files.readString(log).contains("token reversed " + new StringBuilder(secret).reverse()),
+                "the guest got the environment");
+        assertSecretNotOnQemusCommandLine(run, secret);
 
         Path psOut = tmp.resolve("ps.out");
         String ps = finish(ukernel(app, psOut, Map.of(), "ps"), psOut, 60);
@@ -226,5 +231,28 @@ class MicrovmEndToEndTest {
         assertTrue(text.contains("stopping: Ctrl-Alt-Del from the host"), text);
         assertTrue(text.contains("main#1 INFO  stopped cleanly"), text);
         assertTrue(text.contains("ukernel: app exited with status 7"), text);
+    }
+
+    /**
+     * Every local user can read a process's command line ({@code ps}, {@code /proc/PID/cmdline}): the running QEMU's
+     * must not hold the environment, in clear or encoded. The environment went through an owner-only fw_cfg file,
+     * which is gone once the guest runs.
+     */
+    static void assertSecretNotOnQemusCommandLine(Process run, String secret) throws Exception {
+        ProcessHandle qemu = run.toHandle().descendants()
+                .filter(h -> h.info().command().map(c -> c.endsWith("qemu-system-x86_64")).orElse(false))
+                .findFirst().orElseThrow(() -> new AssertionError("no QEMU process under the run"));
+        byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(qemu.pid()), "cmdline"));
+        String cmdline = new String(raw, StandardCharsets.UTF_8).replace('\0', ' ');
+        String encoded = java.util.Base64.getUrlEncoder().withoutPadding()
+                .encodeToString(("API_TOKEN=" + secret).getBytes(StandardCharsets.UTF_8));
+        assertTrue(!cmdline.contains(secret) && !cmdline.contains("API_TOKEN")
+                && !cmdline.contains(encoded.substring(0, 12)), cmdline);
+        Matcher fw = Pattern.compile("-fw_cfg name=opt/io\\.ukernel/env,file=(\\S+)").matcher(cmdline);
+        assertTrue(fw.find(), cmdline);
+        Path file = Path.of(fw.group(1));
+        assertTrue(!Files.exists(file), "the fw_cfg file is deleted once the guest runs: " + file);
+        assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(file.getParent())), "the run's directory is owner-only");
     }
 }

@@ -13,18 +13,22 @@ public final class BootArgs {
     private BootArgs() {}
 
     /**
-     * For QEMU, run with {@code -no-reboot}: a panic reboots at once, which ends QEMU; the guest powers off.
+     * For QEMU, run with {@code -no-reboot}: a panic reboots at once, which ends QEMU; the guest powers off. The
+     * environment is not here (QEMU's command line is readable by every local user): it goes in the fw_cfg item
+     * {@link GuestParams#FW_CFG_ENV}.
      *
      * @param tscKhz the TSC frequency to give the guest instead of letting it calibrate (0: calibrate). Under
      *               emulation the guest's TSC is the host's, and calibrating it against the emulated PIT fails now
      *               and then on a busy host, leaving the guest without a clock.
      */
     public static String qemu(GuestParams params, long tscKhz) {
-        return check(COMMON + " panic=-1" + (tscKhz > 0 ? " tsc_early_khz=" + tscKhz : "") + " " + params.toCmdline());
+        return check(COMMON + " panic=-1" + (tscKhz > 0 ? " tsc_early_khz=" + tscKhz : "") + " "
+                + params.toCmdlineEnvByFwCfg());
     }
 
     /**
-     * For Firecracker, which cannot power a guest off but exits when it reboots through the keyboard controller
+     * For Firecracker, whose boot arguments travel through its API socket (in the run's owner-only directory), not
+     * on a command line; the environment is inline. Firecracker cannot power a guest off but exits when it reboots through the keyboard controller
      * ({@code reboot=k}): the guest's init ends with a reboot.
      */
     public static String firecracker(GuestParams params) {

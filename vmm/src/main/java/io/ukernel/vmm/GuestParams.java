@@ -15,7 +15,10 @@ import java.util.Optional;
  *
  * <ul>
  *   <li>{@code ukernel.env=B64} — the workers' environment, {@code KEY=VALUE} pairs separated by NUL, in
- *       unpadded base64url (values may hold spaces);</li>
+ *       unpadded base64url (values may hold spaces): Firecracker only, whose boot arguments travel through its
+ *       owner-only API socket; or {@code ukernel.env=fw_cfg} — QEMU: the environment is not on the command line
+ *       (where every local user could read it with {@code ps}) but in the fw_cfg item {@value #FW_CFG_ENV}, read
+ *       from an owner-only file the host deletes once the guest runs ({@link #envBlob});</li>
  *   <li>{@code ukernel.grace=MS} — SIGTERM to SIGKILL grace for stopping workers;</li>
  *   <li>{@code ukernel.log=json} — the console format; {@code ukernel.debug=1} — DEBUG lines;</li>
  *   <li>{@code ukernel.net=ADDRESS/PREFIX,GATEWAY} — bring up {@code eth0} (loading the virtio modules);</li>
@@ -36,6 +39,12 @@ public record GuestParams(Map<String, String> env, long graceMs, String logForma
         Optional<NetConfig> net, Halt halt, boolean noSandbox) {
     /** x86's {@code COMMAND_LINE_SIZE}: the kernel truncates longer command lines. */
     public static final int MAX_CMDLINE = 2048;
+    /** The fw_cfg item holding the environment (QEMU), as {@link #envBlob} encodes it. */
+    public static final String FW_CFG_ENV = "opt/io.ukernel/env";
+    /** Where the guest reads {@link #FW_CFG_ENV} once the {@code qemu_fw_cfg} driver is loaded. */
+    public static final String FW_CFG_ENV_SYSFS = "/sys/firmware/qemu_fw_cfg/by_name/" + FW_CFG_ENV + "/raw";
+    /** The value of {@code ukernel.env} saying that the environment is in {@link #FW_CFG_ENV}. */
+    public static final String ENV_FROM_FW_CFG = "fw_cfg";
     /** The line the guest prints last; the host exits with its status. */
     public static final String EXIT_LINE_PREFIX = "ukernel: app exited with status ";
 
@@ -57,19 +66,58 @@ public record GuestParams(Map<String, String> env, long graceMs, String logForma
         return new GuestParams(Map.of(), 5000, "text", false, Optional.empty(), Halt.POWEROFF, false);
     }
 
-    /** The {@code ukernel.*} parameters, space-separated, in a fixed order. */
+    /** The {@code ukernel.*} parameters, space-separated, in a fixed order, the environment inline (Firecracker). */
     public String toCmdline() {
+        return cmdline(false);
+    }
+
+    /**
+     * The parameters without the environment's contents: {@code ukernel.env=fw_cfg} says it is in the fw_cfg item
+     * {@link #FW_CFG_ENV} (QEMU), so no secret is on the host's process command line.
+     */
+    public String toCmdlineEnvByFwCfg() {
+        return cmdline(true);
+    }
+
+    /** The environment as the fw_cfg item carries it: {@code KEY=VALUE} pairs separated by NUL, UTF-8, sorted. */
+    public byte[] envBlob() {
+        StringBuilder b = new StringBuilder();
+        new java.util.TreeMap<>(env).forEach((k, v) -> {
+            if (!b.isEmpty()) {
+                b.append('\0');
+            }
+            b.append(k).append('=').append(v);
+        });
+        return b.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** This run's parameters with {@code env} as the environment (the guest, once it has read the fw_cfg item). */
+    public GuestParams withEnv(Map<String, String> env) {
+        return new GuestParams(env, graceMs, logFormat, debug, net, halt, noSandbox);
+    }
+
+    /** Whether a kernel command line says the environment is in the fw_cfg item {@link #FW_CFG_ENV}. */
+    public static boolean envInFwCfg(String cmdline) {
+        return java.util.Arrays.asList(cmdline.strip().split("\\s+")).contains("ukernel.env=" + ENV_FROM_FW_CFG);
+    }
+
+    /** The environment in an {@link #envBlob}. */
+    public static Map<String, String> decodeEnvBlob(byte[] blob) {
+        Map<String, String> env = new LinkedHashMap<>();
+        for (String pair : new String(blob, StandardCharsets.UTF_8).split("\0")) {
+            int eq = pair.indexOf('=');
+            if (eq > 0) {
+                env.put(pair.substring(0, eq), pair.substring(eq + 1));
+            }
+        }
+        return env;
+    }
+
+    private String cmdline(boolean envByFwCfg) {
         List<String> p = new ArrayList<>();
         if (!env.isEmpty()) {
-            StringBuilder b = new StringBuilder();
-            new java.util.TreeMap<>(env).forEach((k, v) -> {
-                if (!b.isEmpty()) {
-                    b.append('\0');
-                }
-                b.append(k).append('=').append(v);
-            });
-            p.add("ukernel.env=" + Base64.getUrlEncoder().withoutPadding()
-                    .encodeToString(b.toString().getBytes(StandardCharsets.UTF_8)));
+            p.add("ukernel.env=" + (envByFwCfg ? ENV_FROM_FW_CFG
+                    : Base64.getUrlEncoder().withoutPadding().encodeToString(envBlob())));
         }
         p.add("ukernel.grace=" + graceMs);
         if (!logFormat.equals("text")) {
@@ -87,7 +135,8 @@ public record GuestParams(Map<String, String> env, long graceMs, String logForma
     }
 
     /**
-     * Reads the parameters from a kernel command line ({@code /proc/cmdline}); anything else on it is ignored.
+     * Reads the parameters from a kernel command line ({@code /proc/cmdline}); anything else on it is ignored. With
+     * {@code ukernel.env=fw_cfg} the environment is empty here: the guest reads it with {@link #decodeEnvBlob}.
      *
      * @throws IllegalArgumentException if a {@code ukernel.*} parameter is malformed
      */
@@ -107,7 +156,11 @@ public record GuestParams(Map<String, String> env, long graceMs, String logForma
             String key = word.substring("ukernel.".length(), eq);
             String value = word.substring(eq + 1);
             switch (key) {
-                case "env" -> env.putAll(decodeEnv(value));
+                case "env" -> {
+                    if (!value.equals(ENV_FROM_FW_CFG)) {
+                        env.putAll(decodeEnvBlob(Base64.getUrlDecoder().decode(value)));
+                    }
+                }
                 case "grace" -> grace = Long.parseLong(value);
                 case "log" -> log = value;
                 case "debug" -> debug = value.equals("1");
@@ -118,18 +171,6 @@ public record GuestParams(Map<String, String> env, long graceMs, String logForma
             }
         }
         return new GuestParams(env, grace, log, debug, net, halt, noSandbox);
-    }
-
-    private static Map<String, String> decodeEnv(String b64) {
-        Map<String, String> env = new LinkedHashMap<>();
-        String text = new String(Base64.getUrlDecoder().decode(b64), StandardCharsets.UTF_8);
-        for (String pair : text.split("\0")) {
-            int eq = pair.indexOf('=');
-            if (eq > 0) {
-                env.put(pair.substring(0, eq), pair.substring(eq + 1));
-            }
-        }
-        return env;
     }
 
     /** The guest's last line for {@code status}. */

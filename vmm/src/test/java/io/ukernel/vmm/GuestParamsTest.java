@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -38,8 +39,26 @@ class GuestParamsTest {
         assertTrue(BootArgs.firecracker(GuestParams.defaults()).contains("ukernel.halt=reboot"));
         GuestParams big = new GuestParams(Map.of("BIG", "x".repeat(2000)), 1, "text", false, Optional.empty(),
                 GuestParams.Halt.POWEROFF, false);
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> BootArgs.qemu(big, 0)).getMessage()
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BootArgs.firecracker(big)).getMessage()
                 .contains("too large to pass at boot"));
+        assertFalse(BootArgs.qemu(big, 0).contains("xxxx"), "QEMU's environment is not on the command line");
+    }
+
+    @Test
+    void qemuBootArgs_carryNoEnvironment_onlyTheFwCfgMarker() {
+        GuestParams p = new GuestParams(Map.of("API_TOKEN", "s3cret-token", "DB", "postgres://u:pw@h/db"), 2500,
+                "text", false, Optional.empty(), GuestParams.Halt.POWEROFF, false);
+        String q = BootArgs.qemu(p, 0);
+        String inline = p.toCmdline();
+        String b64 = inline.substring(inline.indexOf("ukernel.env=") + 12).split(" ")[0];
+        for (String secret : List.of("s3cret-token", "API_TOKEN", "pw@h", b64)) {
+            assertFalse(q.contains(secret), secret + " in " + q);
+        }
+        assertTrue(q.contains(" ukernel.env=fw_cfg "), q);
+        assertTrue(GuestParams.envInFwCfg(q));
+        assertFalse(GuestParams.envInFwCfg(BootArgs.firecracker(p)));
+        assertEquals(Map.of(), GuestParams.parse(q).env(), "the guest reads it from fw_cfg");
+        assertEquals(p, GuestParams.parse(q).withEnv(GuestParams.decodeEnvBlob(p.envBlob())));
     }
 
     @Test

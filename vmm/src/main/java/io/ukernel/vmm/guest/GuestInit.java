@@ -28,7 +28,8 @@ import sun.misc.Signal;
  * <ol>
  *   <li>mounts {@code /proc}, {@code /sys}, {@code /dev} (devtmpfs) and {@code /tmp} (tmpfs), and turns
  *       Ctrl-Alt-Del into SIGINT to itself (the host's clean stop request);</li>
- *   <li>reads the run's {@link GuestParams} from {@code /proc/cmdline} and the image's {@link ImageInfo};</li>
+ *   <li>reads the run's {@link GuestParams} from {@code /proc/cmdline} (under QEMU, the environment from the
+ *       fw_cfg item {@link GuestParams#FW_CFG_ENV}) and the image's {@link ImageInfo};</li>
  *   <li>brings up loopback, and {@code eth0} when the host asked for networking (loading the virtio modules);</li>
  *   <li>runs the kernel on the serial console exactly as {@code ukernel run} does on the host — the same
  *       banner, the same process platform for workers (loader, confinement), the same restart policy;</li>
@@ -97,6 +98,9 @@ public final class GuestInit {
 
     private int run(GuestParams params, String cmdline) throws Exception {
         ImageInfo info = ImageInfo.parse(Files.readAllBytes(Path.of(IMAGE_INFO)));
+        if (GuestParams.envInFwCfg(cmdline)) {
+            params = params.withEnv(GuestParams.decodeEnvBlob(fwCfgEnv(info)));
+        }
         try {
             Linux.sethostname(info.app());
         } catch (IOException e) {
@@ -127,6 +131,25 @@ public final class GuestInit {
             Signal.handle(new Signal("TERM"), s -> kernel.stop("SIGTERM"));
             return kernel.run();
         }
+    }
+
+    /**
+     * The environment QEMU passed in the fw_cfg item {@link GuestParams#FW_CFG_ENV} (not on the command line, where
+     * the host's other users could read it): loads the {@code qemu_fw_cfg} driver the image carries (unless built
+     * in) and reads the item from sysfs.
+     */
+    private static byte[] fwCfgEnv(ImageInfo info) throws IOException {
+        for (String m : info.modules()) {
+            if (Path.of(m).getFileName().toString().startsWith("qemu_fw_cfg.")) {
+                Linux.loadModule(m, "");
+            }
+        }
+        Path item = Path.of(GuestParams.FW_CFG_ENV_SYSFS);
+        if (!Files.exists(item)) {
+            throw new IOException("the host passed the environment in fw_cfg, but " + item + " is missing (the "
+                    + "image has no qemu_fw_cfg driver for this kernel: repack with `ukernel pack`)");
+        }
+        return Files.readAllBytes(item);
     }
 
     /** The workers' confinement, decided as {@code ukernel run} decides it on the host. */

@@ -181,7 +181,7 @@ public final class ImageBuilder {
                 warnings.add("shared libraries not found on the host (their modules will fail to import in the "
                         + "guest): " + String.join(", ", libs.missing()));
             }
-            KernelModules.Found mods = networkModules();
+            KernelModules.Found mods = guestModules();
             step("[4/6] app: " + in.bundle() + " (precompiled for the guest)");
             Path app = work.resolve("app");
             BundleReader.extract(in.bundle(), app);
@@ -229,18 +229,33 @@ public final class ImageBuilder {
         }
     }
 
-    private KernelModules.Found networkModules() throws ImageException {
-        if (!in.network()) {
-            return new KernelModules.Found(List.of(), List.of());
-        }
+    /**
+     * The network device's modules (when the image is for networking) and {@code qemu_fw_cfg}, through which a QEMU
+     * run passes the app's environment without putting it on QEMU's command line.
+     */
+    private KernelModules.Found guestModules() throws ImageException {
         var dir = in.kernel().modulesDir(Path.of("/lib/modules"));
         if (dir.isEmpty()) {
             warnings.add("no modules for kernel " + (in.kernel().release().isEmpty() ? "(unknown release)"
                     : in.kernel().release()) + " in /lib/modules: networking in the VM (-p) works only if the "
-                    + "kernel has virtio_mmio and virtio_net built in");
+                    + "kernel has virtio_mmio and virtio_net built in, and an environment (-e) only if it has "
+                    + "qemu_fw_cfg built in");
             return new KernelModules.Found(List.of(), List.of());
         }
-        return KernelModules.resolve(dir.get(), KernelModules.NETWORK);
+        KernelModules.Found net = in.network() ? KernelModules.resolve(dir.get(), KernelModules.NETWORK)
+                : new KernelModules.Found(List.of(), List.of());
+        KernelModules.Found fwCfg;
+        try {
+            fwCfg = KernelModules.resolve(dir.get(), KernelModules.FW_CFG);
+        } catch (ImageException e) {
+            warnings.add(e.getMessage() + ": a QEMU run cannot pass the app's environment (-e) to the guest");
+            return net;
+        }
+        List<Path> files = new ArrayList<>(net.files());
+        fwCfg.files().stream().filter(f -> !files.contains(f)).forEach(files::add);
+        List<String> builtIn = new ArrayList<>(net.builtIn());
+        builtIn.addAll(fwCfg.builtIn());
+        return new KernelModules.Found(files, builtIn);
     }
 
     private List<Part> write(Path image, ImageInfo info, Path jre, List<Path> jars, List<String> classPath,

@@ -12,13 +12,16 @@ import java.util.Set;
 
 /**
  * The guest kernel's modules the image carries, in load order: what the network device needs (virtio over MMIO,
- * as {@code -M microvm} and Firecracker present it, and virtio-net), resolved with {@code modules.dep}. Modules
+ * as {@code -M microvm} and Firecracker present it, and virtio-net) and the fw_cfg driver (the environment of a
+ * QEMU run), resolved with {@code modules.dep}. Modules
  * built into the kernel ({@code modules.builtin}) are not needed. The guest's init loads them with
  * {@code finit_module} only when the VM has a network device.
  */
 final class KernelModules {
     /** What networking needs, by module name. */
     static final List<String> NETWORK = List.of("virtio_mmio", "virtio_net");
+    /** What reading the environment from QEMU's fw_cfg needs ({@code /sys/firmware/qemu_fw_cfg}). */
+    static final List<String> FW_CFG = List.of("qemu_fw_cfg");
     /** Where the modules go in the image. */
     static final String GUEST_DIR = "ukernel/modules";
 
@@ -70,7 +73,7 @@ final class KernelModules {
                 String mod = byName.get(w);
                 if (mod == null) {
                     throw new ImageException("the guest kernel has no module " + w + " (not in " + modulesDir
-                            + "/modules.dep nor built in): networking in the VM needs it");
+                            + "/modules.dep nor built in)");
                 }
                 List<String> d = new ArrayList<>(deps.getOrDefault(mod, List.of()));
                 // modules.dep lists a module's dependencies so that loading them last-to-first works

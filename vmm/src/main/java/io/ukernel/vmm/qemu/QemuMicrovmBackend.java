@@ -3,6 +3,7 @@ package io.ukernel.vmm.qemu;
 import io.ukernel.vmm.Binaries;
 import io.ukernel.vmm.ControlledVm;
 import io.ukernel.vmm.BootArgs;
+import io.ukernel.vmm.GuestParams;
 import io.ukernel.vmm.PortForward;
 import io.ukernel.vmm.VmSpec;
 import io.ukernel.vmm.VmmException;
@@ -14,6 +15,7 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -87,17 +89,27 @@ public final class QemuMicrovmBackend implements VmmBackend {
         }
         Accelerator accel = Accelerator.detect(qemu, spec.kernel(), env, cacheDir);
         Path qmp = spec.runDir().resolve("qmp.sock");
+        Optional<Path> envFile;
         try {
             Files.createDirectories(spec.runDir());
+            Files.setPosixFilePermissions(spec.runDir(), PosixFilePermissions.fromString("rwx------"));
             Files.deleteIfExists(qmp);
+            envFile = writeEnvFile(spec);
         } catch (IOException e) {
             throw new QemuException("cannot prepare " + spec.runDir() + ": " + e.getMessage(), e);
         }
-        List<String> cmd = command(qemu, spec, accel, qmp);
+        List<String> cmd = command(qemu, spec, accel, qmp, envFile);
         Deque<String> lastErrors = new ArrayDeque<>();
         ConsoleListener tee = new ConsoleListener() {
+            private boolean booted;
+
             @Override
             public void guest(String line) {
+                if (!booted) {
+                    // QEMU read the fw_cfg file before the guest ran a single instruction: it is no longer needed.
+                    booted = true;
+                    envFile.ifPresent(QemuMicrovmBackend::deleteQuietly);
+                }
                 console.guest(line);
             }
 
@@ -116,17 +128,48 @@ public final class QemuMicrovmBackend implements VmmBackend {
         try {
             proc = VmmProcess.start(cmd, tee);
         } catch (IOException e) {
+            envFile.ifPresent(QemuMicrovmBackend::deleteQuietly);
             throw new QemuException("cannot start " + qemu + ": " + e.getMessage(), e);
         }
-        awaitMonitor(proc, qmp, lastErrors);
+        try {
+            awaitMonitor(proc, qmp, lastErrors);
+        } catch (QemuException e) {
+            envFile.ifPresent(QemuMicrovmBackend::deleteQuietly);
+            throw e;
+        }
         String describe = "QEMU microvm, " + (accel.kvm() ? "KVM" : "TCG (software emulation: " + accel.reason() + ")")
                 + ", " + spec.cpus() + " vCPU, " + spec.memoryMib() + " MiB"
                 + (spec.ports().isEmpty() ? "" : ", ports " + spec.ports());
         return new QemuVm(proc, qmp, describe);
     }
 
-    /** The command line (visible for tests). */
-    static List<String> command(Path qemu, VmSpec spec, Accelerator accel, Path qmp) {
+    /**
+     * The environment for the guest ({@link GuestParams#envBlob}) in an owner-only file ({@code 0600}, created so,
+     * in the run's {@code 0700} directory) for {@code -fw_cfg}: on QEMU's command line it would be readable by
+     * every local user ({@code ps}, {@code /proc/PID/cmdline}). Empty when there is no environment. The file is
+     * deleted as soon as the guest runs (QEMU has read it by then).
+     */
+    static Optional<Path> writeEnvFile(VmSpec spec) throws IOException {
+        if (spec.params().env().isEmpty()) {
+            return Optional.empty();
+        }
+        Path f = spec.runDir().resolve("guest.env");
+        Files.deleteIfExists(f);
+        Files.createFile(f, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.write(f, spec.params().envBlob());
+        return Optional.of(f);
+    }
+
+    private static void deleteQuietly(Path f) {
+        try {
+            Files.deleteIfExists(f);
+        } catch (IOException e) {
+            // the run's directory is deleted when the run ends
+        }
+    }
+
+    /** The command line (visible for tests): no secret on it; the environment, if any, is {@code envFile}. */
+    static List<String> command(Path qemu, VmSpec spec, Accelerator accel, Path qmp, Optional<Path> envFile) {
         List<String> c = new ArrayList<>(List.of(qemu.toString(),
                 "-M", "microvm", "-accel", accel.name(), "-cpu", accel.kvm() ? "host" : "max",
                 "-smp", Integer.toString(spec.cpus()), "-m", spec.memoryMib() + "M",
@@ -136,6 +179,7 @@ public final class QemuMicrovmBackend implements VmmBackend {
                 "-kernel", spec.kernel().toString(),
                 "-initrd", spec.initrd().orElseThrow().toString(),
                 "-append", BootArgs.qemu(spec.params(), accel.kvm() ? 0 : hostTscKhz())));
+        envFile.ifPresent(f -> c.addAll(List.of("-fw_cfg", "name=" + GuestParams.FW_CFG_ENV + ",file=" + f)));
         if (spec.params().net().isPresent() || !spec.ports().isEmpty()) {
             StringBuilder netdev = new StringBuilder("user,id=net0,restrict=off");
             for (PortForward p : spec.ports()) {
