@@ -62,9 +62,10 @@ def make_app(root, main_py, manifest=DEFAULT_MANIFEST, files=None):
 class Run:
     """A finished ``ukernel run``: its process result and the console as parsed JSON lines."""
 
-    def __init__(self, proc, lines):
+    def __init__(self, proc, lines, raw=""):
         self.proc = proc
         self.lines = lines
+        self.raw = raw  # logs/console.log as written (text or JSON lines)
 
     @property
     def status(self):
@@ -88,10 +89,11 @@ def text(line):
     return line.get("msg") or line.get("message") or line.get("text") or ""
 
 
-def run_app(app, *flags, env=(), timeout=TIMEOUT):
+def run_app(app, *flags, env=(), timeout=TIMEOUT, log_format="json"):
     """Runs the app to its end through the real kernel (``-q --log-format json``). ``flags``: extra options such as
-    ``--insecure-no-sandbox``; ``env``: ``KEY=VALUE`` strings passed with ``-e``."""
-    args = [LAUNCHER, "run", str(app), "-q", "--log-format", "json"]
+    ``--insecure-no-sandbox``; ``env``: ``KEY=VALUE`` strings passed with ``-e``; ``log_format="text"`` leaves
+    ``lines`` empty and the console in ``raw``."""
+    args = [LAUNCHER, "run", str(app), "-q", "--log-format", log_format]
     for kv in env:
         args += ["-e", kv]
     args += list(flags)
@@ -106,4 +108,4 @@ def run_app(app, *flags, env=(), timeout=TIMEOUT):
                 lines.append(json.loads(line))
             except ValueError:
                 pass
-    return Run(proc, lines)
+    return Run(proc, lines, raw)
