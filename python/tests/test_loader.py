@@ -340,3 +340,12 @@ def test_quick_entry_reads_the_example_manifest():
         pytest.skip("no examples/hello in this checkout")
     with open(path) as f:
         assert quick_entry(f.read()) == "src/main.py"
+
+
+def test_confinement_report_begins_with_the_prefix_the_kernel_trusts():
+    # The kernel tags the first stdout line sandbox.applied only when it begins with Abi.REPORT_CONFINED
+    # (docs/confinement.md, "The console is the kernel's voice"); _abi.py is generated from the Java constant.
+    from ukernel import _abi, _confine
+
+    assert _confine.Report().line().startswith(_abi.REPORT_CONFINED)
+    assert _abi.REPORT_CONFINED == "ukernel: confined: " and _abi.REPORT_UNCONFINED == "ukernel: unconfined: "
