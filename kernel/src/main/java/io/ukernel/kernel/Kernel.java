@@ -305,6 +305,7 @@ public final class Kernel implements Session, TaskControl {
         if (stopReason == null && restartIfDue(task, status)) {
             return;
         }
+        console.forget(task.id());
         task.notifyExit();
         if (task == main && stopReason == null) {
             beginStop("the main task ended");

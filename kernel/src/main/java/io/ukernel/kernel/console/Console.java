@@ -151,6 +151,15 @@ public final class Console implements AutoCloseable {
         }
     }
 
+    /**
+     * Drops a task's budgets once it is gone for good (not restarting: a restarted task keeps its id and its
+     * budget, so a crash loop cannot refill it), after reporting what they still count.
+     */
+    public synchronized void forget(int taskId) {
+        reportSuppressed(taskId);
+        budgets.remove(taskId);
+    }
+
     private synchronized void limited(int kind, String task, int taskId, Level level, String event, String text) {
         if (level == Level.DEBUG && !debug) {
             return;

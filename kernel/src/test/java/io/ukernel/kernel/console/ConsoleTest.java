@@ -171,4 +171,19 @@ class ConsoleTest {
         }
         assertEquals(1, Files.readAllLines(log).size());
     }
+
+    @Test
+    void forget_reportsWhatWasPending_andATaskGoneForGoodFreesItsBudget(@TempDir Path dir) throws Exception {
+        Path log = dir.resolve("console.log");
+        try (Console c = Console.open(new FakeClock(), LineFormat.TEXT, SMALL, null, log, false)) {
+            for (int i = 0; i < 8; i++) {
+                c.output("gone", 9, Level.OUT, null, "line " + i);
+            }
+            c.forget(9);
+            c.output("gone", 9, Level.OUT, null, "a new task with that id starts with a full budget");
+        }
+        String all = Files.readString(log);
+        assertTrue(all.contains("gone#9 WARN  ukernel: 3 output lines of this task suppressed"), all);
+        assertTrue(all.contains("starts with a full budget"), all);
+    }
 }
