@@ -86,9 +86,10 @@ def test_log_handler(kernel):
         logger.info("hello %s", "world")
         logger.critical("bad")
         logger.debug("dbg")
+        logger.warning("two\nlines\r\n")
     finally:
         logger.removeHandler(handler)
-    assert kernel.logs == [(20, "hello world"), (40, "bad"), (10, "dbg")]
+    assert kernel.logs == [(20, "hello world"), (40, "bad"), (10, "dbg"), (30, "two"), (30, "lines")]
 
 
 def test_task_exit_raises_system_exit(kernel):
