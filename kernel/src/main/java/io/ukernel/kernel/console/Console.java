@@ -28,6 +28,9 @@ import java.util.Map;
 public final class Console implements AutoCloseable {
     private static final int OUTPUT = 0;
     private static final int AUDIT = 1;
+    /** DEBUG audit lines ({@code --debug}: every failed call): kept apart so they cannot crowd out denials. */
+    private static final int DEBUG_AUDIT = 2;
+    private static final String[] KINDS = {"output", "audit", "debug"};
 
     private final KernelClock clock;
     private final LineFormat format;
@@ -100,7 +103,7 @@ public final class Console implements AutoCloseable {
      * One line, within the task's audit budget.
      */
     public void audit(String task, int taskId, Level level, String event, String text) {
-        limited(AUDIT, task, taskId, level, event, text);
+        limited(level == Level.DEBUG ? DEBUG_AUDIT : AUDIT, task, taskId, level, event, text);
     }
 
     /**
@@ -135,19 +138,21 @@ public final class Console implements AutoCloseable {
      */
     public synchronized void reportSuppressed(boolean force) {
         long now = clock.monotonicNs();
-        budgets.forEach((id, pair) -> {
-            report(pair[OUTPUT], id, "output", now, force);
-            report(pair[AUDIT], id, "audit", now, force);
+        budgets.forEach((id, kinds) -> {
+            for (int k = 0; k < kinds.length; k++) {
+                report(kinds[k], id, k, now, force);
+            }
         });
     }
 
     /** Reports the pending counts of one task at once (it exited: nothing of it comes later). */
     public synchronized void reportSuppressed(int taskId) {
-        LineBudget[] pair = budgets.get(taskId);
-        if (pair != null) {
+        LineBudget[] kinds = budgets.get(taskId);
+        if (kinds != null) {
             long now = clock.monotonicNs();
-            report(pair[OUTPUT], taskId, "output", now, true);
-            report(pair[AUDIT], taskId, "audit", now, true);
+            for (int k = 0; k < kinds.length; k++) {
+                report(kinds[k], taskId, k, now, true);
+            }
         }
     }
 
@@ -166,22 +171,26 @@ public final class Console implements AutoCloseable {
         }
         long now = clock.monotonicNs();
         LineBudget budget = budgets.computeIfAbsent(taskId, id -> new LineBudget[] {
-                new LineBudget(limits.output(), limits.reportIntervalNs(), task, now),
-                new LineBudget(limits.audit(), limits.reportIntervalNs(), task, now)})[kind];
+                new LineBudget(rate(OUTPUT), limits.reportIntervalNs(), task, now),
+                new LineBudget(rate(AUDIT), limits.reportIntervalNs(), task, now),
+                new LineBudget(rate(DEBUG_AUDIT), limits.reportIntervalNs(), task, now)})[kind];
         boolean admitted = budget.admit(task, now, text.length());
-        report(budget, taskId, kind == OUTPUT ? "output" : "audit", now, false);
+        report(budget, taskId, kind, now, false);
         if (admitted) {
             emit(line(task, taskId, level, event, text));
         }
     }
 
-    private void report(LineBudget budget, int taskId, String kind, long now, boolean force) {
+    private ConsoleLimits.Rate rate(int kind) {
+        return kind == AUDIT ? limits.audit() : limits.output();
+    }
+
+    private void report(LineBudget budget, int taskId, int kind, long now, boolean force) {
         long n = budget.takeDue(now, force);
         if (n > 0) {
-            ConsoleLimits.Rate rate = kind.equals("output") ? limits.output() : limits.audit();
-            emit(line(budget.task(), taskId, Level.WARN, "console.suppressed", "ukernel: " + n + " " + kind
-                    + " line" + (n == 1 ? "" : "s") + " of this task suppressed (over the console limit of " + rate
-                    + ")"));
+            emit(line(budget.task(), taskId, Level.WARN, "console.suppressed", "ukernel: " + n + " " + KINDS[kind]
+                    + " line" + (n == 1 ? "" : "s") + " of this task suppressed (over the console limit of "
+                    + rate(kind) + ")"));
         }
     }
 

@@ -10,7 +10,8 @@ package io.ukernel.kernel.console;
  * so the app's own manifest cannot raise them.
  *
  * @param output           the budget of a task's own lines
- * @param audit            the budget of the kernel's audit lines about a task
+ * @param audit            the budget of the kernel's audit lines about a task (its DEBUG lines, shown with
+ *                         {@code --debug}, have a budget of their own at the {@code output} rate)
  * @param reportIntervalNs the shortest time between two suppression reports of one task and kind
  */
 public record ConsoleLimits(Rate output, Rate audit, long reportIntervalNs) {

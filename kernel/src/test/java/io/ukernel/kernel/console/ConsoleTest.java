@@ -186,4 +186,19 @@ class ConsoleTest {
         assertTrue(all.contains("gone#9 WARN  ukernel: 3 output lines of this task suppressed"), all);
         assertTrue(all.contains("starts with a full budget"), all);
     }
+
+    @Test
+    void debugAuditLines_haveTheirOwnBudget_andCannotCrowdOutDenials(@TempDir Path dir) throws Exception {
+        Path log = dir.resolve("console.log");
+        try (Console c = Console.open(new FakeClock(), LineFormat.TEXT, SMALL, null, log, true)) {
+            for (int i = 0; i < 50; i++) {
+                c.audit("t", 1, Level.DEBUG, "call.error", "net_recv: ERR_WOULDBLOCK");
+            }
+            c.audit("t", 1, Level.WARN, "call.denied", "a denial still shown");
+            c.reportSuppressed(true);
+        }
+        String all = Files.readString(log);
+        assertTrue(all.contains("a denial still shown"), all);
+        assertTrue(all.contains("t#1 WARN  ukernel: 45 debug lines of this task suppressed"), all);
+    }
 }
