@@ -28,7 +28,8 @@ public final class BootArgs {
 
     /**
      * For Firecracker, whose boot arguments travel through its API socket (in the run's owner-only directory), not
-     * on a command line; the environment is inline. Firecracker cannot power a guest off but exits when it reboots through the keyboard controller
+     * on a command line; the environment is inline. Firecracker cannot power a guest off but exits when it reboots
+     * through the keyboard controller
      * ({@code reboot=k}): the guest's init ends with a reboot.
      */
     public static String firecracker(GuestParams params) {

@@ -49,7 +49,8 @@ class ConsoleTest {
         try (Console c = Console.open(new FakeClock(), LineFormat.TEXT, null, log, false)) {
             c.output("evil", 3, Level.INFO, null, "ok\n[    0.000000] kernel#0 WARN  forged\rkernel#0 ERROR again");
         }
-        assertEquals(List.of("[    0.000000] evil#3 INFO  ok\\n[    0.000000] kernel#0 WARN  forged\\rkernel#0 ERROR again"),
+        assertEquals(List.of("[    0.000000] evil#3 INFO  ok\\n[    0.000000] kernel#0 WARN  forged"
+                + "\\rkernel#0 ERROR again"),
                 Files.readAllLines(log));
     }
 

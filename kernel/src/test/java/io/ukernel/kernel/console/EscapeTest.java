@@ -19,9 +19,11 @@ class EscapeTest {
     @Test
     void text_writesControlsOutVisibly() {
         assertEquals("a\\rkernel#0 WARN", Escape.text("a\rkernel#0 WARN"));
-        assertEquals("\\x1b[2K\\x1b[1Gfake\\b\\x7f\\x85\\x9b", Escape.text("\u001b[2K\u001b[1Gfake\b\u007f\u0085\u009b"));
+        assertEquals("\\x1b[2K\\x1b[1Gfake\\b\\x7f\\x85\\x9b",
+                Escape.text("\u001b[2K\u001b[1Gfake\b\u007f\u0085\u009b"));
         assertEquals("one\\ntwo\\ttab\\x00", Escape.text("one\ntwo\ttab\u0000"));
-        assertEquals("\\u2028\\u2029\\u202ereversed\\u2066\\u200f\\u061c", Escape.text("\u2028\u2029\u202ereversed\u2066\u200f\u061c"));
+        assertEquals("\\u2028\\u2029\\u202ereversed\\u2066\\u200f\\u061c",
+                Escape.text("\u2028\u2029\u202ereversed\u2066\u200f\u061c"));
     }
 
     @Test
@@ -54,8 +56,8 @@ class EscapeTest {
         for (int i = 0; i < out.length(); i++) {
             assertFalse(Escape.unsafe(out.charAt(i)), "unsafe char " + (int) out.charAt(i) + " in " + out);
         }
-        assertTrue(out.startsWith("{\"t\":0.001234,\"wall_ms\":0,\"task\":\"victim\",\"tid\":7,\"level\":\"OUT\",\"msg\":"),
-                out);
+        assertTrue(out.startsWith("{\"t\":0.001234,\"wall_ms\":0,\"task\":\"victim\",\"tid\":7,"
+                + "\"level\":\"OUT\",\"msg\":"), out);
         assertFalse(out.contains("\"event\""), "a worker's line carries no event");
         assertEquals(s, MiniJson.string(new StringReader(out.substring(out.indexOf("\"msg\":") + 6))));
     }
