@@ -23,6 +23,7 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -94,6 +95,8 @@ public final class FirecrackerBackend implements VmmBackend {
         Path log = spec.runDir().resolve("firecracker.log");
         try {
             Files.createDirectories(spec.runDir());
+            // Owner-only: the API socket carries the boot arguments, the app's environment among them.
+            Files.setPosixFilePermissions(spec.runDir(), PosixFilePermissions.fromString("rwx------"));
             removeStale(socket);
             Files.deleteIfExists(log);
             Files.createFile(log);

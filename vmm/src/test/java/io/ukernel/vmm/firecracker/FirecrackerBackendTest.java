@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -50,11 +51,13 @@ class FirecrackerBackendTest {
                 + FakeFirecracker.class.getName() + " \"$@\"");
     }
 
+    static final String SECRET = "fc-s3cret-token";
+
     private VmSpec spec(Path runDir, List<PortForward> ports) throws Exception {
         Path kernel = Files.write(tmp.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F', 2});
         Path initrd = Files.write(tmp.resolve("app.img"), new byte[] {1});
-        return new VmSpec("app", kernel, Optional.of(initrd), Optional.empty(), 1, 256, ports, GuestParams.defaults(),
-                runDir);
+        GuestParams params = GuestParams.defaults().withEnv(Map.of("API_TOKEN", SECRET));
+        return new VmSpec("app", kernel, Optional.of(initrd), Optional.empty(), 1, 256, ports, params, runDir);
     }
 
     static final class Lines implements ConsoleListener {
@@ -93,6 +96,12 @@ class FirecrackerBackendTest {
         Lines lines = new Lines();
         RunningVm vm = withEnv(record, () -> backend.boot(spec(runDir, List.of()), lines));
         assertTrue(lines.await("platform microvm", 10_000), "console: " + lines.guest);
+        // The environment went in the boot arguments through the API socket, in an owner-only directory: not on
+        // Firecracker's command line, which every local user can read.
+        String cmdline = Files.readString(Path.of("/proc", Long.toString(vm.pid()), "cmdline")).replace('\0', ' ');
+        assertTrue(cmdline.contains("--api-sock") && !cmdline.contains(SECRET) && !cmdline.contains("ukernel.env"),
+                cmdline);
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(runDir)));
         vm.requestStop();
         assertEquals(0, vm.waitFor(20, TimeUnit.SECONDS), "firecracker exits when the guest reboots");
         assertTrue(lines.guest.contains("ukernel: app exited with status 0"), lines.guest.toString());
