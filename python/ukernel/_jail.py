@@ -57,6 +57,7 @@ MS_NOATIME = 1024
 MS_NODIRATIME = 2048
 MS_BIND = 4096
 MS_REC = 16384
+MS_MOVE = 8192
 MS_PRIVATE = 1 << 18
 MS_RELATIME = 1 << 21
 MNT_DETACH = 2
@@ -106,8 +107,8 @@ class Jail:
 
     def text(self):
         if self.namespaces:
-            ns = "namespaces %s (minimal root: %d read-only binds, no /proc)" % ("+".join(self.namespaces),
-                                                                                  self.binds)
+            ns = "namespaces %s (minimal root: %d read-only binds, no /proc%s)" % (
+                "+".join(self.namespaces), self.binds, ", moved over the initramfs" if _SWITCHED else "")
         else:
             ns = "namespaces none (%s)" % self.why_not
         return "%s, uid %s gid %s (no groups, empty capability bounding set, not dumpable)" % (ns, self.uid, self.gid)
@@ -249,6 +250,7 @@ def isolate(bundle, namespaces, worker_id, kernel_fd, kernel_pid, on_child=None)
             # Opened after unshare: a bind mount's source must be a mount of our own namespace (EINVAL otherwise),
             # and before the tmpfs: it hides the host's /tmp, where a bundle may live.
             _mount(None, "/", None, MS_REC | MS_PRIVATE)
+            _note_rootfs()
             fds = _open_all(paths)
             try:
                 jail.binds = _build_root(paths, links, fds, userns=not root)
@@ -354,12 +356,44 @@ def _build_root(paths, links, fds, userns):
                 os.close(fd)
     _check(_c()[1].sethostname(HOSTNAME, len(HOSTNAME)), "sethostname")
     os.chdir(new)
-    _check(_c()[1].syscall(_c()[0].c_long(SYS_PIVOT_ROOT), b".", b"."), "pivot_root")
-    # The old root is now stacked under the new one at "/": detach it, and nothing of the host is reachable.
-    _check(_c()[1].umount2(b".", MNT_DETACH), "umount2(old root)")
+    ctypes, lib = _c()
+    if lib.syscall(ctypes.c_long(SYS_PIVOT_ROOT), b".", b".") == 0:
+        # The old root is now stacked under the new one at "/": detach it, and nothing of the host is reachable.
+        _check(lib.umount2(b".", MNT_DETACH), "umount2(old root)")
+    elif ctypes.get_errno() == 22 and _is_rootfs():
+        # The initramfs (the microVM guest's root) can never be pivoted away from (EINVAL). Do what switch_root
+        # does: move the new root over "/" and chroot into it. The old rootfs stays underneath, unreachable from
+        # the new root without chroot() (refused by seccomp, and CAP_SYS_CHROOT is gone with uid 0).
+        _mount(b".", b"/", None, MS_MOVE)
+        _check(lib.chroot(b"."), "chroot")
+        global _SWITCHED
+        _SWITCHED = True
+    else:
+        _fail("pivot_root")
     os.chdir("/")
     _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     return binds
+
+
+def _is_rootfs():
+    """Whether "/" is the kernel's initial rootfs (an initramfs), read before the view shrank: see _build_root."""
+    return _ROOTFS
+
+
+_ROOTFS = False
+_SWITCHED = False  # the root was moved over the initramfs rather than pivoted
+
+
+def _note_rootfs():
+    global _ROOTFS
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 4 and fields[4] == b"/":  # the last one listed is the one on top
+                    _ROOTFS = fields[fields.index(b"-") + 1] == b"rootfs"
+    except (OSError, ValueError):
+        pass
 
 
 def _mkdirs(path):
