@@ -63,11 +63,19 @@ def spawn_to_heartbeat(cmd, env):
 JAIL_CODE = """\
 import os, socket, sys, time
 sys.path.insert(0, %r)
-from ukernel import _jail
+from ukernel import _jail, _confine
 a, b = socket.socketpair()
-t = time.perf_counter()
+real_fork = os.fork
+parent_cpu = []
+
+def fork():  # the CPU P spent up to the fork; the child's own CPU clock starts at 0
+    parent_cpu.append(time.process_time() - c)
+    return real_fork()
+
+os.fork = fork
+t, c = time.perf_counter(), time.process_time()
 _jail.isolate(os.getcwd(), "on", 2000000001, a.fileno(), 0)
-print((time.perf_counter() - t) * 1000, flush=True)
+print((time.perf_counter() - t) * 1000, (parent_cpu[0] + time.process_time()) * 1000, flush=True)
 """
 
 
@@ -76,7 +84,12 @@ def jail_alone(py):
                        capture_output=True, text=True)
     if r.returncode != 0:
         return None, r.stderr.strip()[-300:]
-    return float(r.stdout.strip().splitlines()[-1]) / 1000, None
+    wall, cpu = r.stdout.strip().splitlines()[-1].split()
+    JAIL_CPU.append(float(cpu) / 1000)
+    return float(wall) / 1000, None
+
+
+JAIL_CPU = []  # seconds of CPU (P up to the fork + C up to the app), insensitive to waiting for a CPU
 
 
 def bwrap_command(bwrap, py):
@@ -95,6 +108,9 @@ def bwrap_command(bwrap, py):
         cmd += ["--dev-bind", dev, dev]
     cmd += ["--remount-ro", "/", "--chdir", HELLO, py, "-B", "-c", FLOOR_CODE]
     return cmd
+
+
+LOAD = []
 
 
 def med(ts):
@@ -132,6 +148,7 @@ def main():
     runs += [(n, lambda c=c: spawn_to_heartbeat(c, env)) for n, c in outer.items()]
     if os.geteuid() == 0:
         runs.append(("_jail.isolate() alone", lambda: jail_alone(py)))
+    LOAD.append(open("/proc/loadavg").read().split()[:3])
     for name, fn in runs:  # warm-up, and what cannot run here
         t, err = fn()
         if t is None:
@@ -149,6 +166,9 @@ def main():
             print("%-70s %9.1f %9.1f" % (name + (": hello -> heartbeat" if name in inner else
                                                  ": spawn -> heartbeat" if name in outer else ""),
                                          min(ts) * 1000, med(ts)))
+    if JAIL_CPU:
+        print("%-70s %9.1f %9.1f" % ("_jail.isolate() alone, CPU time (P + C)", min(JAIL_CPU) * 1000, med(JAIL_CPU)))
+    print("load average before the runs: %s; after: %s" % (LOAD[0], open("/proc/loadavg").read().split()[:3]))
     strict = results.get("ukernel strict (namespaces + Landlock + seccomp)")
     base = [v for k, v in results.items() if k.startswith("baseline strict")]
     if strict and base and base[0]:
