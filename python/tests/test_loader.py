@@ -349,3 +349,54 @@ def test_confinement_report_begins_with_the_prefix_the_kernel_trusts():
 
     assert _confine.Report().line().startswith(_abi.REPORT_CONFINED)
     assert _abi.REPORT_CONFINED == "ukernel: confined: " and _abi.REPORT_UNCONFINED == "ukernel: unconfined: "
+
+
+# -- the jail, as the kernel asks for it (UKERNEL_NAMESPACES, UKERNEL_WORKER_ID) ---------------------------------
+
+def test_bad_isolation_settings_exit_71_before_the_apps_code(tmp_path, kernel):
+    root = bundle(tmp_path, {"src/main.py": "def main(): print('must not run')\n"})
+    r = run(root, kernel, UKERNEL_SANDBOX="strict", UKERNEL_NAMESPACES="auto", UKERNEL_WORKER_ID="root")
+    assert (r.returncode, r.stdout) == (71, "")
+    assert r.stderr.startswith("ukernel: isolation failed, the task's code is not run: bad UKERNEL_NAMESPACES")
+    assert kernel.exit_codes == [71]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root variant of the jail")
+def test_strict_worker_runs_in_its_namespaces_as_its_worker_id_and_its_code_passes_through(tmp_path, kernel):
+    root = bundle(tmp_path, {"src/main.py": """
+        import os
+        def main():
+            print("in", os.getpid(), os.getuid(), os.getgid(), sorted(os.environ).count("UKERNEL_WORKER_ID"))
+            return 9
+    """})
+    r = run(root, kernel, UKERNEL_SANDBOX="strict", UKERNEL_NAMESPACES="on", UKERNEL_WORKER_ID="2000000042")
+    assert r.returncode == 9, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("ukernel: confined: ") and "namespaces mount+pid+ipc+net+uts" in lines[0], r.stdout
+    assert "uid 2000000042 gid 2000000042" in lines[0], r.stdout
+    assert lines[1] == "in 1 2000000042 2000000042 0", r.stdout  # PID 1, the worker id, the variable consumed
+    assert kernel.exit_codes == [9]  # task_exit from the worker C, over the connection P let go of
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root variant of the jail")
+def test_sigterm_to_the_supervisor_reaches_the_worker_and_exits_143(tmp_path, kernel):
+    root = bundle(tmp_path, {"src/main.py": """
+        import time
+        def main():
+            try:
+                print("ready", flush=True)
+                time.sleep(60)
+            finally:
+                print("finally ran", flush=True)
+    """})
+    p = start(root, kernel, UKERNEL_SANDBOX="strict", UKERNEL_NAMESPACES="on", UKERNEL_WORKER_ID="2000000043")
+    try:
+        assert read_line(p).startswith("ukernel: confined: ")
+        assert read_line(p) == "ready\n"
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 143
+        assert p.stdout.read() == "finally ran\n"
+        assert kernel.exit_codes == [143]
+    finally:
+        p.kill()
+        p.wait()

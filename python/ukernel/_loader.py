@@ -13,13 +13,22 @@
 ``UKERNEL_KERNEL_PID``
     optional: the kernel's pid; when it is not our parent any more the kernel is gone and we exit 70;
 ``UKERNEL_SANDBOX``
-    ``strict`` (confine, report on stdout), ``off`` (run unconfined); unset: confine quietly (see ``_confine``).
+    ``strict`` (confine, report on stdout), ``off`` (run unconfined); unset: confine quietly (see ``_confine``);
+``UKERNEL_NAMESPACES``, ``UKERNEL_WORKER_ID``
+    strict mode only: ``auto``, ``on`` or ``off``, and the uid/gid the worker runs as (``_jail``). Unset (the
+    loader run by hand), the worker gets no namespaces and keeps its uid.
+
+Start-up, in order: death signal, connect + ``hello``, then ``_jail.isolate`` (namespaces and a minimal root;
+this process, P, forks the worker C, PID 1 of a new pid namespace, and only supervises it from then on, exiting
+with C's status; without namespaces there is no fork), the identity drop (never uid 0), ``_confine.confine``
+(no_new_privs, Landlock, seccomp), and only then the app's code. docs/confinement.md has the why of each step.
 
 Exit codes: the entry's return value (``None`` is 0), its ``SystemExit`` code, 1 for an uncaught exception
 (traceback on stderr), 2 for a bad entry or manifest, 70 when the kernel cannot be reached, 71 when the worker
-could not be confined, 130 for
+could not be confined or isolated, 130 for
 ``KeyboardInterrupt``, 143 for ``SIGTERM`` (raised as ``SystemExit(143)`` in the main thread, so ``finally``
-blocks run). The code is reported with ``task_exit`` before the process exits.
+blocks run). The code is reported with ``task_exit`` before the process exits. With namespaces, P exits with the
+same code as C (``128 + s`` when C is killed by signal ``s``, e.g. 137 for SIGKILL).
 
 The imports here are the worker's start-up cost: ``asyncio`` is imported only for a coroutine entry,
 ``tomllib`` only when the manifest must be read, ``traceback`` only when there is one to print.
@@ -35,6 +44,8 @@ ENV_TASK = "UKERNEL_TASK"
 ENV_ENTRY = "UKERNEL_ENTRY"
 ENV_KERNEL_PID = "UKERNEL_KERNEL_PID"
 ENV_SANDBOX = "UKERNEL_SANDBOX"
+ENV_NAMESPACES = "UKERNEL_NAMESPACES"
+ENV_WORKER_ID = "UKERNEL_WORKER_ID"
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -65,19 +76,56 @@ def main():
     except Exception as e:
         _say("ukernel: cannot reach the kernel: %s" % (getattr(e, "strerror", None) or e))
         return EXIT_KERNEL_GONE
-    if not _confine(os):
+    mode = os.environ.pop(ENV_SANDBOX, None)
+    jail = _isolate(os, kernel, mode)  # with namespaces, only the worker C returns from here
+    if jail is False or not _confine(os, mode, jail):
         return _finish(kernel, EXIT_UNCONFINED)
     code = _run_task(os)
     return _finish(kernel, code)
 
 
-def _confine(os):
+def _isolate(os, kernel, mode):
+    """Namespaces, minimal root and the identity drop (``_jail.py``); the :class:`_jail.Jail` applied, None when
+    the kernel asked for none (unconfined, or the loader run by hand), False when isolation failed (the app's
+    code must not run). Before ``_confine``: mounting and forking need the privileges it drops."""
+    namespaces = os.environ.pop(ENV_NAMESPACES, None)
+    worker_id = os.environ.pop(ENV_WORKER_ID, None)
+    if mode != "strict" or namespaces is None:
+        return None
+    from . import _jail
+
+    if namespaces not in ("auto", "on", "off") or not (worker_id or "").isdigit():
+        _say("ukernel: isolation failed, the task's code is not run: bad %s=%r or %s=%r from the kernel"
+             % (ENV_NAMESPACES, namespaces, ENV_WORKER_ID, worker_id))
+        return False
+    pid = os.environ.get(ENV_KERNEL_PID, "")
+    # C signals SIGTERM's arrival as exit 143 from the start: PID 1 of a pid namespace ignores signals it has no
+    # handler for, and the kernel's terminate must not wait for its grace period.
+    _signal.signal(_signal.SIGTERM, _on_sigterm)
+    try:
+        return _jail.isolate(os.getcwd(), namespaces, int(worker_id), kernel.fileno(),
+                             int(pid) if pid.isdigit() else 0, on_child=lambda: _keep_client(kernel))
+    except Exception as e:
+        _say("ukernel: isolation failed, the task's code is not run: %s (sandbox mode \"strict\", namespaces "
+             "\"%s\"; --insecure-no-sandbox runs it unconfined)" % (e, namespaces))
+        return False
+
+
+def _keep_client(kernel):
+    # os.fork's at-fork hook forgets the process-wide client in the child (a forked worker must not share the
+    # connection): here the child is the worker and P lets go of its copy, so C keeps it.
+    package = sys.modules[__package__]
+    package._default = kernel
+    package._forked = False
+
+
+def _confine(os, mode, jail):
     """Confines this process (``_confine.py``) now that it holds its only door, the kernel connection, and before
     any of the app's code is imported; False when that fails in strict mode. ``UKERNEL_SANDBOX`` (set by the
     kernel): ``strict`` confines and reports what was applied on stdout, for the console; ``off`` says the worker is
     unconfined. Unset (the loader run by hand or by tests), the worker is confined all the same, quietly."""
-    mode = os.environ.pop(ENV_SANDBOX, None)
     from . import _abi
+
     if mode == "off":
         _report(_abi.REPORT_UNCONFINED + "the sandbox is off (--insecure-no-sandbox or [sandbox] mode = \"off\"); "
                 "this worker can reach the host directly")
@@ -91,7 +139,7 @@ def _confine(os):
              "--insecure-no-sandbox runs it unconfined)" % e)
         return False
     if mode is not None:
-        _report(report.line())
+        _report(report.line() + ("" if jail is None else ", " + jail.text()))
     return True
 
 

@@ -44,6 +44,23 @@ def host_can_confine():
     return None
 
 
+def namespaces_expected():
+    """Whether workers get their own namespaces here: the kernel (run by this test's user) is root, or the host
+    allows unprivileged user namespaces (the same sysctls ``HostSandbox`` reads)."""
+    if os.geteuid() == 0:
+        return True
+
+    def sysctl(name):
+        try:
+            with open("/proc/sys/" + name) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+
+    return (sysctl("user/max_user_namespaces") != "0" and sysctl("kernel/unprivileged_userns_clone") != "0"
+            and sysctl("kernel/apparmor_restrict_unprivileged_userns") != "1")
+
+
 class Server:
     """A TCP server on loopback counting the connections that reach it."""
 
@@ -81,6 +98,7 @@ def run_escape(tmp_path, mode, *flags):
     server = Server()
     try:
         proc = subprocess.run([LAUNCHER, "run", str(app), "-q", "--log-format", "json", "-e", "ESCAPE_MODE=" + mode,
+                               "-e", "ESCAPE_NAMESPACES=%d" % namespaces_expected(),
                                "-e", "ESCAPE_PORT=%d" % server.port, *flags], stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=TIMEOUT, cwd=str(app))
     finally:
@@ -149,9 +167,12 @@ def test_strict_run_denies_every_attempt_and_audits_it(tmp_path):
     assert any(l.get("event") == "kernel.exit" and "status 0" in text(l) for l in lines), info
     # The banner and the worker's report state the confinement.
     banner = [text(l) for l in lines if l.get("event") == "sandbox"]
-    assert banner and banner[0].startswith("confinement: strict: no_new_privs, Landlock ABI"), info
+    assert banner and banner[0].startswith("confinement: strict: ") and "no_new_privs, Landlock ABI" in banner[0], info
     applied = [text(l) for l in lines if l.get("event") == "sandbox.applied"]
     assert len(applied) == 2 and all(a.startswith("ukernel: confined: landlock abi") for a in applied), info
+    if namespaces_expected():
+        assert all("namespaces mount+pid+ipc+net+uts" in a for a in applied), info
+        assert not any(" uid 0 " in a for a in applied), info
     # Every attempt is in the console: ABI-level ones as audit events, host-level ones as the worker's refusals
     # (its own stderr lines: the worker's words, never kernel events).
     events = [l.get("event") for l in lines]

@@ -25,6 +25,10 @@ import sys
 import ukernel
 
 MODE = os.environ.get("ESCAPE_MODE", "strict")
+# The test says whether the worker runs in its own namespaces (a root kernel, or user namespaces allowed): then
+# host paths outside the minimal root do not exist for it, the root is a read-only mount, and the kernel's pid is
+# not in its pid namespace; without them Landlock refuses the same attempts with EACCES.
+NAMESPACES = os.environ.get("ESCAPE_NAMESPACES") == "1"
 KERNEL_PID = int(os.environ["UKERNEL_KERNEL_PID"])
 PORT = int(os.environ["ESCAPE_PORT"])  # a TCP server the test runs on loopback
 SYS_SOCKET, SYS_PTRACE, SYS_MOUNT = 41, 101, 165  # x86_64
@@ -49,6 +53,27 @@ def syscall(nr, *args):
 
 
 # -- host-level attempts: the sandbox must stop these --------------------------------------------------------------
+
+class ReadOnlyFileSystem(OSError):
+    """EROFS: the write reached a read-only mount (the worker's minimal root)."""
+
+
+def read_only(attempt):
+    """The attempt, with EROFS raised as :class:`ReadOnlyFileSystem` (so that only that errno counts)."""
+    def wrapped():
+        try:
+            return attempt()
+        except OSError as e:
+            if e.errno == errno.EROFS:
+                raise ReadOnlyFileSystem(e.errno, e.strerror, e.filename) from None
+            raise
+    return wrapped
+
+
+HIDDEN = FileNotFoundError if NAMESPACES else PermissionError  # a host path outside the worker's view
+UNWRITABLE = ReadOnlyFileSystem if NAMESPACES else PermissionError
+NO_SUCH_PROCESS = ProcessLookupError if NAMESPACES else PermissionError  # a host pid outside the pid namespace
+
 
 def read_etc_passwd():
     with open("/etc/passwd") as f:
@@ -266,9 +291,9 @@ def main():
     ukernel.io_close(sanity)
     reporter = Reporter()
     attempts = [
-        (HOST, "read /etc/passwd", read_etc_passwd, PermissionError),
-        (HOST, "write /tmp", write_tmp, PermissionError),
-        (HOST, "write into the bundle", write_bundle, PermissionError),
+        (HOST, "read /etc/passwd", read_etc_passwd, HIDDEN),
+        (HOST, "write /tmp", read_only(write_tmp), UNWRITABLE),
+        (HOST, "write into the bundle", read_only(write_bundle), UNWRITABLE),
         (HOST, "list /", list_root, PermissionError),
         (HOST, "socket TCP", make_socket(socket.AF_INET, socket.SOCK_STREAM), PermissionError),
         (HOST, "socket UDP", make_socket(socket.AF_INET, socket.SOCK_DGRAM), PermissionError),
@@ -282,9 +307,9 @@ def main():
         (HOST, "ctypes syscall(socket)", raw_socket_syscall, PermissionError),
         (HOST, "ctypes syscall(ptrace)", raw_ptrace_syscall, PermissionError),
         (HOST, "ctypes syscall(mount)", raw_mount_syscall, PermissionError),
-        (HOST, "signal the kernel", signal_kernel, PermissionError),
-        (HOST, "read /proc/<kernel>/environ", read_kernel_environ, PermissionError),
-        (HOST, "open /proc/<kernel>/mem", open_kernel_mem, PermissionError),
+        (HOST, "signal the kernel", signal_kernel, NO_SUCH_PROCESS),
+        (HOST, "read /proc/<kernel>/environ", read_kernel_environ, HIDDEN),  # no /proc in the minimal root
+        (HOST, "open /proc/<kernel>/mem", open_kernel_mem, HIDDEN),
         (ABI, "forge a handle (handle_close)", forge_handle, ukernel.BadHandleError),
         (ABI, "forge a handle (ipc_send)", forge_handle_send, ukernel.BadHandleError),
         (ABI, "another task's handle (ipc_send)", other_tasks_handle(reporter), ukernel.BadHandleError),

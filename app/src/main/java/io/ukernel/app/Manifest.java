@@ -128,8 +128,10 @@ public record Manifest(
      *
      * @param mode       {@code strict}: every worker confines itself (Landlock + seccomp) before the app's code
      *                   runs, and a host that cannot confine refuses to start it; {@code off}: unconfined
-     * @param namespaces {@code auto}, {@code on} or {@code off}: fresh user/net/pid/mount namespaces for each worker
-     *                   (not implemented yet: {@code auto} uses none, {@code on} is refused by the parser)
+     * @param namespaces {@code auto}, {@code on} or {@code off}: each worker in its own mount (minimal read-only
+     *                   root), pid, ipc, net and uts namespaces (plus a user namespace when the kernel is not root);
+     *                   {@code auto} where the host allows, {@code on} required (strict mode then refuses to start
+     *                   workers on a host that does not allow them)
      */
     public record Sandbox(Mode mode, Namespaces namespaces) {
         public enum Mode {

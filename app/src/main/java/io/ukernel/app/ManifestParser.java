@@ -272,11 +272,7 @@ public final class ManifestParser {
         Optional<Entry> n = s.string("namespaces");
         if (n.isPresent()) {
             ns = word(s, n.get(), Sandbox.Namespaces.values(), Sandbox.Namespaces::text,
-                    "\"auto\", \"on\" or \"off\"");
-            if (ns == Sandbox.Namespaces.ON) {
-                throw s.error(n.get(), "\"on\" is not supported yet: workers do not run in their own namespaces"
-                        + " (Landlock and seccomp confine them); use \"auto\" or \"off\"");
-            }
+                    "\"auto\" (where the host allows, the default), \"on\" (required) or \"off\"");
         }
         return new Sandbox(mode, ns);
     }

@@ -260,6 +260,9 @@ class ManifestParserTest {
         m = ManifestParser.parse(FILE, "name = \"x\"\n[sandbox]\nnamespaces = \"off\"\n");
         assertEquals(new Manifest.Sandbox(Manifest.Sandbox.Mode.STRICT, Manifest.Sandbox.Namespaces.OFF),
                 m.sandbox());
+        m = ManifestParser.parse(FILE, "name = \"x\"\n[sandbox]\nnamespaces = \"on\"\n");
+        assertEquals(new Manifest.Sandbox(Manifest.Sandbox.Mode.STRICT, Manifest.Sandbox.Namespaces.ON),
+                m.sandbox());
     }
 
     @Test
@@ -267,8 +270,8 @@ class ManifestParserTest {
         assertError(error("name = \"x\"\n[sandbox]\nmode = \"strcit\"\n"), 3, "sandbox.mode",
                 "invalid value \"strcit\" (did you mean \"strict\"?)");
         assertError(error("name = \"x\"\n[sandbox]\nmode = \"none\"\n"), 3, "sandbox.mode", "\"strict\"", "\"off\"");
-        assertError(error("name = \"x\"\n[sandbox]\nnamespaces = \"on\"\n"), 3, "sandbox.namespaces",
-                "\"on\" is not supported yet");
+        assertError(error("name = \"x\"\n[sandbox]\nnamespaces = \"yes\"\n"), 3, "sandbox.namespaces",
+                "\"auto\"", "\"on\"", "\"off\"");
         assertError(error("name = \"x\"\n[sandbox]\nmdoe = \"off\"\n"), 3, "sandbox.mdoe", "did you mean \"mode\"?");
         assertError(error("name = \"x\"\n[sandbox]\nmode = true\n"), 3, "sandbox.mode", "expected a string");
     }

@@ -8,6 +8,9 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * What this host offers to confine a worker, asked of the Linux kernel itself (FFM, no JNI): the Landlock ABI
@@ -16,16 +19,31 @@ import java.lang.invoke.MethodHandle;
  * applies the confinement itself (python/ukernel/_confine.py); the kernel asks only to say so in the banner and
  * to refuse, in strict mode, a host where the loader could not confine.
  *
+ * <p>For the namespaces ({@code python/ukernel/_jail.py}) it asks whether the kernel runs as root ({@code geteuid}),
+ * which may create every namespace, and otherwise whether unprivileged user namespaces are allowed (the sysctls
+ * {@code user.max_user_namespaces}, Debian's {@code kernel.unprivileged_userns_clone} and Ubuntu's
+ * {@code kernel.apparmor_restrict_unprivileged_userns}). A container without {@code CAP_SYS_ADMIN} may still refuse
+ * them: the worker then says so in its report (under {@code auto}) or refuses to run (under {@code on}).
+ *
  * @param landlockAbi   the Landlock ABI version, 0 when the host has none
  * @param seccomp       whether the loader can install its seccomp filter here (Linux x86_64 with filter support)
  * @param seccompDetail why not, when {@code seccomp} is false
+ * @param root          whether the kernel runs as root (workers then drop to a dedicated uid in the jail)
+ * @param namespaces    whether workers can get their own namespaces here (root, or user namespaces allowed)
+ * @param namespacesDetail how (as root, in a user namespace) or why not
  */
-public record HostSandbox(int landlockAbi, boolean seccomp, String seccompDetail) {
+public record HostSandbox(int landlockAbi, boolean seccomp, String seccompDetail, boolean root, boolean namespaces,
+        String namespacesDetail) {
     static final long SYS_LANDLOCK_CREATE_RULESET = 444;
     static final long LANDLOCK_CREATE_RULESET_VERSION = 1;
     static final long SYS_SECCOMP_X86_64 = 317;
     static final long SECCOMP_GET_ACTION_AVAIL = 2;
     static final int SECCOMP_RET_ERRNO = 0x00050000;
+
+    /** A host probe result without the namespace facts (tests of hosts unlike this one). */
+    public HostSandbox(int landlockAbi, boolean seccomp, String seccompDetail) {
+        this(landlockAbi, seccomp, seccompDetail, false, false, "not probed");
+    }
 
     /** Whether a strict sandbox can be applied here. */
     public boolean canConfine() {
@@ -51,11 +69,12 @@ public record HostSandbox(int landlockAbi, boolean seccomp, String seccompDetail
     public static HostSandbox probe() {
         String os = System.getProperty("os.name", "");
         if (!os.equals("Linux")) {
-            return new HostSandbox(0, false, "not Linux (" + os + ")");
+            return new HostSandbox(0, false, "not Linux (" + os + ")", false, false, "not Linux");
         }
         int abi = 0;
         boolean seccomp = false;
         String detail = null;
+        boolean root;
         try {
             MethodHandle syscall = syscallHandle();
             long v = (long) syscall.invokeExact(SYS_LANDLOCK_CREATE_RULESET, 0L, 0L, LANDLOCK_CREATE_RULESET_VERSION);
@@ -76,7 +95,50 @@ public record HostSandbox(int landlockAbi, boolean seccomp, String seccompDetail
         } catch (Throwable t) {
             detail = "cannot ask the kernel: " + t;
         }
-        return new HostSandbox(abi, seccomp, detail);
+        root = effectiveUid(Path.of("/proc/self/status")) == 0;
+        String userns = root ? null : userNamespacesRefused(Path.of("/proc/sys"));
+        return new HostSandbox(abi, seccomp, detail, root, root || userns == null,
+                root ? "as root" : userns == null ? "in a user namespace" : userns);
+    }
+
+    /**
+     * Why this host refuses unprivileged user namespaces (a sysctl, read under {@code sys}), or null when it
+     * allows them.
+     */
+    static String userNamespacesRefused(Path sys) {
+        String max = sysctl(sys.resolve("user/max_user_namespaces"));
+        if ("0".equals(max)) {
+            return "user.max_user_namespaces = 0";
+        }
+        if ("0".equals(sysctl(sys.resolve("kernel/unprivileged_userns_clone")))) {
+            return "kernel.unprivileged_userns_clone = 0 (set it to 1, or run the kernel as root)";
+        }
+        if ("1".equals(sysctl(sys.resolve("kernel/apparmor_restrict_unprivileged_userns")))) {
+            return "kernel.apparmor_restrict_unprivileged_userns = 1 (AppArmor restricts unprivileged user namespaces)";
+        }
+        return null;
+    }
+
+    /** The effective uid from a {@code /proc/<pid>/status} file ({@code Uid: real effective saved fs}), -1 if unknown. */
+    static long effectiveUid(Path status) {
+        try {
+            for (String line : Files.readAllLines(status)) {
+                if (line.startsWith("Uid:")) {
+                    return Long.parseLong(line.substring(4).strip().split("\\s+")[1]);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // unknown
+        }
+        return -1;
+    }
+
+    private static String sysctl(Path file) {
+        try {
+            return Files.readString(file).strip();
+        } catch (IOException | RuntimeException e) {
+            return null; // absent: the host has no such switch
+        }
     }
 
     @SuppressWarnings("restricted") // the launcher and surefire pass --enable-native-access=ALL-UNNAMED

@@ -23,14 +23,30 @@ import java.util.concurrent.CountDownLatch;
  * ({@code -I -S}: no site, no user site, no {@code PYTHON*} variables, so no code but the loader's runs before it
  * connects to the kernel). The environment is built from scratch: the app's variables (less the few that act
  * before the loader, {@link #UNSAFE}) plus the ABI endpoint and token, never the kernel's own environment. In
- * strict mode the loader confines the process (Landlock + seccomp, docs/confinement.md) before the app's code
- * runs; this class checks the host can ({@link HostSandbox}) and says so in the banner.
+ * strict mode the loader isolates the process (its own mount, pid, ipc, net and uts namespaces with a minimal
+ * read-only root, a dedicated uid, python/ukernel/_jail.py) and confines it (Landlock + seccomp) before the app's code
+ * runs; this class checks the host can ({@link HostSandbox}), chooses the worker's uid and says so in the banner.
+ *
+ * <p>With namespaces the process the kernel started (P) forks the worker proper (C, PID 1 of its pid namespace)
+ * and only supervises it: {@link Worker#pid()} is P, {@link Worker#terminate()} reaches C through P, and
+ * {@link Worker#kill()} SIGKILLs C (which takes every process of its namespace with it) before P.
  */
 public final class ProcessPlatform implements Platform {
     /** Path of the loader script inside an extracted bundle. */
     public static final String BOOT_SCRIPT = "adapter/ukernel/_boot.py";
     /** Tells the loader the sandbox mode: {@code strict} or {@code off}. */
     public static final String ENV_SANDBOX = "UKERNEL_SANDBOX";
+    /** Tells the loader the namespaces setting: {@code auto}, {@code on} or {@code off} (strict mode only). */
+    public static final String ENV_NAMESPACES = "UKERNEL_NAMESPACES";
+    /** Tells the loader the uid and gid the worker runs as (see {@link #workerId}). */
+    public static final String ENV_WORKER_ID = "UKERNEL_WORKER_ID";
+    /**
+     * First worker id. Workers of a root kernel run as {@code WORKER_ID_BASE + (kernel pid mod 2^22) * 512 + n mod
+     * 512}: above every common allocation (system and login users below 65536, subordinate ids from 100000,
+     * systemd's container range 524288-1879048191), below {@code 2^32 - 1}, distinct between the kernels running at
+     * once (distinct pids) and between the last 512 workers a kernel started.
+     */
+    public static final long WORKER_ID_BASE = 2_000_000_000L;
 
     /**
      * Variables never passed to a worker whatever the app's environment says: {@code PYTHON*} (isolated mode ignores
@@ -48,7 +64,8 @@ public final class ProcessPlatform implements Platform {
      * @param strict     whether each worker must confine itself (Landlock + seccomp) before running the app's code;
      *                   a host that cannot confine then refuses to start workers
      * @param offReason  when not strict, who turned it off (for the banner), e.g. {@code --insecure-no-sandbox}
-     * @param namespaces the manifest's {@code sandbox.namespaces} ({@code auto} or {@code off}; none are created yet)
+     * @param namespaces the manifest's {@code sandbox.namespaces}: {@code auto} (where the host allows), {@code on}
+     *                   (required: workers are not started without them) or {@code off}
      */
     public record Sandbox(boolean strict, String offReason, String namespaces) {
         public static Sandbox strictDefault() {
@@ -65,6 +82,7 @@ public final class ProcessPlatform implements Platform {
     private final Sandbox sandbox;
     /** The host probe runs while the kernel boots; the banner and the first start wait for it. */
     private final CompletableFuture<HostSandbox> host;
+    private final java.util.concurrent.atomic.AtomicLong started = new java.util.concurrent.atomic.AtomicLong();
 
     /**
      * A platform with the default, strict sandbox.
@@ -116,22 +134,56 @@ public final class ProcessPlatform implements Platform {
     @Override
     public String confinement() {
         HostSandbox h = host();
-        String ns = "namespaces " + (sandbox.namespaces().equals("off") ? "off" : "none (not implemented yet)");
         if (!sandbox.strict()) {
             return "UNCONFINED: the sandbox is off (" + sandbox.offReason() + "): workers can reach the host's files,"
-                    + " network and processes directly (host offers Landlock ABI " + h.landlockAbi() + ", seccomp "
-                    + (h.seccomp() ? "yes" : "no") + ")";
+                    + " network and processes directly, with the kernel's uid" + (h.root() ? " (root)" : "")
+                    + " (host offers Landlock ABI " + h.landlockAbi() + ", seccomp " + (h.seccomp() ? "yes" : "no")
+                    + ", namespaces " + (h.namespaces() ? "yes" : "no") + ")";
         }
         if (!h.canConfine()) {
             return "strict, but this host cannot confine workers: " + h.missing() + "; workers will not be started"
                     + " (--insecure-no-sandbox or [sandbox] mode = \"off\" runs them unconfined)";
         }
+        if (namespacesMissing() != null) {
+            return "strict, but " + namespacesMissing() + "; workers will not be started";
+        }
         int abi = h.landlockAbi();
-        return "strict: no_new_privs, Landlock ABI " + abi + " (read-only runtime and bundle, no write"
-                + (abi >= 4 ? ", TCP bind/connect denied" : "")
+        return "strict: " + namespaces(h) + "; " + identity(h) + "; no_new_privs, Landlock ABI " + abi
+                + " (read-only runtime and bundle, no write" + (abi >= 4 ? ", TCP bind/connect denied" : "")
                 + (abi >= 6 ? ", abstract Unix sockets and signals scoped" : ", signals limited by seccomp")
                 + "), seccomp-bpf (sockets, exec, fork, ptrace, mount, namespaces... refused with EPERM), "
-                + "capabilities dropped; " + ns + "; each worker reports what it applied";
+                + "capabilities dropped; each worker reports what it applied";
+    }
+
+    private String namespaces(HostSandbox h) {
+        return switch (sandbox.namespaces()) {
+            case "off" -> "namespaces off ([sandbox] namespaces = \"off\")";
+            default -> h.namespaces()
+                    ? "namespaces mount+pid+ipc+net+uts" + (h.root() ? "" : "+user") + " (" + h.namespacesDetail()
+                            + "; minimal read-only root: runtime, bundle, 4 devices, no /proc; killed with the kernel)"
+                    : "namespaces none (" + h.namespacesDetail() + ")";
+        };
+    }
+
+    private static String identity(HostSandbox h) {
+        return h.root() ? "workers never root: each runs as its own uid/gid from " + WORKER_ID_BASE
+                + ", no supplementary groups, empty capability bounding set"
+                : "workers run as the kernel's uid (not root)";
+    }
+
+    /** Why {@code namespaces = "on"} cannot be honoured here, or null. */
+    private String namespacesMissing() {
+        HostSandbox h = host();
+        if (!sandbox.namespaces().equals("on") || h.namespaces()) {
+            return null;
+        }
+        return "[sandbox] namespaces = \"on\" and this host allows none: " + h.namespacesDetail()
+                + " (run the kernel as root, allow unprivileged user namespaces, or set namespaces = \"auto\")";
+    }
+
+    /** The uid/gid of the {@code n}-th worker this kernel starts (see {@link #WORKER_ID_BASE}). */
+    static long workerId(long kernelPid, long n) {
+        return WORKER_ID_BASE + ((kernelPid & 0x3FFFFF) << 9) + (n & 0x1FF);
     }
 
     @Override
@@ -140,6 +192,9 @@ public final class ProcessPlatform implements Platform {
             throw new IOException("this host cannot confine the worker: " + host().missing() + "; in strict "
                     + "mode it is not started (run with --insecure-no-sandbox, or set [sandbox] mode = \"off\" in "
                     + "ukernel.toml, to run it unconfined)");
+        }
+        if (sandbox.strict() && namespacesMissing() != null) {
+            throw new IOException(namespacesMissing());
         }
         ProcessBuilder pb = new ProcessBuilder(command(spec));
         pb.directory(spec.bundleDir().toFile());
@@ -161,6 +216,9 @@ public final class ProcessPlatform implements Platform {
         env.put("UKERNEL_ENTRY", spec.entry());
         env.put("UKERNEL_KERNEL_PID", Long.toString(ProcessHandle.current().pid()));
         env.put(ENV_SANDBOX, sandbox.strict() ? "strict" : "off");
+        // Set after the app's variables, so the app's environment cannot choose them.
+        env.put(ENV_NAMESPACES, sandbox.strict() ? sandbox.namespaces() : "off");
+        env.put(ENV_WORKER_ID, Long.toString(workerId(ProcessHandle.current().pid(), started.getAndIncrement())));
         if (!dropped.isEmpty()) {
             java.util.Collections.sort(dropped);
             listener.output("ukernel: not passed to the worker: " + String.join(", ", dropped) + " (PYTHON*, LD_* "
@@ -234,6 +292,9 @@ public final class ProcessPlatform implements Platform {
 
         @Override
         public void kill() {
+            // C first: the init of the worker's pid namespace, whose end kills every process in it, whatever
+            // death signal they set.
+            process.children().forEach(ProcessHandle::destroyForcibly);
             process.destroyForcibly();
         }
 

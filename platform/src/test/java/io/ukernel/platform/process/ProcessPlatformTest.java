@@ -110,7 +110,10 @@ class ProcessPlatformTest {
         HostSandbox host = p.host();
         if (host.canConfine()) {
             assertTrue(p.confined());
-            assertTrue(p.confinement().startsWith("strict: no_new_privs, Landlock ABI " + host.landlockAbi() + " ("),
+            assertTrue(p.confinement().startsWith("strict: namespaces "), p.confinement());
+            assertTrue(p.confinement().contains("no_new_privs, Landlock ABI " + host.landlockAbi() + " ("),
+                    p.confinement());
+            assertTrue(p.confinement().contains(host.root() ? "workers never root" : "kernel's uid (not root)"),
                     p.confinement());
             assertTrue(p.confinement().contains("seccomp-bpf"), p.confinement());
         } else {
@@ -137,6 +140,70 @@ class ProcessPlatformTest {
         assertEquals("no Landlock (needs Linux >= 5.13 with landlock among the LSMs)", none.missing());
         HostSandbox noSeccomp = new HostSandbox(7, false, "not Linux");
         assertEquals("no seccomp filter (not Linux)", noSeccomp.missing());
+    }
+
+    @Test
+    void strictWorker_getsTheNamespacesSettingAndItsOwnWorkerId_whichTheAppCannotOverride(@TempDir Path dir)
+            throws Exception {
+        Path bundle = bundleWithBoot(dir, """
+                import os
+                print("ns", os.environ["UKERNEL_NAMESPACES"], "id", os.environ["UKERNEL_WORKER_ID"])
+                """);
+        HostSandbox host = new HostSandbox(7, true, null, true, true, "as root");
+        ProcessPlatform p = new ProcessPlatform(python(), "3", new ProcessPlatform.Sandbox(true, null, "on"), host);
+        p.start(spec(bundle, Map.of("UKERNEL_WORKER_ID", "0", "UKERNEL_NAMESPACES", "off")), listener);
+        assertEquals(0, exit.get(20, TimeUnit.SECONDS));
+        long id = ProcessPlatform.workerId(ProcessHandle.current().pid(), 0);
+        assertTrue(lines.contains("out: ns on id " + id), lines.toString());
+        assertTrue(p.confinement().startsWith("strict: namespaces mount+pid+ipc+net+uts (as root;"),
+                p.confinement());
+    }
+
+    @Test
+    void workerIds_areInTheDocumentedRange_distinctPerKernelAndPerWorker() {
+        long maxPid = (1 << 22) - 1;
+        assertEquals(ProcessPlatform.WORKER_ID_BASE, ProcessPlatform.workerId(0, 0));
+        assertTrue(ProcessPlatform.workerId(maxPid, 511) <= 4_294_967_294L);
+        assertTrue(ProcessPlatform.workerId(1, 0) > 1_879_048_191L, "above systemd's container range");
+        assertFalse(ProcessPlatform.workerId(100, 1) == ProcessPlatform.workerId(100, 2));
+        assertFalse(ProcessPlatform.workerId(100, 0) == ProcessPlatform.workerId(101, 0));
+    }
+
+    @Test
+    void namespacesOn_onAHostWithout_refusesToStartWorkers_sayingWhatToChange(@TempDir Path dir) throws Exception {
+        Path bundle = bundleWithBoot(dir, "print('never')");
+        HostSandbox host = new HostSandbox(7, true, null, false, false, "user.max_user_namespaces = 0");
+        ProcessPlatform p = new ProcessPlatform(python(), "3", new ProcessPlatform.Sandbox(true, null, "on"), host);
+        IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+                () -> p.start(spec(bundle, Map.of()), listener));
+        assertTrue(e.getMessage().contains("user.max_user_namespaces = 0"), e.getMessage());
+        assertTrue(e.getMessage().contains("namespaces = \"auto\""), e.getMessage());
+        assertTrue(p.confinement().contains("workers will not be started"), p.confinement());
+        ProcessPlatform auto = new ProcessPlatform(python(), "3", ProcessPlatform.Sandbox.strictDefault(), host);
+        assertTrue(auto.confinement().startsWith("strict: namespaces none (user.max_user_namespaces = 0)"),
+                auto.confinement());
+    }
+
+    @Test
+    void userNamespaceSysctls_sayWhyTheyAreRefused(@TempDir Path sys) throws Exception {
+        assertEquals(null, HostSandbox.userNamespacesRefused(sys), "no switches: allowed");
+        Files.createDirectories(sys.resolve("kernel"));
+        Files.createDirectories(sys.resolve("user"));
+        Files.writeString(sys.resolve("kernel/unprivileged_userns_clone"), "0\n");
+        assertTrue(HostSandbox.userNamespacesRefused(sys).startsWith("kernel.unprivileged_userns_clone = 0"));
+        Files.writeString(sys.resolve("kernel/unprivileged_userns_clone"), "1\n");
+        Files.writeString(sys.resolve("kernel/apparmor_restrict_unprivileged_userns"), "1\n");
+        assertTrue(HostSandbox.userNamespacesRefused(sys).contains("AppArmor"));
+        Files.writeString(sys.resolve("user/max_user_namespaces"), "0\n");
+        assertEquals("user.max_user_namespaces = 0", HostSandbox.userNamespacesRefused(sys));
+    }
+
+    @Test
+    void effectiveUid_isTheSecondUidField(@TempDir Path dir) throws Exception {
+        Path status = dir.resolve("status");
+        Files.writeString(status, "Name:\tjava\nUid:\t1000\t0\t0\t0\nGid:\t5\t5\t5\t5\n");
+        assertEquals(0, HostSandbox.effectiveUid(status));
+        assertEquals(-1, HostSandbox.effectiveUid(dir.resolve("missing")));
     }
 
     @Test
