@@ -107,3 +107,73 @@ def run_app(app, *flags, env=(), timeout=TIMEOUT):
             except ValueError:
                 pass
     return Run(proc, lines)
+
+
+class LiveRun:
+    """A ``ukernel run`` still going: its console (JSON lines on stdout) is read as it comes, so a test can look at
+    the host while the kernel and its workers are alive (e.g. ``/proc/<kernel>/limits``), then end it."""
+
+    def __init__(self, proc):
+        import queue
+        import threading
+
+        self.proc = proc
+        self.lines = []
+        self._queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            if raw.startswith("{"):
+                try:
+                    self._queue.put(json.loads(raw))
+                except ValueError:
+                    pass
+        self._queue.put(None)  # end of the console
+
+    @property
+    def kernel_pid(self):
+        return self.proc.pid  # the launcher execs the JVM
+
+    def wait_for(self, predicate, timeout=TIMEOUT):
+        """Reads console lines until one satisfies ``predicate`` (a function of the line's text); returns its text.
+        Raises AssertionError with the console when the run ends first or ``timeout`` passes."""
+        import queue
+
+        try:
+            while True:
+                line = self._queue.get(timeout=timeout)
+                if line is None:
+                    break
+                self.lines.append(line)
+                if predicate(text(line)):
+                    return text(line)
+        except queue.Empty:
+            pass
+        raise AssertionError("the console never showed the awaited line\n" + "\n".join(
+            "%s %s %s %s" % (l.get("task"), l.get("level"), l.get("event") or "-", text(l)) for l in self.lines[-100:]))
+
+    def texts(self, task=None):
+        return [text(l) for l in self.lines if task is None or l.get("task", "").startswith(task)]
+
+    def stop(self, timeout=120):
+        """Ends the kernel (SIGTERM) and waits for it; returns its exit status."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout)
+
+
+def start_app(app, *flags, env=()):
+    """Starts the app through the real kernel with its console on a pipe (``--log-format json``); returns a
+    :class:`LiveRun`. The caller must ``stop()`` it."""
+    args = [LAUNCHER, "run", str(app), "--log-format", "json"]
+    for kv in env:
+        args += ["-e", kv]
+    args += list(flags)
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, cwd=str(app))
+    return LiveRun(proc)

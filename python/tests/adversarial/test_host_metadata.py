@@ -58,7 +58,6 @@ def test_insecure_worker_changes_host_metadata(tmp_path):
     assert "attempt chmod: ok" in run.texts("main"), run.explain()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: metadata calls are not refused yet (seccomp allow-list pending)")
 def test_strict_worker_cannot_change_host_metadata(tmp_path):
     why = host_can_confine()
     if why:
