@@ -95,7 +95,8 @@ REFERENCE = {
     "fcntl": (1, lambda a: lo(a[1]) in FCNTL_OK, FCNTL_OK),
     "ioctl": (1, lambda a: lo(a[1]) in IOCTL_OK, IOCTL_OK),
     "sendto": (4, lambda a: a[4] == 0, {0}),
-    "socketpair": (1, lambda a: lo(a[0]) == 1 and lo(a[1]) & ~(0o4000 | 0o2000000) == 1, {1, 1 | 0o4000, 1 | 0o2000000}),
+    "socketpair": (1, lambda a: lo(a[0]) == 1 and lo(a[1]) & ~(0o4000 | 0o2000000) == 1,  # AF_UNIX, SOCK_STREAM
+                   {1, 1 | 0o4000, 1 | 0o2000000}),
     "clone": (0, lambda a: bool(lo(a[0]) & 0x10000) and not lo(a[0]) & CLONE_FORBIDDEN, {0x3D0F00, 0x10000}),
     "kill": (0, lambda a: lo(a[0]) == OWN, {OWN}),
     "tgkill": (0, lambda a: lo(a[0]) == OWN, {OWN}),
