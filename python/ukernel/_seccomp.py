@@ -144,8 +144,8 @@ class OneOf(Rule):
         return prog
 
     def text(self):
-        return "%s %s %s" % (self.what, "is" if len(self.values) == 1 else "in",
-                             ", ".join(str(k) for k in self.values))
+        return "`%s` %s %s" % (self.what, "is" if len(self.values) == 1 else "one of",
+                              ", ".join("`%s`" % k for k in self.values))
 
 
 class _OwnPid:
@@ -183,9 +183,10 @@ class Flags(Rule):
                 (BPF_JSET_K, "deny", 0, self.forbidden)]
 
     def text(self):
-        return "%s has CLONE_THREAD, none of CLONE_NEW*, CLONE_PARENT, CLONE_PTRACE, CLONE_VFORK, " \
-               "CLONE_UNTRACED" % self.what if self.required == CLONE_THREAD and self.forbidden == CLONE_FORBIDDEN \
-            else "%s has %#x and none of %#x" % (self.what, self.required, self.forbidden)
+        if self.required == CLONE_THREAD and self.forbidden == CLONE_FORBIDDEN:
+            return "`%s` has `CLONE_THREAD` and none of `CLONE_NEW*`, `CLONE_PARENT`, `CLONE_PTRACE`, " \
+                   "`CLONE_VFORK`, `CLONE_UNTRACED`" % self.what
+        return "`%s` has `%#x` and none of `%#x`" % (self.what, self.required, self.forbidden)
 
 
 class Null(Rule):
@@ -199,7 +200,7 @@ class Null(Rule):
                 (BPF_LD_W_ABS, 0, 0, _hi(self.arg)), (BPF_JEQ_K, 0, "deny", 0)]
 
     def text(self):
-        return "%s is NULL" % self.what
+        return "`%s` is NULL" % self.what
 
 
 class All(Rule):
@@ -241,12 +242,12 @@ FAMILIES = (
      (("read", 0), ("write", 1), ("close", 3), ("lseek", 8), ("pread64", 17), ("pwrite64", 18), ("readv", 19),
       ("writev", 20), ("pipe", 22), ("dup", 32), ("dup2", 33), ("sendfile", 40),
       ("fcntl", 72, OneOf(1, "cmd", FCNTL_COMMANDS,
-                          note="F_SETOWN/F_SETSIG would aim SIGIO at another process, F_NOTIFY watches host "
-                               "directories, F_SETLEASE blocks host openers")),
+                          note="`F_SETOWN`/`F_SETSIG` would aim SIGIO at another process, `F_NOTIFY` watches "
+                               "host directories, `F_SETLEASE` blocks host openers")),
       ("fsync", 74), ("fdatasync", 75), ("ftruncate", 77), ("fadvise64", 221), ("dup3", 292), ("pipe2", 293),
       ("preadv", 295), ("pwritev", 296), ("preadv2", 327), ("pwritev2", 328), ("close_range", 436),
       ("ioctl", 16, OneOf(1, "request", IOCTL_REQUESTS,
-                          note="TIOCSTI would type into the host's terminal; device ioctls reach drivers")))),
+                          note="`TIOCSTI` would type into the host's terminal; device requests reach drivers")))),
     ("files (read-only view)", "open and inspect paths; Landlock decides which (read-only beneath the runtime, the "
      "bundle and public data); nothing here changes a file's metadata",
      (("open", 2), ("stat", 4), ("fstat", 5), ("lstat", 6), ("access", 21), ("getdents", 78), ("getcwd", 79),
@@ -260,26 +261,28 @@ FAMILIES = (
       ("epoll_create1", 291), ("epoll_pwait2", 441))),
     ("sockets held", "traffic on sockets the worker already holds; no call here creates a socket or names an "
      "address",
-     (("sendto", 44, Null(4, "dest_addr", note="no datagram to a host address (send() passes NULL)")),
+     (("sendto", 44, Null(4, "dest_addr", note="a datagram to a host socket's address (`send()` passes NULL)")),
       ("recvfrom", 45), ("sendmsg", 46), ("recvmsg", 47), ("shutdown", 48), ("getsockname", 51),
       ("getpeername", 52), ("setsockopt", 54), ("getsockopt", 55), ("recvmmsg", 299),
       ("socketpair", 53, All(OneOf(0, "domain", {"AF_UNIX": AF_UNIX}),
                              Masked(1, "type", ~(SOCK_NONBLOCK | SOCK_CLOEXEC) & 0xFFFFFFFF,
-                                    {"SOCK_STREAM (| NONBLOCK, CLOEXEC)": SOCK_STREAM}),
-                             note="asyncio's self-pipe; a datagram pair could sendto() a host socket path")))),
+                                    {"SOCK_STREAM": SOCK_STREAM}),
+                             note="a datagram pair could `sendto()` a host socket's path; `SOCK_NONBLOCK` and "
+                                  "`SOCK_CLOEXEC` may be added (asyncio's self-pipe)")))),
     ("threads", "threads of this process and their synchronisation",
      (("clone", 56, Flags(0, "flags", CLONE_THREAD, CLONE_FORBIDDEN,
-                          note="a thread, never a process, a namespace or a traced child")),
+                          note="a new process (fork, vfork, posix_spawn), namespace or traced child")),
       ("exit", 60), ("futex", 202), ("set_tid_address", 218), ("exit_group", 231), ("set_robust_list", 273),
       ("rseq", 334), ("sched_yield", 24), ("sched_getaffinity", 204), ("getcpu", 309))),
     ("signals", "the worker's own signal handling; a signal may target the worker itself only",
      (("rt_sigaction", 13), ("rt_sigprocmask", 14), ("rt_sigreturn", 15), ("pause", 34), ("getitimer", 36),
       ("alarm", 37), ("setitimer", 38), ("rt_sigpending", 127), ("rt_sigtimedwait", 128), ("rt_sigsuspend", 130),
       ("sigaltstack", 131), ("restart_syscall", 219),
-      ("kill", 62, OneOf(0, "pid", _SIGNAL_OWN, note="not the kernel, not kill(0)/kill(-1) (process groups)")),
-      ("rt_sigqueueinfo", 129, OneOf(0, "tgid", _SIGNAL_OWN)),
-      ("tgkill", 234, OneOf(0, "tgid", _SIGNAL_OWN)),
-      ("rt_tgsigqueueinfo", 297, OneOf(0, "tgid", _SIGNAL_OWN)))),
+      ("kill", 62, OneOf(0, "pid", _SIGNAL_OWN,
+                         note="signals to the kernel or other processes; `kill(0)`/`kill(-1)` (groups)")),
+      ("rt_sigqueueinfo", 129, OneOf(0, "tgid", _SIGNAL_OWN, note="a signal with data to another process")),
+      ("tgkill", 234, OneOf(0, "tgid", _SIGNAL_OWN, note="a signal to a thread of another process")),
+      ("rt_tgsigqueueinfo", 297, OneOf(0, "tgid", _SIGNAL_OWN, note="the same, with data")))),
     ("time", "clocks and sleeping (mostly served by the vDSO without a system call)",
      (("nanosleep", 35), ("gettimeofday", 96), ("time", 201), ("clock_gettime", 228), ("clock_getres", 229),
       ("clock_nanosleep", 230))),
@@ -288,11 +291,11 @@ FAMILIES = (
       ("times", 100), ("getuid", 102), ("getgid", 104), ("geteuid", 107), ("getegid", 108), ("getppid", 110),
       ("getgroups", 115), ("getresuid", 118), ("getresgid", 120), ("gettid", 186), ("getrandom", 318),
       ("prctl", 157, OneOf(0, "option", PRCTL_OPTIONS,
-                           note="never PR_SET_PDEATHSIG (outliving the kernel), PR_SET_DUMPABLE, PR_SET_PTRACER, "
-                                "PR_SET_SECCOMP, PR_SET_MM, PR_CAP_AMBIENT")),
-      ("prlimit64", 302, OneOf(0, "pid", {"0 (self)": 0, "own pid": OWN_PID},
-                               note="limits of the worker only: raising a hard limit needs CAP_SYS_RESOURCE, "
-                                    "dropped")))),
+                           note="`PR_SET_PDEATHSIG` (outliving the kernel), `PR_SET_DUMPABLE`, `PR_SET_PTRACER`, "
+                                "`PR_SET_SECCOMP`, `PR_SET_MM`, `PR_CAP_AMBIENT`, any option not listed")),
+      ("prlimit64", 302, OneOf(0, "pid", {"0": 0, "own pid": OWN_PID},
+                               note="re-limiting the kernel (`RLIMIT_CPU`: SIGXCPU) or any host process; on itself "
+                                    "a worker can only lower a hard limit (`CAP_SYS_RESOURCE` is dropped)")))),
 )
 
 ALLOWED = tuple(sorted((Call(entry[0], entry[1], family, entry[2] if len(entry) > 2 else None)
