@@ -98,6 +98,7 @@ REFERENCE = {
     "socketpair": (1, lambda a: lo(a[0]) == 1 and lo(a[1]) & ~(0o4000 | 0o2000000) == 1,  # AF_UNIX, SOCK_STREAM
                    {1, 1 | 0o4000, 1 | 0o2000000}),
     "clone": (0, lambda a: bool(lo(a[0]) & 0x10000) and not lo(a[0]) & CLONE_FORBIDDEN, {0x3D0F00, 0x10000}),
+    "setsockopt": (2, lambda a: lo(a[2]) not in (26, 50, 51, 52), {1, 2, 7, 8, 9, 20, 21}),
     "kill": (0, lambda a: lo(a[0]) == OWN, {OWN}),
     "tgkill": (0, lambda a: lo(a[0]) == OWN, {OWN}),
     "rt_sigqueueinfo": (0, lambda a: lo(a[0]) == OWN, {OWN}),
@@ -225,6 +226,9 @@ def test_attacks_seen_on_main_are_refused_by_the_program():
     assert verdict(T["kill"], OWN, 10) == ALLOW
     assert verdict(T["tgkill"], OWN, OWN + 1, 10) == ALLOW
     assert verdict(T["tgkill"], ppid, ppid, 9) == EPERM
+    for optname in (26, 50):  # SO_ATTACH_FILTER, SO_ATTACH_BPF
+        assert verdict(T["setsockopt"], 3, 1, optname, 0x1000, 16) == EPERM
+    assert verdict(T["setsockopt"], 3, 1, 7, 0x1000, 4) == ALLOW  # SO_SNDBUF
     for cmd in (8, 10, 15, 1024, 1026):  # F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY
         assert verdict(T["fcntl"], 3, cmd, 1) == EPERM, cmd
 
@@ -274,6 +278,8 @@ def test_documentation_table_is_generated_from_the_declaration():
     doc = (REPO / "docs" / "confinement.md").read_text("utf-8")
     assert s.markdown() in doc, "docs/confinement.md is out of date: regenerate its seccomp tables with " \
                                 "`python3 -m ukernel._seccomp --markdown` (run in python/)"
+    counts = "seccomp allow-list (%d calls, %d argument checks)" % (len(s.ALLOWED), len(s.argument_checks()))
+    assert counts in doc, "docs/confinement.md should quote the report line: " + counts
 
 
 # -- the real filter: what CPython and common extensions need -------------------------------------------------------

@@ -82,6 +82,10 @@ IOCTL_REQUESTS = {
     "FIONCLEX": 0x5450, "FIOCLEX": 0x5451,
 }
 
+# <asm-generic/socket.h>: socket options that attach a BPF program; refused at every level.
+SOCKET_FILTER_OPTIONS = {"SO_ATTACH_FILTER": 26, "SO_ATTACH_BPF": 50, "SO_ATTACH_REUSEPORT_CBPF": 51,
+                         "SO_ATTACH_REUSEPORT_EBPF": 52}
+
 # <linux/fcntl.h>: every command on the worker's own descriptors; never F_SETOWN/F_SETOWN_EX/F_SETSIG (SIGIO
 # aimed at another process: a signal the kill rule never sees), F_NOTIFY (dnotify: watching host directories),
 # F_SETLEASE (a lease blocks host processes opening the file).
@@ -155,6 +159,18 @@ class _OwnPid:
 
 #: Stands for the worker's own pid (``getpid()`` when the filter is built: 1 in a PID namespace of its own).
 OWN_PID = _OwnPid()
+
+
+class NoneOf(OneOf):
+    """``args[arg]`` (low 32 bits) is none of ``values``."""
+
+    def code(self, own_pid):
+        values = self.resolved(own_pid)
+        prog = [(BPF_LD_W_ABS, 0, 0, _lo(self.arg))]
+        return prog + [(BPF_JEQ_K, "deny", 0, v) for v in values]
+
+    def text(self):
+        return "`%s` is none of %s" % (self.what, ", ".join("`%s`" % k for k in self.values))
 
 
 class Masked(OneOf):
@@ -263,7 +279,10 @@ FAMILIES = (
      "address",
      (("sendto", 44, Null(4, "dest_addr", note="a datagram to a host socket's address (`send()` passes NULL)")),
       ("recvfrom", 45), ("sendmsg", 46), ("recvmsg", 47), ("shutdown", 48), ("getsockname", 51),
-      ("getpeername", 52), ("setsockopt", 54), ("getsockopt", 55), ("recvmmsg", 299),
+      ("getpeername", 52), ("getsockopt", 55), ("recvmmsg", 299),
+      ("setsockopt", 54, NoneOf(2, "optname", SOCKET_FILTER_OPTIONS,
+                                note="attaching a BPF program to a socket (the kernel's BPF JIT as attack "
+                                     "surface)")),
       ("socketpair", 53, All(OneOf(0, "domain", {"AF_UNIX": AF_UNIX}),
                              Masked(1, "type", ~(SOCK_NONBLOCK | SOCK_CLOEXEC) & 0xFFFFFFFF,
                                     {"SOCK_STREAM": SOCK_STREAM}),
