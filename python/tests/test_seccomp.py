@@ -540,3 +540,33 @@ def test_workloads_run_in_a_confined_worker_of_a_real_kernel(tmp_path):
     for name in workloads:
         assert "workload %s: ok" % name in texts, run.explain()
     assert "workload kernel loop: ok (KernelEventLoop)" in texts, run.explain()
+
+
+ERRNOS = """
+import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def call(nr, *args):
+    ctypes.set_errno(0)
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+    return "ok" if r >= 0 else errno.errorcode[ctypes.get_errno()]
+print("newer than the declaration:", call(%(newer)d))
+print("clone3:", call(435, 0, 0))
+print("shmget:", call(29, 0, 4096, 0o1000 | 0o600))
+print("x32 getpid:", call(0x40000000 | 39))
+print("getpid:", call(39))
+print("prctl PR_SET_PDEATHSIG:", call(157, 1, 0, 0, 0, 0))
+print("prctl PR_SET_NAME:", call(157, 15, ctypes.addressof(ctypes.create_string_buffer(b"worker")), 0, 0, 0))
+"""
+
+
+@needs_confinement
+def test_the_installed_filter_answers_with_the_declared_errnos(tmp_path):
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE % {"python": str(PYTHON_DIR), "body": ERRNOS % {"newer": s.LAST_KNOWN + 1}})
+    r = subprocess.run([sys.executable, "-I", "-S", str(script)], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1:] == [
+        "newer than the declaration: ENOSYS", "clone3: ENOSYS", "shmget: EPERM", "x32 getpid: EPERM", "getpid: ok",
+        "prctl PR_SET_PDEATHSIG: EPERM", "prctl PR_SET_NAME: ok", "workload ok"], r.stdout
