@@ -1,11 +1,10 @@
-"""ukernel._confine: the seccomp program (checked by a small BPF interpreter), and real confined processes.
+"""ukernel._confine: real confined processes (the seccomp program itself: test_seccomp.py).
 
 Every confinement test runs in a subprocess: confinement is for good, and must never touch the test runner.
 """
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -30,72 +29,7 @@ def host_can_confine():
 needs_confinement = pytest.mark.skipif(host_can_confine() is not None, reason=host_can_confine() or "")
 
 
-# -- the filter, interpreted -----------------------------------------------------------------------------------------
-
-def run_bpf(prog, nr, arch=c.AUDIT_ARCH_X86_64, args=(0,) * 6):
-    """Interprets the subset of classic BPF the filter uses over a ``seccomp_data``."""
-    data = {c.SECCOMP_DATA_NR: nr, c.SECCOMP_DATA_ARCH: arch}
-    for i, a in enumerate(args):
-        data[16 + 8 * i] = a & 0xFFFFFFFF
-    acc, pc = 0, 0
-    while True:
-        code, jt, jf, k = prog[pc]
-        if code == c.BPF_LD_W_ABS:
-            acc = data[k]
-            pc += 1
-        elif code == c.BPF_JEQ_K:
-            pc += 1 + (jt if acc == k else jf)
-        elif code == c.BPF_JGE_K:
-            pc += 1 + (jt if acc >= k else jf)
-        elif code == c.BPF_JSET_K:
-            pc += 1 + (jt if acc & k else jf)
-        elif code == c.BPF_RET_K:
-            return k
-        else:
-            raise AssertionError("unexpected opcode %#x" % code)
-
-
-PROG = c.build_filter(c.X86_64, c.AUDIT_ARCH_X86_64)
-EPERM = c.SECCOMP_RET_ERRNO | c.EPERM
-T = c.X86_64
-
-
-def test_filter_checks_the_architecture_first():
-    assert PROG[0] == (c.BPF_LD_W_ABS, 0, 0, c.SECCOMP_DATA_ARCH)
-    assert run_bpf(PROG, 0, arch=0xC00000B7) == c.SECCOMP_RET_KILL_PROCESS  # aarch64's read: killed
-    assert run_bpf(PROG, 0) == c.SECCOMP_RET_ALLOW  # read
-    assert run_bpf(PROG, c.X32_SYSCALL_BIT | 41) == EPERM  # x32 socket: same arch value, other numbers
-
-
-@pytest.mark.parametrize("name", c.DENIED)
-def test_filter_refuses_each_denied_call_with_eperm(name):
-    assert run_bpf(PROG, T[name]) == EPERM
-
-
-def test_filter_allows_threads_but_not_processes():
-    thread_flags = 0x3D0F00  # what glibc's pthread_create passes to clone: CLONE_VM|FS|FILES|SIGHAND|THREAD|...
-    assert run_bpf(PROG, T["clone"], args=(thread_flags,)) == c.SECCOMP_RET_ALLOW
-    assert run_bpf(PROG, T["clone"], args=(signal.SIGCHLD,)) == EPERM  # fork()
-    assert run_bpf(PROG, T["clone"], args=(0x4111,)) == EPERM  # CLONE_VM|CLONE_VFORK|SIGCHLD: posix_spawn
-    assert run_bpf(PROG, T["clone3"]) == c.SECCOMP_RET_ERRNO | c.ENOSYS  # glibc falls back to clone
-
-
-def test_filter_allows_only_unix_socketpairs():
-    assert run_bpf(PROG, T["socketpair"], args=(1, 1, 0)) == c.SECCOMP_RET_ALLOW
-    assert run_bpf(PROG, T["socketpair"], args=(2, 1, 0)) == EPERM
-    assert run_bpf(PROG, T["socket"], args=(1, 1, 0)) == EPERM  # a socket of any family
-
-
-def test_filter_without_landlock_scopes_keeps_signals_in_the_process():
-    prog = c.build_filter(c.X86_64, c.AUDIT_ARCH_X86_64, own_pid=4242)
-    assert run_bpf(prog, T["kill"], args=(4242, 15)) == c.SECCOMP_RET_ALLOW
-    assert run_bpf(prog, T["kill"], args=(1, 15)) == EPERM
-    assert run_bpf(prog, T["kill"], args=(0, 15)) == EPERM  # the process group holds the kernel
-    assert run_bpf(prog, T["kill"], args=(-1, 15)) == EPERM
-    assert run_bpf(prog, T["tgkill"], args=(4242, 4243, 10)) == c.SECCOMP_RET_ALLOW
-    assert run_bpf(prog, T["pidfd_send_signal"]) == EPERM
-    assert run_bpf(PROG, T["kill"], args=(1, 15)) == c.SECCOMP_RET_ALLOW  # with scopes, Landlock decides
-
+# -- the filter: its program is checked in test_seccomp.py (a BPF interpreter over every number) ------------------
 
 def test_read_paths_cover_the_runtime_and_the_bundle(tmp_path):
     paths = c.read_paths(str(tmp_path))
@@ -152,7 +86,7 @@ def test_confined_process_keeps_python_working_and_loses_the_host(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].startswith("ukernel: confined: landlock abi"), lines
-    assert "seccomp (" in lines[0] and "no_new_privs" in lines[0]
+    assert "seccomp allow-list (" in lines[0] and "no_new_privs" in lines[0]
     assert lines[1:] == ["read bundle: allowed", "read /etc/passwd: refused", "write bundle: refused",
                          "socket: refused", "fork: refused", "exec: refused", "subprocess: refused",
                          "signal parent: refused", "signal self: allowed", "socket in a thread: refused",

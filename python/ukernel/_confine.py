@@ -9,12 +9,10 @@ In this order (docs/confinement.md explains why):
    bundle and a few public data files (``ld.so.cache``, time zones, CA certificates); no write, create, remove,
    rename or execute anywhere; TCP bind and connect denied (ABI >= 4); abstract Unix sockets and signals scoped
    to the worker itself (ABI >= 6);
-4. **seccomp-bpf** on every thread (``SECCOMP_FILTER_FLAG_TSYNC``): the architecture is checked first (a
-   foreign or x32 call kills / is refused), then ``socket``, ``execve``, ``fork``/``vfork``, ``clone`` without
-   ``CLONE_THREAD``, ``ptrace``, ``mount`` and the rest of :data:`DENIED` return ``EPERM`` (so Python raises
-   ``PermissionError``, never a dead process); ``clone3`` returns ``ENOSYS`` so glibc falls back to ``clone``,
-   whose flags the filter can inspect. ``socketpair(AF_UNIX)`` stays allowed: an anonymous pair reaches nothing
-   outside the process, and asyncio's event loops need one for their self-pipe;
+4. **seccomp-bpf** on every thread (``SECCOMP_FILTER_FLAG_TSYNC``): an allow-list (:mod:`ukernel._seccomp`, one
+   declaration of every call a worker may make, with argument checks where a call is only safe with some
+   arguments); anything else returns ``EPERM`` (so Python raises ``PermissionError``, never a dead process), or
+   ``ENOSYS`` where libc falls back to a call the filter can check (``clone3`` -> ``clone``);
 5. messages: a refused ``socket.socket()`` raises ``PermissionError`` naming the NET capability, and an audit
    hook prints one ``ukernel: refused ...`` line to stderr for process creation, writes, reads outside the view
    and signals to other processes. The refusal itself is always the host kernel's (Landlock or seccomp).
@@ -26,31 +24,18 @@ is unavailable, and strict mode then refuses to run the worker).
 import os
 import sys
 
+from . import _seccomp as _allow
+# The filter's constants live with the allow-list (_seccomp); these names stay importable from here.
+from ._seccomp import (AUDIT_ARCH_X86_64, BPF_JEQ_K, BPF_LD_W_ABS, BPF_RET_K, ENOSYS, EPERM,  # noqa: F401
+                       SECCOMP_DATA_ARCH, SECCOMP_DATA_NR, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO,
+                       SECCOMP_RET_KILL_PROCESS, X32_SYSCALL_BIT)
+
 # <linux/prctl.h>, <linux/seccomp.h>, <linux/filter.h>, <linux/audit.h>, <linux/landlock.h>
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_FILTER_FLAG_TSYNC = 1
-SECCOMP_RET_KILL_PROCESS = 0x80000000
-SECCOMP_RET_ERRNO = 0x00050000
-SECCOMP_RET_ALLOW = 0x7FFF0000
-AUDIT_ARCH_X86_64 = 0xC000003E
-X32_SYSCALL_BIT = 0x40000000
-CLONE_THREAD = 0x00010000
-AF_UNIX = 1
-EPERM = 1
-ENOSYS = 38
-
-BPF_LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
-BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
-BPF_JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
-BPF_JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K
-BPF_RET_K = 0x06  # BPF_RET | BPF_K
-SECCOMP_DATA_NR = 0
-SECCOMP_DATA_ARCH = 4
-SECCOMP_DATA_ARG0_LO = 16  # args[0], low 32 bits (little-endian)
-
 SYS_LANDLOCK_CREATE_RULESET = 444  # the same number on every architecture
 SYS_LANDLOCK_ADD_RULE = 445
 SYS_LANDLOCK_RESTRICT_SELF = 446
@@ -69,40 +54,6 @@ NET_BIND_TCP = 1 << 0  # ABI 4
 NET_CONNECT_TCP = 1 << 1  # ABI 4
 SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
 SCOPE_SIGNAL = 1 << 1  # ABI 6
-
-# x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl).
-X86_64 = {
-    "socket": 41, "socketpair": 53, "clone": 56, "fork": 57, "vfork": 58, "execve": 59, "kill": 62,
-    "syslog": 103, "ptrace": 101, "rt_sigqueueinfo": 129, "uselib": 134, "vhangup": 153, "pivot_root": 155,
-    "adjtimex": 159, "chroot": 161, "acct": 163, "settimeofday": 164, "mount": 165, "umount2": 166,
-    "swapon": 167, "swapoff": 168, "reboot": 169, "sethostname": 170, "setdomainname": 171, "iopl": 172,
-    "ioperm": 173, "init_module": 175, "delete_module": 176, "quotactl": 179, "tkill": 200,
-    "lookup_dcookie": 212, "clock_settime": 227, "tgkill": 234, "kexec_load": 246, "add_key": 248,
-    "request_key": 249, "keyctl": 250, "unshare": 272, "rt_tgsigqueueinfo": 297, "perf_event_open": 298,
-    "fanotify_init": 300, "name_to_handle_at": 303, "open_by_handle_at": 304, "clock_adjtime": 305,
-    "setns": 308, "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "finit_module": 313,
-    "kexec_file_load": 320, "bpf": 321, "execveat": 322, "userfaultfd": 323, "pidfd_send_signal": 424,
-    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428,
-    "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "clone3": 435,
-    "pidfd_getfd": 438, "mount_setattr": 442, "seccomp": 317,
-}
-
-#: Refused with EPERM outright. ``clone`` (flags checked), ``socketpair`` (family checked) and ``clone3``
-#: (ENOSYS) are handled separately.
-DENIED = (
-    "socket", "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev",
-    "kcmp", "pidfd_getfd", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen",
-    "fsconfig", "fsmount", "fspick", "mount_setattr", "unshare", "setns", "bpf", "perf_event_open",
-    "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",
-    "init_module", "finit_module", "delete_module", "keyctl", "add_key", "request_key", "swapon", "swapoff",
-    "reboot", "open_by_handle_at", "name_to_handle_at", "fanotify_init", "lookup_dcookie", "uselib", "acct",
-    "syslog", "vhangup", "quotactl", "iopl", "ioperm", "settimeofday", "clock_settime", "clock_adjtime",
-    "adjtimex", "sethostname", "setdomainname",
-)
-
-#: Without Landlock's signal scope (ABI < 6) the filter itself keeps signals inside the process.
-SIGNAL_CALLS_OWN_PID = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
-SIGNAL_CALLS_DENIED = ("tkill", "pidfd_send_signal")
 
 #: Public data a Python program commonly reads, allowed read-only when present.
 DATA_PATHS = ("/etc/ld.so.cache", "/etc/localtime", "/usr/share/zoneinfo", "/etc/ssl/certs",
@@ -125,7 +76,8 @@ class Report:
         self.read_paths = []
         self.net = False
         self.scopes = []
-        self.seccomp_rules = 0
+        self.seccomp_calls = 0
+        self.seccomp_checks = 0
         self.caps_dropped = False
         self.all_threads = False
 
@@ -137,7 +89,8 @@ class Report:
         if self.scopes:
             ll += ", scoped: " + "+".join(self.scopes)
         parts.append(ll + ")")
-        parts.append("seccomp (%d rules, EPERM, all threads)" % self.seccomp_rules)
+        parts.append("seccomp allow-list (%d calls, %d argument checks)"
+                     % (self.seccomp_calls, self.seccomp_checks))
         parts.append("no_new_privs")
         if self.caps_dropped:
             parts.append("capabilities dropped")
@@ -192,7 +145,7 @@ def landlock_abi():
 def seccomp_table():
     """The syscall table the filter is built for on this machine, or None where it has none."""
     if sys.platform.startswith("linux") and os.uname().machine == "x86_64" and sys.maxsize > 2 ** 32:
-        return X86_64, AUDIT_ARCH_X86_64
+        return _allow.X86_64, AUDIT_ARCH_X86_64
     return None
 
 
@@ -351,52 +304,19 @@ def _landlock(abi, paths, report):
         os.close(int(ruleset))
 
 
-def build_filter(table, arch, own_pid=None):
-    """The seccomp program as ``(code, jt, jf, k)`` tuples. ``own_pid`` set: signals may only target it."""
-    errno_eperm = SECCOMP_RET_ERRNO | EPERM
-    prog = [
-        (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_ARCH),
-        (BPF_JEQ_K, 1, 0, arch),
-        (BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),
-        (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_NR),
-        (BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),  # x32 calls share the arch value: refuse every one
-        (BPF_RET_K, 0, 0, errno_eperm),
-    ]
-    denied = list(DENIED) + (list(SIGNAL_CALLS_DENIED) if own_pid is not None else [])
-    for name in denied:
-        prog += [(BPF_JEQ_K, 0, 1, table[name]), (BPF_RET_K, 0, 0, errno_eperm)]
-    prog += [(BPF_JEQ_K, 0, 1, table["clone3"]), (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS)]
-    prog += [  # clone: only new threads
-        (BPF_JEQ_K, 0, 4, table["clone"]),
-        (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_ARG0_LO),
-        (BPF_JSET_K, 0, 1, CLONE_THREAD),
-        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
-        (BPF_RET_K, 0, 0, errno_eperm),
-    ]
-    prog += [  # socketpair: AF_UNIX only
-        (BPF_JEQ_K, 0, 4, table["socketpair"]),
-        (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_ARG0_LO),
-        (BPF_JEQ_K, 0, 1, AF_UNIX),
-        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
-        (BPF_RET_K, 0, 0, errno_eperm),
-    ]
-    if own_pid is not None:
-        for name in SIGNAL_CALLS_OWN_PID:
-            prog += [
-                (BPF_JEQ_K, 0, 4, table[name]),
-                (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_ARG0_LO),
-                (BPF_JEQ_K, 0, 1, own_pid),
-                (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
-                (BPF_RET_K, 0, 0, errno_eperm),
-            ]
-    prog.append((BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
-    return prog
+def build_filter(table, arch, own_pid):
+    """The seccomp program as ``(code, jt, jf, k)`` tuples: the allow-list of :mod:`ukernel._seccomp`, signals and
+    ``prlimit64`` limited to ``own_pid``. ``table`` is the one :func:`seccomp_table` returns (x86_64 only)."""
+    if table is not _allow.X86_64:
+        raise ConfinementError("no seccomp allow-list for this syscall table")
+    return _allow.build_filter(own_pid, arch)
 
 
 def _seccomp(table_arch, abi, report):
     ctypes, _ = _c()
     table, arch = table_arch
-    prog = build_filter(table, arch, own_pid=os.getpid() if abi < 6 else None)
+    # The pid is read now, in the process being confined: in a PID namespace of its own the worker is pid 1.
+    prog = build_filter(table, arch, own_pid=os.getpid())
 
     class SockFilter(ctypes.Structure):
         _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
@@ -411,7 +331,8 @@ def _seccomp(table_arch, abi, report):
                "seccomp(SECCOMP_SET_MODE_FILTER)")
     if r > 0:
         raise ConfinementError("seccomp: thread %d could not be synchronised" % r)
-    report.seccomp_rules = len(DENIED) + 3 + (len(SIGNAL_CALLS_DENIED) + len(SIGNAL_CALLS_OWN_PID) if abi < 6 else 0)
+    report.seccomp_calls = len(_allow.ALLOWED)
+    report.seccomp_checks = len(_allow.argument_checks())
 
 
 # -- messages ------------------------------------------------------------------------------------------------------

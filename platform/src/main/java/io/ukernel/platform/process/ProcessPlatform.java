@@ -151,7 +151,7 @@ public final class ProcessPlatform implements Platform {
         return "strict: " + namespaces(h) + "; " + identity(h) + "; no_new_privs, Landlock ABI " + abi
                 + " (read-only runtime and bundle, no write" + (abi >= 4 ? ", TCP bind/connect denied" : "")
                 + (abi >= 6 ? ", abstract Unix sockets and signals scoped" : ", signals limited by seccomp")
-                + "), seccomp-bpf (sockets, exec, fork, ptrace, mount, namespaces... refused with EPERM), "
+                + "), seccomp allow-list (only the calls CPython needs, argument-checked; everything else refused), "
                 + "capabilities dropped; each worker reports what it applied";
     }
 

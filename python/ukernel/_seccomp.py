@@ -1,0 +1,456 @@
+"""The worker's seccomp-bpf filter: one declaration of the x86_64 system calls a confined worker may make, and the
+classic-BPF program built from it. Stdlib only, no ``ctypes`` here: ``_confine._seccomp`` installs the program.
+
+The filter is an **allow-list**. :data:`ALLOWED` names every call a worker may make, with its number and, where a
+call is only safe with some arguments, its :class:`Rule`. Anything else is refused with ``SECCOMP_RET_ERRNO``:
+
+* ``EPERM`` for every number this declaration knows (:data:`LAST_KNOWN` and below): a refusal, which Python raises
+  as ``PermissionError`` and which nobody retries with another call;
+* ``ENOSYS`` for ``clone3`` (:data:`ENOSYS_CALLS`) and for every number above :data:`LAST_KNOWN`: libc reads
+  ``ENOSYS`` as "this kernel is too old" and falls back to the older call (``clone3`` -> ``clone``, whose flags the
+  filter can read; a future call -> the call it replaces, which is either listed here or refused with EPERM);
+* a call whose argument rule fails is refused with ``EPERM``.
+
+Before the numbers, the program checks the architecture (a call from a foreign ABI, e.g. 32-bit ``int 0x80``,
+**kills** the process: its numbers mean other calls) and refuses every x32 call (``nr >= 0x40000000``: the same
+arch value, other numbers) with ``EPERM``.
+
+Argument checks read only the low 32 bits of an argument where the kernel itself truncates it to an ``int`` (pids,
+``prctl`` options, ``ioctl`` requests, ``fcntl`` commands, ``clone`` flags, socket families), and both halves where
+it is a pointer (:class:`Null`). Pointed-to memory (``sendmsg``'s address, ``prlimit64``'s new limit, ``clone3``'s
+arguments) is out of a seccomp filter's reach: see each rule's note.
+
+Extending: add the call to its family in :data:`ALLOWED` with its number (``arch/x86/entry/syscalls/syscall_64.tbl``)
+and, when some arguments would reach outside the worker, a rule; then regenerate the table in docs/confinement.md
+(``python3 -m ukernel._seccomp --markdown``; ``tests/test_seccomp.py`` fails while the two differ).
+"""
+
+import sys
+
+# <linux/seccomp.h>, <linux/audit.h>, <linux/filter.h>
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+AUDIT_ARCH_X86_64 = 0xC000003E
+X32_SYSCALL_BIT = 0x40000000
+EPERM = 1
+ENOSYS = 38
+
+BPF_LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
+BPF_ALU_AND_K = 0x54  # BPF_ALU | BPF_AND | BPF_K
+BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+BPF_JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
+BPF_JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K
+BPF_RET_K = 0x06  # BPF_RET | BPF_K
+SECCOMP_DATA_NR = 0
+SECCOMP_DATA_ARCH = 4
+SECCOMP_DATA_ARGS = 16  # args[i] at 16 + 8 * i, little-endian: low word first
+
+#: The highest x86_64 number this declaration was written against (Linux 6.18: ``file_setattr``). Numbers above
+#: it are calls newer than the declaration: refused with ENOSYS so libc falls back.
+LAST_KNOWN = 469
+
+# <linux/sched.h>
+CLONE_THREAD = 0x00010000
+CLONE_NEW = {"CLONE_NEWNS": 0x00020000, "CLONE_NEWCGROUP": 0x02000000, "CLONE_NEWUTS": 0x04000000,
+             "CLONE_NEWIPC": 0x08000000, "CLONE_NEWUSER": 0x10000000, "CLONE_NEWPID": 0x20000000,
+             "CLONE_NEWNET": 0x40000000}
+CLONE_PTRACE = 0x00002000
+CLONE_VFORK = 0x00004000
+CLONE_PARENT = 0x00008000
+CLONE_UNTRACED = 0x00800000
+CLONE_FORBIDDEN = sum(CLONE_NEW.values()) | CLONE_PTRACE | CLONE_VFORK | CLONE_PARENT | CLONE_UNTRACED
+
+# <linux/socket.h>, <linux/net.h>
+AF_UNIX = 1
+SOCK_STREAM = 1
+SOCK_NONBLOCK = 0o4000
+SOCK_CLOEXEC = 0o2000000
+
+# <linux/prctl.h>: the options a worker may use; everything else (PR_SET_PDEATHSIG, PR_SET_DUMPABLE,
+# PR_SET_SECCOMP, PR_SET_PTRACER, PR_SET_MM, PR_CAP_AMBIENT, PR_SET_CHILD_SUBREAPER, ...) is refused.
+PRCTL_OPTIONS = {
+    "PR_GET_PDEATHSIG": 2, "PR_GET_DUMPABLE": 3, "PR_GET_KEEPCAPS": 7, "PR_SET_NAME": 15, "PR_GET_NAME": 16,
+    "PR_GET_SECCOMP": 21, "PR_CAPBSET_READ": 23, "PR_GET_TIMERSLACK": 30, "PR_GET_CHILD_SUBREAPER": 37,
+    "PR_GET_NO_NEW_PRIVS": 39, "PR_SET_VMA": 0x53564D41,
+}
+
+# <asm-generic/ioctls.h>: the requests a worker may make; never TIOCSTI (typing into the host's terminal),
+# TIOCSCTTY, TIOCSETD or any device-specific request.
+IOCTL_REQUESTS = {
+    "TCGETS": 0x5401, "TIOCGPGRP": 0x540F, "TIOCGWINSZ": 0x5413, "FIONREAD": 0x541B, "FIONBIO": 0x5421,
+    "FIONCLEX": 0x5450, "FIOCLEX": 0x5451,
+}
+
+# <asm-generic/socket.h>: socket options that attach a BPF program; refused at every level.
+SOCKET_FILTER_OPTIONS = {"SO_ATTACH_FILTER": 26, "SO_ATTACH_BPF": 50, "SO_ATTACH_REUSEPORT_CBPF": 51,
+                         "SO_ATTACH_REUSEPORT_EBPF": 52}
+
+# <linux/fcntl.h>: every command on the worker's own descriptors; never F_SETOWN/F_SETOWN_EX/F_SETSIG (SIGIO
+# aimed at another process: a signal the kill rule never sees), F_NOTIFY (dnotify: watching host directories),
+# F_SETLEASE (a lease blocks host processes opening the file).
+FCNTL_COMMANDS = {
+    "F_DUPFD": 0, "F_GETFD": 1, "F_SETFD": 2, "F_GETFL": 3, "F_SETFL": 4, "F_GETLK": 5, "F_SETLK": 6,
+    "F_SETLKW": 7, "F_OFD_GETLK": 36, "F_OFD_SETLK": 37, "F_OFD_SETLKW": 38, "F_DUPFD_CLOEXEC": 1030,
+    "F_GETPIPE_SZ": 1032, "F_ADD_SEALS": 1033, "F_GET_SEALS": 1034,
+}
+
+
+# -- argument rules ------------------------------------------------------------------------------------------------
+
+class Rule:
+    """A condition on a call's arguments. ``code(own_pid)`` returns instructions (``(code, jt, jf, k)`` where a
+    jump target may be the label ``"deny"``) that fall through when the condition holds and jump to ``deny``
+    otherwise."""
+
+    note = ""
+
+    def code(self, own_pid):
+        raise NotImplementedError
+
+    def text(self):
+        raise NotImplementedError
+
+
+def _lo(arg):
+    return SECCOMP_DATA_ARGS + 8 * arg
+
+
+def _hi(arg):
+    return SECCOMP_DATA_ARGS + 8 * arg + 4
+
+
+class OneOf(Rule):
+    """``args[arg]`` (low 32 bits, as the kernel reads it) is one of ``values`` (a name -> number dict); the
+    pseudo-value ``OWN_PID`` stands for the worker's pid at install time."""
+
+    def __init__(self, arg, what, values, note=""):
+        self.arg, self.what, self.values, self.note = arg, what, dict(values), note
+
+    def resolved(self, own_pid):
+        out = []
+        for name, v in self.values.items():
+            v = own_pid if v is OWN_PID else v
+            if v is None:
+                continue  # no pid known (tests of the table): the value matches nothing
+            out.append(v & 0xFFFFFFFF)
+        return out
+
+    def code(self, own_pid):
+        values = self.resolved(own_pid)
+        prog = [(BPF_LD_W_ABS, 0, 0, _lo(self.arg))]
+        if not values:
+            return prog + [(BPF_JEQ_K, "deny", "deny", 0)]
+        for i, v in enumerate(values):
+            last = i == len(values) - 1
+            # match: skip the remaining compares (fall through past them); no match on the last: deny
+            prog.append((BPF_JEQ_K, len(values) - 1 - i, "deny" if last else 0, v))
+        return prog
+
+    def text(self):
+        return "`%s` %s %s" % (self.what, "is" if len(self.values) == 1 else "one of",
+                              ", ".join("`%s`" % k for k in self.values))
+
+
+class _OwnPid:
+    def __repr__(self):
+        return "OWN_PID"
+
+
+#: Stands for the worker's own pid (``getpid()`` when the filter is built: 1 in a PID namespace of its own).
+OWN_PID = _OwnPid()
+
+
+class NoneOf(OneOf):
+    """``args[arg]`` (low 32 bits) is none of ``values``."""
+
+    def code(self, own_pid):
+        values = self.resolved(own_pid)
+        prog = [(BPF_LD_W_ABS, 0, 0, _lo(self.arg))]
+        return prog + [(BPF_JEQ_K, "deny", 0, v) for v in values]
+
+    def text(self):
+        return "`%s` is none of %s" % (self.what, ", ".join("`%s`" % k for k in self.values))
+
+
+class Masked(OneOf):
+    """``args[arg] & mask`` (low 32 bits) is one of ``values``."""
+
+    def __init__(self, arg, what, mask, values, note=""):
+        super().__init__(arg, what, values, note)
+        self.mask = mask
+
+    def code(self, own_pid):
+        prog = super().code(own_pid)
+        return prog[:1] + [(BPF_ALU_AND_K, 0, 0, self.mask)] + prog[1:]
+
+
+class Flags(Rule):
+    """``args[arg]`` (low 32 bits) has every bit of ``required`` and none of ``forbidden``."""
+
+    def __init__(self, arg, what, required, forbidden, note=""):
+        self.arg, self.what, self.required, self.forbidden, self.note = arg, what, required, forbidden, note
+
+    def code(self, own_pid):
+        return [(BPF_LD_W_ABS, 0, 0, _lo(self.arg)),
+                (BPF_ALU_AND_K, 0, 0, self.required),
+                (BPF_JEQ_K, 0, "deny", self.required),
+                (BPF_LD_W_ABS, 0, 0, _lo(self.arg)),
+                (BPF_JSET_K, "deny", 0, self.forbidden)]
+
+    def text(self):
+        if self.required == CLONE_THREAD and self.forbidden == CLONE_FORBIDDEN:
+            return "`%s` has `CLONE_THREAD` and none of `CLONE_NEW*`, `CLONE_PARENT`, `CLONE_PTRACE`, " \
+                   "`CLONE_VFORK`, `CLONE_UNTRACED`" % self.what
+        return "`%s` has `%#x` and none of `%#x`" % (self.what, self.required, self.forbidden)
+
+
+class Null(Rule):
+    """``args[arg]`` is 0 (all 64 bits: a NULL pointer)."""
+
+    def __init__(self, arg, what, note=""):
+        self.arg, self.what, self.note = arg, what, note
+
+    def code(self, own_pid):
+        return [(BPF_LD_W_ABS, 0, 0, _lo(self.arg)), (BPF_JEQ_K, 0, "deny", 0),
+                (BPF_LD_W_ABS, 0, 0, _hi(self.arg)), (BPF_JEQ_K, 0, "deny", 0)]
+
+    def text(self):
+        return "`%s` is NULL" % self.what
+
+
+class All(Rule):
+    """Every rule holds."""
+
+    def __init__(self, *rules, note=""):
+        self.rules, self.note = rules, note
+
+    def code(self, own_pid):
+        return [i for r in self.rules for i in r.code(own_pid)]
+
+    def text(self):
+        return "; ".join(r.text() for r in self.rules)
+
+
+# -- the declaration -----------------------------------------------------------------------------------------------
+
+class Call:
+    """One allowed system call: its name, x86_64 number, family, and argument rule (None: any arguments)."""
+
+    __slots__ = ("name", "nr", "family", "rule")
+
+    def __init__(self, name, nr, family, rule=None):
+        self.name, self.nr, self.family, self.rule = name, nr, family, rule
+
+    def __repr__(self):
+        return "Call(%r, %d)" % (self.name, self.nr)
+
+
+_SIGNAL_OWN = {"own pid": OWN_PID}
+
+#: Families, in the order the documentation lists them: (name, why the worker needs them, ((call, nr, rule), ...)).
+FAMILIES = (
+    ("memory", "the worker's own address space; `PROT_EXEC` stays allowed: ctypes/libffi closures and JITs need it",
+     (("mmap", 9), ("mprotect", 10), ("munmap", 11), ("brk", 12), ("mremap", 25), ("msync", 26),
+      ("madvise", 28), ("memfd_create", 319))),
+    ("descriptors", "read, write and manage descriptors the worker already holds (the kernel connection, pipes, "
+     "files it opened under Landlock's read-only view)",
+     (("read", 0), ("write", 1), ("close", 3), ("lseek", 8), ("pread64", 17), ("pwrite64", 18), ("readv", 19),
+      ("writev", 20), ("pipe", 22), ("dup", 32), ("dup2", 33), ("sendfile", 40),
+      ("fcntl", 72, OneOf(1, "cmd", FCNTL_COMMANDS,
+                          note="`F_SETOWN`/`F_SETSIG` would aim SIGIO at another process, `F_NOTIFY` watches "
+                               "host directories, `F_SETLEASE` blocks host openers")),
+      ("fsync", 74), ("fdatasync", 75), ("ftruncate", 77), ("fadvise64", 221), ("dup3", 292), ("pipe2", 293),
+      ("preadv", 295), ("pwritev", 296), ("preadv2", 327), ("pwritev2", 328), ("close_range", 436),
+      ("ioctl", 16, OneOf(1, "request", IOCTL_REQUESTS,
+                          note="`TIOCSTI` would type into the host's terminal; device requests reach drivers")))),
+    ("files (read-only view)", "open and inspect paths; Landlock decides which (read-only beneath the runtime, the "
+     "bundle and public data); nothing here changes a file's metadata",
+     (("open", 2), ("stat", 4), ("fstat", 5), ("lstat", 6), ("access", 21), ("getdents", 78), ("getcwd", 79),
+      ("chdir", 80), ("fchdir", 81), ("readlink", 89), ("statfs", 137), ("fstatfs", 138), ("getdents64", 217),
+      ("openat", 257), ("newfstatat", 262), ("readlinkat", 267), ("faccessat", 269), ("statx", 332),
+      ("openat2", 437), ("faccessat2", 439))),
+    ("waiting", "readiness and timers on the worker's own descriptors (selectors, asyncio, the kernel loop)",
+     (("poll", 7), ("select", 23), ("epoll_create", 213), ("epoll_wait", 232), ("epoll_ctl", 233),
+      ("pselect6", 270), ("ppoll", 271), ("epoll_pwait", 281), ("signalfd", 282), ("timerfd_create", 283),
+      ("eventfd", 284), ("timerfd_settime", 286), ("timerfd_gettime", 287), ("signalfd4", 289), ("eventfd2", 290),
+      ("epoll_create1", 291), ("epoll_pwait2", 441))),
+    ("sockets held", "traffic on sockets the worker already holds; no call here creates a socket or names an "
+     "address",
+     (("sendto", 44, Null(4, "dest_addr", note="a datagram to a host socket's address (`send()` passes NULL)")),
+      ("recvfrom", 45), ("sendmsg", 46), ("recvmsg", 47), ("shutdown", 48), ("getsockname", 51),
+      ("getpeername", 52), ("getsockopt", 55), ("recvmmsg", 299),
+      ("setsockopt", 54, NoneOf(2, "optname", SOCKET_FILTER_OPTIONS,
+                                note="attaching a BPF program to a socket (the kernel's BPF JIT as attack "
+                                     "surface)")),
+      ("socketpair", 53, All(OneOf(0, "domain", {"AF_UNIX": AF_UNIX}),
+                             Masked(1, "type", ~(SOCK_NONBLOCK | SOCK_CLOEXEC) & 0xFFFFFFFF,
+                                    {"SOCK_STREAM": SOCK_STREAM}),
+                             note="a datagram pair could `sendto()` a host socket's path; `SOCK_NONBLOCK` and "
+                                  "`SOCK_CLOEXEC` may be added (asyncio's self-pipe)")))),
+    ("threads", "threads of this process and their synchronisation",
+     (("clone", 56, Flags(0, "flags", CLONE_THREAD, CLONE_FORBIDDEN,
+                          note="a new process (fork, vfork, posix_spawn), namespace or traced child")),
+      ("exit", 60), ("futex", 202), ("set_tid_address", 218), ("exit_group", 231), ("set_robust_list", 273),
+      ("rseq", 334), ("sched_yield", 24), ("sched_getaffinity", 204), ("getcpu", 309))),
+    ("signals", "the worker's own signal handling; a signal may target the worker itself only",
+     (("rt_sigaction", 13), ("rt_sigprocmask", 14), ("rt_sigreturn", 15), ("pause", 34), ("getitimer", 36),
+      ("alarm", 37), ("setitimer", 38), ("rt_sigpending", 127), ("rt_sigtimedwait", 128), ("rt_sigsuspend", 130),
+      ("sigaltstack", 131), ("restart_syscall", 219),
+      ("kill", 62, OneOf(0, "pid", _SIGNAL_OWN,
+                         note="signals to the kernel or other processes; `kill(0)`/`kill(-1)` (groups)")),
+      ("rt_sigqueueinfo", 129, OneOf(0, "tgid", _SIGNAL_OWN, note="a signal with data to another process")),
+      ("tgkill", 234, OneOf(0, "tgid", _SIGNAL_OWN, note="a signal to a thread of another process")),
+      ("rt_tgsigqueueinfo", 297, OneOf(0, "tgid", _SIGNAL_OWN, note="the same, with data")))),
+    ("time", "clocks and sleeping (mostly served by the vDSO without a system call)",
+     (("nanosleep", 35), ("gettimeofday", 96), ("time", 201), ("clock_gettime", 228), ("clock_getres", 229),
+      ("clock_nanosleep", 230))),
+    ("process information", "facts about the worker itself; nothing here changes another process",
+     (("getpid", 39), ("uname", 63), ("umask", 95), ("getrlimit", 97), ("getrusage", 98), ("sysinfo", 99),
+      ("times", 100), ("getuid", 102), ("getgid", 104), ("geteuid", 107), ("getegid", 108), ("getppid", 110),
+      ("getgroups", 115), ("getresuid", 118), ("getresgid", 120), ("gettid", 186), ("getrandom", 318),
+      ("prctl", 157, OneOf(0, "option", PRCTL_OPTIONS,
+                           note="`PR_SET_PDEATHSIG` (outliving the kernel), `PR_SET_DUMPABLE`, `PR_SET_PTRACER`, "
+                                "`PR_SET_SECCOMP`, `PR_SET_MM`, `PR_CAP_AMBIENT`, any option not listed")),
+      ("prlimit64", 302, OneOf(0, "pid", {"0": 0, "own pid": OWN_PID},
+                               note="re-limiting the kernel (`RLIMIT_CPU`: SIGXCPU) or any host process; on itself "
+                                    "a worker can only lower a hard limit (`CAP_SYS_RESOURCE` is dropped)")))),
+)
+
+ALLOWED = tuple(sorted((Call(entry[0], entry[1], family, entry[2] if len(entry) > 2 else None)
+                        for family, _, entries in FAMILIES for entry in entries), key=lambda c: c.nr))
+
+#: Refused with ENOSYS (not EPERM) although known: libc falls back to a call the filter can check.
+ENOSYS_CALLS = {"clone3": 435}
+
+#: Notable calls the list leaves out, by class, with their numbers (the tests check each is refused; the
+#: documentation says why). Any other unlisted call is refused the same way.
+REFUSED = (
+    ("processes and programs", "a worker is one process: new tasks come from `task_spawn`",
+     {"fork": 57, "vfork": 58, "execve": 59, "execveat": 322, "wait4": 61, "waitid": 247, "setsid": 112,
+      "setpgid": 109}),
+    ("sockets and addresses", "the worker already holds its kernel connection; the network is the NET capability",
+     {"socket": 41, "connect": 42, "accept": 43, "bind": 49, "listen": 50, "accept4": 288, "sendmmsg": 307}),
+    ("file metadata and names", "Landlock covers contents, not metadata: a root worker could chmod/chown host "
+     "files; names are changed through the IO capability",
+     {"chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93, "lchown": 94,
+      "fchownat": 260, "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280, "setxattr": 188,
+      "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199,
+      "getxattr": 191, "lgetxattr": 192, "fgetxattr": 193, "listxattr": 194, "llistxattr": 195,
+      "flistxattr": 196, "setxattrat": 463, "removexattrat": 466, "rename": 82, "renameat": 264,
+      "renameat2": 316, "link": 86, "linkat": 265, "unlink": 87, "unlinkat": 263, "symlink": 88, "symlinkat": 266,
+      "mkdir": 83, "mkdirat": 258, "rmdir": 84, "mknod": 133, "mknodat": 259, "truncate": 76, "creat": 85,
+      "fallocate": 285, "flock": 73, "file_setattr": 469}),
+    ("watching files", "inotify and fanotify see host paths Landlock hides",
+     {"inotify_init": 253, "inotify_add_watch": 254, "inotify_init1": 294, "fanotify_init": 300,
+      "fanotify_mark": 301}),
+    ("System V and POSIX IPC", "host-wide objects: another process's segment, queues that outlive the worker",
+     {"shmget": 29, "shmat": 30, "shmctl": 31, "shmdt": 67, "semget": 64, "semop": 65, "semctl": 66,
+      "semtimedop": 220, "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "mq_open": 240,
+      "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244, "mq_getsetattr": 245}),
+    ("other processes", "no reading, steering or re-limiting another process",
+     {"ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "pidfd_open": 434,
+      "pidfd_getfd": 438, "pidfd_send_signal": 424, "tkill": 200, "setpriority": 141, "sched_setaffinity": 203,
+      "sched_setscheduler": 144, "sched_setparam": 142, "ioprio_set": 251, "process_madvise": 440,
+      "process_mrelease": 448, "get_robust_list": 274, "migrate_pages": 256, "move_pages": 279,
+      "setrlimit": 160}),
+    ("namespaces, mounts, identity", "the worker's view and identity are fixed before the filter",
+     {"unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161,
+      "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+      "mount_setattr": 442, "setuid": 105, "setgid": 106, "setreuid": 113, "setregid": 114, "setresuid": 117,
+      "setresgid": 119, "setgroups": 116, "setfsuid": 122, "setfsgid": 123, "capset": 126, "personality": 135}),
+    ("kernel attack surface", "large interfaces a worker never needs; io_uring would also run its operations "
+     "around this filter",
+     {"bpf": 321, "perf_event_open": 298, "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426,
+      "io_uring_register": 427, "keyctl": 250, "add_key": 248, "request_key": 249, "seccomp": 317,
+      "splice": 275, "tee": 276, "vmsplice": 278, "memfd_secret": 447, "name_to_handle_at": 303,
+      "open_by_handle_at": 304, "landlock_create_ruleset": 444, "arch_prctl": 158, "modify_ldt": 154,
+      "lookup_dcookie": 212}),
+    ("host administration", "",
+     {"reboot": 169, "kexec_load": 246, "kexec_file_load": 320, "init_module": 175, "finit_module": 313,
+      "delete_module": 176, "swapon": 167, "swapoff": 168, "acct": 163, "syslog": 103, "quotactl": 179,
+      "iopl": 172, "ioperm": 173, "settimeofday": 164, "clock_settime": 227, "clock_adjtime": 305,
+      "adjtimex": 159, "sethostname": 170, "setdomainname": 171, "vhangup": 153, "uselib": 134, "sync": 162,
+      "syncfs": 306}),
+)
+
+#: Every x86_64 number this module names (allowed, ENOSYS, refused), for ``_confine`` and the tests.
+X86_64 = {c.name: c.nr for c in ALLOWED}
+X86_64.update(ENOSYS_CALLS)
+for _, _, _calls in REFUSED:
+    X86_64.update(_calls)
+del _calls
+
+
+def argument_checks():
+    """The allowed calls with an argument rule."""
+    return [c for c in ALLOWED if c.rule is not None]
+
+
+# -- the program ---------------------------------------------------------------------------------------------------
+
+def build_filter(own_pid, arch=AUDIT_ARCH_X86_64):
+    """The seccomp program, as ``(code, jt, jf, k)`` tuples. ``own_pid``: the pid signals and ``prlimit64`` may
+    target (the worker's ``getpid()`` when the filter is installed; ``None`` in tests: no pid matches)."""
+    eperm = SECCOMP_RET_ERRNO | EPERM
+    enosys = SECCOMP_RET_ERRNO | ENOSYS
+    prog = [
+        (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_ARCH),
+        (BPF_JEQ_K, 1, 0, arch),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),
+        (BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_NR),
+        (BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),  # x32 calls share the arch value: refuse every one
+        (BPF_RET_K, 0, 0, eperm),
+    ]
+    for call in ALLOWED:
+        if call.rule is None:
+            prog += [(BPF_JEQ_K, 0, 1, call.nr), (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)]
+            continue
+        block = _resolve(call.rule.code(own_pid) + [(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)], deny_ret=eperm)
+        if len(block) > 255:
+            raise ValueError("the rule of %s is too long for one BPF jump (%d instructions)" % (call.name, len(block)))
+        prog += [(BPF_JEQ_K, 0, len(block), call.nr)] + block
+    for nr in sorted(ENOSYS_CALLS.values()):
+        prog += [(BPF_JEQ_K, 0, 1, nr), (BPF_RET_K, 0, 0, enosys)]
+    prog += [(BPF_JGE_K, 0, 1, LAST_KNOWN + 1), (BPF_RET_K, 0, 0, enosys), (BPF_RET_K, 0, 0, eperm)]
+    if len(prog) > 4096:  # BPF_MAXINSNS
+        raise ValueError("the seccomp program has %d instructions (the kernel takes 4096)" % len(prog))
+    return prog
+
+
+def _resolve(block, deny_ret):
+    """Appends the deny return and turns each ``"deny"`` jump target into its offset."""
+    block = list(block) + [(BPF_RET_K, 0, 0, deny_ret)]
+    deny = len(block) - 1
+    out = []
+    for i, (code, jt, jf, k) in enumerate(block):
+        jt = deny - i - 1 if jt == "deny" else jt
+        jf = deny - i - 1 if jf == "deny" else jf
+        out.append((code, jt, jf, k))
+    return out
+
+
+# -- the documentation table ---------------------------------------------------------------------------------------
+
+def markdown():
+    """The per-call tables of docs/confinement.md, generated from the declaration."""
+    lines = ["| family | allowed calls | why |", "|---|---|---|"]
+    for family, why, entries in FAMILIES:
+        names = ", ".join("`%s`%s" % (e[0], "\\*" if len(e) > 2 else "") for e in sorted(entries, key=lambda e: e[1]))
+        lines.append("| %s | %s | %s |" % (family, names, why))
+    lines += ["", "| \\* argument check | allowed only when | what it stops |", "|---|---|---|"]
+    for c in sorted(argument_checks(), key=lambda c: c.name):
+        lines.append("| `%s` | %s | %s |" % (c.name, c.rule.text(), c.rule.note or "-"))
+    lines += ["", "| refused (EPERM), notably | calls | why |", "|---|---|---|"]
+    for family, why, calls in REFUSED:
+        lines.append("| %s | %s | %s |" % (family, ", ".join("`%s`" % n for n in sorted(calls, key=calls.get)),
+                                          why or "-"))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--markdown"]:
+        sys.stdout.write(markdown())
+    else:
+        print("%d calls allowed, %d argument checks, %d instructions" % (
+            len(ALLOWED), len(argument_checks()), len(build_filter(own_pid=1))))
