@@ -37,8 +37,11 @@ public final class Task {
     private java.util.function.Consumer<io.ukernel.abi.Frame.Reply> replies;
     /** Handles other tasks hold on this one; told when it exits. */
     private final java.util.List<TaskRef> observers = new java.util.ArrayList<>();
-    /** Calls of this task parked until something happens (io_poll); dropped when the task ends. */
-    private final java.util.List<Runnable> parked = new java.util.ArrayList<>();
+    /**
+     * Calls of this task parked until something happens (io_poll), by identity; dropped when the task ends. At
+     * most {@link io.ukernel.abi.Abi#MAX_PARKED_CALLS} (the handlers check {@link #parkedCount()}).
+     */
+    private final java.util.Set<Runnable> parked = new java.util.LinkedHashSet<>();
 
     Task(int id, String name, String entry, RestartPolicy restart, CapabilitySet ceiling, int handleLimit,
             String token) {
@@ -154,6 +157,11 @@ public final class Task {
     /** Forgets a parked call that completed. */
     public void unpark(Runnable cancel) {
         parked.remove(cancel);
+    }
+
+    /** How many calls of this task are parked now. */
+    public int parkedCount() {
+        return parked.size();
     }
 
     /** Cancels every parked call (the task ended or lost its connection). */
