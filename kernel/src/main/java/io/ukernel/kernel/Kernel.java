@@ -108,7 +108,8 @@ public final class Kernel implements Session, TaskControl {
         console.event("kernel", 0, Level.INFO, "policy", "policy: grant " + Cap.format(m.caps())
                 + " · net.connect " + m.net().connect() + " · net.bind " + m.net().bind()
                 + " · io " + m.preopens().keySet() + " · limits tasks=" + m.limits().tasks()
-                + " handles=" + m.limits().handles() + " channel_bytes=" + m.limits().channelBytes());
+                + " handles=" + m.limits().handles() + " channel_bytes=" + m.limits().channelBytes()
+                + " queued_bytes=" + m.limits().queuedBytes());
         try {
             endpoint = Endpoint.open(reactor, this);
         } catch (IOException e) {
@@ -117,7 +118,7 @@ public final class Kernel implements Session, TaskControl {
             return;
         }
         main = tasks.create(MAIN_TASK, m.entry(), m.restart(), new CapabilitySet(m.caps()),
-                m.limits().handles()).orElseThrow();
+                m.limits()).orElseThrow();
         start(main);
         for (Manifest.TaskSpec spec : m.tasks()) {
             if (spec.atBoot()) {
@@ -129,7 +130,7 @@ public final class Kernel implements Session, TaskControl {
     private void startDeclared(Manifest.TaskSpec spec) {
         CapabilitySet ceiling = new CapabilitySet(spec.caps() & config.manifest().caps());
         Optional<Task> t = tasks.create(spec.name(), spec.entry(), spec.restart(), ceiling,
-                config.manifest().limits().handles());
+                config.manifest().limits());
         if (t.isEmpty()) {
             console.kernel(Level.ERROR, "task " + spec.name() + " not started: limits.tasks="
                     + config.manifest().limits().tasks() + " reached");
@@ -213,8 +214,9 @@ public final class Kernel implements Session, TaskControl {
         }
         // Spawned tasks are the parent's business: the kernel does not restart them (the parent sees the exit).
         Optional<Task> t = tasks.create(spec.name(), spec.entry(), RestartPolicy.never(), ceiling,
-                config.manifest().limits().handles());
+                config.manifest().limits());
         t.ifPresent(child -> {
+            child.parent(parent);
             // Handle numbers are random (HandleTable): the child learns its initial ones from UKERNEL_HANDLES.
             StringBuilder numbers = new StringBuilder();
             handles.forEach(h -> numbers.append(numbers.isEmpty() ? "" : ",")
@@ -288,6 +290,11 @@ public final class Kernel implements Session, TaskControl {
                 + String.format(Locale.ROOT, " after %.2f s", secs));
         if (stopReason == null && restartIfDue(task, status)) {
             return;
+        }
+        if (task.parent() != null) {
+            // What the ended child sent and nobody received yet stays charged: to its parent from now on, so a
+            // parent cannot multiply its budget by spawning children that fill queues and exit.
+            task.handles().account().forwardTo(task.parent().handles().account());
         }
         task.notifyExit();
         if (task == main && stopReason == null) {

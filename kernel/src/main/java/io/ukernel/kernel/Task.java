@@ -43,14 +43,17 @@ public final class Task {
      */
     private final java.util.Set<Runnable> parked = new java.util.LinkedHashSet<>();
 
+    /** The task that spawned this one (null for the main task and boot tasks). */
+    private Task parent;
+
     Task(int id, String name, String entry, RestartPolicy restart, CapabilitySet ceiling, int handleLimit,
-            String token) {
+            long queuedBytes, String token) {
         this.id = id;
         this.name = name;
         this.entry = entry;
         this.restart = restart;
         this.caps = new TaskCaps(ceiling);
-        this.handles = new HandleTable(handleLimit);
+        this.handles = new HandleTable(handleLimit, new io.ukernel.kernel.handle.Account(queuedBytes));
         this.token = token;
     }
 
@@ -122,6 +125,15 @@ public final class Task {
 
     public void requestExit(int code) {
         requestedExit = code;
+    }
+
+    /** The task that spawned this one, or null. */
+    public Task parent() {
+        return parent;
+    }
+
+    void parent(Task p) {
+        parent = p;
     }
 
     public int restarts() {

@@ -26,11 +26,11 @@ public final class TaskTable {
 
     /** Creates a task, or returns empty when the app's task limit is reached. */
     public Optional<Task> create(String name, String entry, RestartPolicy restart, CapabilitySet ceiling,
-            int handleLimit) {
+            io.ukernel.app.Manifest.Limits limits) {
         if (liveCount() >= limit) {
             return Optional.empty();
         }
-        Task t = new Task(nextId++, name, entry, restart, ceiling, handleLimit, null);
+        Task t = new Task(nextId++, name, entry, restart, ceiling, limits.handles(), limits.queuedBytes(), null);
         tasks.put(t.id(), t);
         renewToken(t);
         return Optional.of(t);

@@ -16,7 +16,15 @@ public final class TestTasks {
     private TestTasks() {}
 
     public static Task task(int id, String name, CapabilitySet ceiling) {
-        Task t = new Task(id, name, "src/main.py", RestartPolicy.never(), ceiling, 16, "00");
+        Task t = new Task(id, name, "src/main.py", RestartPolicy.never(), ceiling, 16,
+                Manifest.Limits.DEFAULT_QUEUED_BYTES, "00");
+        t.state(Task.State.RUNNING);
+        return t;
+    }
+
+    /** A task with the given {@code limits.handles} and {@code limits.queued_bytes}. */
+    public static Task task(int id, String name, CapabilitySet ceiling, int handles, long queuedBytes) {
+        Task t = new Task(id, name, "src/main.py", RestartPolicy.never(), ceiling, handles, queuedBytes, "00");
         t.state(Task.State.RUNNING);
         return t;
     }

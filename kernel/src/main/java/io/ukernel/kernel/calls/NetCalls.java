@@ -57,8 +57,8 @@ final class NetCalls {
         if (type == NetConst.SOCK_DGRAM.value()) {
             return Outcome.err(Status.ERR_UNSUPPORTED, "UDP is reserved in ABI v1");
         }
-        if (task.handles().size() >= task.handles().limit()) {
-            return Outcome.err(Status.ERR_LIMIT, "handle table full (limits.handles=" + task.handles().limit() + ")");
+        if (task.handles().room() <= 0) {
+            return Outcome.err(Status.ERR_LIMIT, "handle table full: " + IpcCalls.usage(task.handles()));
         }
         try {
             NetSocket s = NetSocket.open(net, family == NetConst.AF_INET6.value());
@@ -118,8 +118,9 @@ final class NetCalls {
         if (!s.get().hasPendingConnection()) {
             return Outcome.err(Status.ERR_WOULDBLOCK, "no connection pending");
         }
-        if (task.handles().size() >= task.handles().limit()) {
-            return Outcome.err(Status.ERR_LIMIT, "handle table full; the connection stays pending");
+        if (task.handles().room() <= 0) {
+            return Outcome.err(Status.ERR_LIMIT, "handle table full; the connection stays pending: "
+                    + IpcCalls.usage(task.handles()));
         }
         try {
             NetSocket conn = s.get().accept();
