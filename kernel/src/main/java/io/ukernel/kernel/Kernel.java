@@ -251,6 +251,13 @@ public final class Kernel implements Session, TaskControl {
     }
 
     @Override
+    public void stalled(Task task, int pendingBytes) {
+        console.event(task.name(), task.id(), Level.WARN, "abi.stalled", "not reading its replies: " + pendingBytes
+                + " bytes wait to be written, so the kernel serves this task's further requests only once they"
+                + " drain (at most " + Connection.REPLY_BACKLOG / 1024 + " KiB of replies are held per task)");
+    }
+
+    @Override
     public void detached(Task task, Connection connection, String reason, boolean protocolError) {
         if (task == null) {
             if (protocolError) {

@@ -49,6 +49,8 @@ public final class Connection implements Reactor.Handler {
     private boolean protocolError;
     /** Serving stopped because too many replies wait to be written (see the class comment). */
     private boolean paused;
+    /** Whether the session was told of a pause already (once per connection: a console line, not a flood). */
+    private boolean toldStall;
 
     Connection(SocketChannel channel, Session session) {
         this.channel = channel;
@@ -109,6 +111,10 @@ public final class Connection implements Reactor.Handler {
             if (out.position() >= REPLY_BACKLOG) {
                 // The worker is not reading its replies: stop serving it until they drain (flush sets interest).
                 paused = true;
+                if (!toldStall && task != null) {
+                    toldStall = true;
+                    session.stalled(task, out.position());
+                }
                 return;
             }
             switch (FrameCodec.decodeRequest(in)) {
