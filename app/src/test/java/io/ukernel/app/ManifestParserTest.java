@@ -47,6 +47,7 @@ class ManifestParserTest {
             channel_bytes = 65536
             socket_bytes = 8388608
             queued_bytes = 4_194_304
+            net_bytes = 33_554_432
 
             [restart]
             policy = "on-failure"
@@ -94,7 +95,7 @@ class ManifestParserTest {
                 new NetScope(List.of("127.0.0.1:8080", "localhost:*", "*.example.com:443", "[::1]:9000"),
                         List.of("127.0.0.1:0")),
                 Map.of("data", new Preopen("data", "data", false), "cache", new Preopen("cache", "var/cache", true)),
-                new Limits(8, 2048, 65536, 8388608, 4_194_304),
+                new Limits(8, 2048, 65536, 8388608, 4_194_304, 33_554_432),
                 restart,
                 List.of(new TaskSpec("consumer", "src/consumer.py", Cap.LOG.bit() | Cap.IPC.bit(), true,
                                 new RestartPolicy(RestartPolicy.Mode.ALWAYS, 3, 50, 5000)),
@@ -137,7 +138,7 @@ class ManifestParserTest {
     @Test
     void unknownKey_withoutCloseMatchListsValidKeys() {
         assertError(error("name = \"x\"\n[limits]\nmemory = 5\n"), 3, "limits.memory",
-                "valid keys in [limits]: tasks, handles, channel_bytes, socket_bytes, queued_bytes");
+                "valid keys in [limits]: tasks, handles, channel_bytes, socket_bytes, queued_bytes, net_bytes");
     }
 
     @Test

@@ -47,13 +47,13 @@ public final class Task {
     private Task parent;
 
     Task(int id, String name, String entry, RestartPolicy restart, CapabilitySet ceiling, int handleLimit,
-            long queuedBytes, String token) {
+            long queuedBytes, long netBytes, String token) {
         this.id = id;
         this.name = name;
         this.entry = entry;
         this.restart = restart;
         this.caps = new TaskCaps(ceiling);
-        this.handles = new HandleTable(handleLimit, new io.ukernel.kernel.handle.Account(queuedBytes));
+        this.handles = new HandleTable(handleLimit, new io.ukernel.kernel.handle.Account(queuedBytes, netBytes));
         this.token = token;
     }
 

@@ -30,7 +30,8 @@ public final class TaskTable {
         if (liveCount() >= limit) {
             return Optional.empty();
         }
-        Task t = new Task(nextId++, name, entry, restart, ceiling, limits.handles(), limits.queuedBytes(), null);
+        Task t = new Task(nextId++, name, entry, restart, ceiling, limits.handles(), limits.queuedBytes(),
+                limits.netBytes(), null);
         tasks.put(t.id(), t);
         renewToken(t);
         return Optional.of(t);

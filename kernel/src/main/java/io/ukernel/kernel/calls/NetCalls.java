@@ -61,7 +61,7 @@ final class NetCalls {
             return Outcome.err(Status.ERR_LIMIT, "handle table full: " + IpcCalls.usage(task.handles()));
         }
         try {
-            NetSocket s = NetSocket.open(net, family == NetConst.AF_INET6.value());
+            NetSocket s = NetSocket.open(net, family == NetConst.AF_INET6.value(), task.handles().account());
             return Outcome.ok(Value.of(task.handles().install(s).orElseThrow()));
         } catch (IOException e) {
             return Outcome.err(Status.ERR_IO, "the host refused a socket: " + e.getMessage());
@@ -123,7 +123,7 @@ final class NetCalls {
                     + IpcCalls.usage(task.handles()));
         }
         try {
-            NetSocket conn = s.get().accept();
+            NetSocket conn = s.get().accept(task.handles().account());
             if (conn == null) {
                 return Outcome.err(Status.ERR_WOULDBLOCK, "no connection pending");
             }

@@ -315,6 +315,46 @@ class NetCallsTest {
         }
     }
 
+    @Test
+    void send_beyondNetBytes_takesNothingOnAnySocketOfTheTask_lingeringBytesCount_roomReturnsOnDrain()
+            throws Exception {
+        k.close();
+        k = new LiveKernel(List.of(), List.of(LOOP + ":*"), 1 << 20);
+        long budget = 256 * 1024;
+        task = k.task(7, budget);
+        long lis = listener();
+        try (Socket js1 = new Socket(); Socket js2 = new Socket()) {
+            for (Socket js : List.of(js1, js2)) {
+                js.setReceiveBufferSize(4096);
+                js.setSoTimeout((int) LiveKernel.WAIT_MS);
+                js.connect(new InetSocketAddress(LOOP, localPort(lis)));
+            }
+            long c1 = acceptFrom(lis);
+            long c2 = acceptFrom(lis);
+            byte[] chunk = new byte[16 * 1024];
+            long queued = 0;
+            Frame.Reply r;
+            int tries = 0;
+            while ((r = call(Call.NET_SEND, Value.of(c1), Value.of(chunk))).status() == Status.OK) {
+                queued += i64(r, 0);
+                assertTrue(++tries < 5_000, "the send buffer never filled");
+            }
+            // c1's own buffer (1 MiB) is not full: the task's total is.
+            assertEquals(budget, (long) k.onReactor(() -> task.handles().account().netBytes()));
+            assertEquals(Status.ERR_WOULDBLOCK, call(Call.NET_SEND, Value.of(c2), Value.of(chunk)).status(),
+                    "another socket of the task takes nothing either");
+            assertEquals(0, k.events(task, c2, W, 0), "and is not WRITABLE");
+            // Closing c1 does not free its bytes: they linger (still sent), still charged.
+            check(call(Call.NET_CLOSE, Value.of(c1)), Status.OK);
+            assertEquals(budget, (long) k.onReactor(() -> task.handles().account().netBytes()));
+            long total = queued;
+            CompletableFuture<Long> drained = CompletableFuture.supplyAsync(() -> drain(js1, total));
+            assertEquals(W, k.events(task, c2, W, WAIT_NS), "c2 is WRITABLE again once c1's bytes left");
+            assertEquals(total, drained.get(LiveKernel.WAIT_MS, TimeUnit.MILLISECONDS));
+            assertEquals(Status.OK, call(Call.NET_SEND, Value.of(c2), Value.of(chunk)).status());
+        }
+    }
+
     static long drain(Socket js, long n) {
         try {
             InputStream in = js.getInputStream();
