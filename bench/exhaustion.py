@@ -46,13 +46,13 @@ def window(p, q):
     return "WINDOW %d %d %d" % (ts[100], ts[197], ts[-1])
 
 def main():
-    ukernel.cap_acquire("LOG", "TIME", "TASK", "IPC", "IO")
+    ukernel.cap_acquire("LOG", "TIME", "TASK", "IPC", "IO", "NET")
     p, q = ukernel.ipc_channel_create()
     for _ in range(20):
         window(p, q)  # warm-up
     for _ in range(30):
         ukernel.info("unloaded " + window(p, q))
-    attacker = ukernel.task_spawn("attacker", ["LOG", "TIME", "IPC", "IO"])
+    attacker = ukernel.task_spawn("attacker", ["LOG", "TIME", "IPC", "IO", "NET"])
     ukernel.info("spawned the attacker")
     while not ukernel.poll([(attacker, ukernel.EV_READABLE)], 0):
         ukernel.info(window(p, q))
@@ -66,6 +66,7 @@ ATTACKS = [
     ("bytes behind moved ends", attacks.MOVED_BYTES, "", []),
     ("300 polls × 1024 duplicates", attacks.POLLS, "", []),
     ("one 768 MiB stdout line", attacks.ENDLESS_LINE, "", ["MIB=768"]),
+    ("400 unread TCP connections", attacks.SOCKETS, "", ["SOCKETS=400"]),
 ]
 
 

@@ -34,10 +34,14 @@ name = "exhaust"
 entry = "src/main.py"
 
 [caps]
-grant = ["LOG", "TIME", "TASK", "IPC", "IO"]
+grant = ["LOG", "TIME", "TASK", "IPC", "IO", "NET"]
 
 [caps.io]
 data = {{ path = "data", mode = "ro" }}
+
+[caps.net]
+connect = ["127.0.0.1:*"]
+bind = ["127.0.0.1:*"]
 
 [limits]
 {limits}
@@ -51,8 +55,8 @@ BYSTANDER = """\
 import ukernel
 
 def main():
-    ukernel.cap_acquire("LOG", "TIME", "TASK", "IPC", "IO")
-    attacker = ukernel.task_spawn("attacker", ["LOG", "TIME", "IPC", "IO"])
+    ukernel.cap_acquire("LOG", "TIME", "TASK", "IPC", "IO", "NET")
+    attacker = ukernel.task_spawn("attacker", ["LOG", "TIME", "IPC", "IO", "NET"])
     p, q = ukernel.ipc_channel_create()
     rounds = 0
     while not ukernel.poll([(attacker, ukernel.EV_READABLE)], 0.02):
@@ -351,3 +355,53 @@ def test_endless_stdout_line(tmp_path):
     cut = [text(l) for l in lines if l.get("task", "").startswith("attacker") and text(l).startswith("xxxx")]
     assert len(cut) == 1, [c[:80] for c in cut]
     assert cut[0].startswith("x" * 16384 + " … (%d bytes cut" % ((mib << 20) - 16384)), cut[0][16384:16500]
+
+
+SOCKETS = """\
+def main():
+    ukernel.cap_acquire("NET", "LOG")
+    lis = ukernel.net_socket()
+    ukernel.net_bind(lis, "127.0.0.1", 0)
+    ukernel.net_listen(lis, 64)
+    port = ukernel.net_addr(lis)[1]
+    chunk = bytes(1 << 20)
+    sent, refused_fresh, made = 0, None, 0
+    for i in range(int(os.environ["SOCKETS"])):
+        c = ukernel.net_socket()
+        try:
+            ukernel.net_connect(c, "127.0.0.1", port)
+        except BlockingIOError:
+            pass
+        ukernel.poll([(lis, ukernel.EV_READABLE)], 10)
+        ukernel.net_accept(lis)  # the other end: never read
+        ukernel.poll([(c, ukernel.EV_WRITABLE)], 1)
+        made += 1
+        first = True
+        while True:
+            try:
+                k = ukernel.net_send(c, chunk)
+            except BlockingIOError:
+                k = 0
+            if k == 0:
+                break
+            sent += k
+            first = False
+        ukernel.net_close(c)  # its unsent bytes linger, still to be flushed
+        if first:
+            refused_fresh = i
+            break
+    report("done: %d connections, %d MiB taken by the kernel, a fresh socket refused at %s"
+           % (made, sent >> 20, refused_fresh))
+    hold()
+    return 0
+"""
+
+
+def test_socket_buffers_of_many_unread_connections(tmp_path):
+    # 400 pairs of a 4 MiB send queue and a 4 MiB receive queue: 3.2 GB without a per-task bound. With
+    # limits.net_bytes (64 MiB by default) a fresh socket of the attacker takes nothing once its sockets hold it.
+    lines, status, samples, err = run_attack(tmp_path, SOCKETS, env=["SOCKETS=400"])
+    assert_kernel_fine(lines, status, samples, err)
+    done = [t for t in attack_lines(lines) if t.startswith("attack: done")][0]
+    made, refused = re.search(r"done: (\d+) connections, .* refused at (\S+)", done).groups()
+    assert refused != "None" and int(made) < 400, done
