@@ -118,7 +118,9 @@ final class NetCalls {
         if (!s.get().hasPendingConnection()) {
             return Outcome.err(Status.ERR_WOULDBLOCK, "no connection pending");
         }
-        if (task.handles().room() <= 0) {
+        // A connection the caller's own listener queued already counts against its quota: taking it frees that.
+        long room = task.handles().room() + (s.get().chargedTo(task.handles().account()) ? 1 : 0);
+        if (room <= 0) {
             return Outcome.err(Status.ERR_LIMIT, "handle table full; the connection stays pending: "
                     + IpcCalls.usage(task.handles()));
         }

@@ -33,6 +33,8 @@ public final class Account {
     private final java.util.Set<Runnable> netMembers = new java.util.LinkedHashSet<>();
     /** Once the owning task ended: the account that carries its charges now (its parent's). */
     private Account forward;
+    /** The owning task's table (set by it), for the handle room of what the kernel holds on the task's behalf. */
+    private HandleTable table;
 
     /** An account with {@code limits.queued_bytes} = {@code byteLimit} and no bound on socket buffers (tests). */
     public Account(long byteLimit) {
@@ -89,6 +91,24 @@ public final class Account {
         a.handles -= handleCount;
         a.bytes -= cost;
         assert a.handles >= 0 && a.bytes >= 0 : "released more than charged";
+    }
+
+    void table(HandleTable t) {
+        table = t;
+    }
+
+    /**
+     * How many more handles the task may hold ({@link HandleTable#room}), for objects the kernel takes on its
+     * behalf before it asks (connections a listener queues ahead of {@code net_accept}).
+     */
+    public long handleRoom() {
+        Account a = current();
+        return a.table == null ? Long.MAX_VALUE : a.table.room();
+    }
+
+    /** Whether {@code other} is charged here (the same task, or one whose charges were forwarded here). */
+    public boolean same(Account other) {
+        return current() == other.current();
     }
 
     /** Bytes buffered for this task's sockets. */

@@ -50,6 +50,7 @@ public final class HandleTable {
     private HandleTable(int limit, Account account, long seed) {
         this.limit = limit;
         this.account = account;
+        account.table(this);
         this.random = new SplittableRandom(seed);
     }
 

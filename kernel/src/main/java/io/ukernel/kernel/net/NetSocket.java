@@ -118,9 +118,14 @@ public final class NetSocket extends Waitable {
         return state == State.LISTENING && listener.hasPending();
     }
 
-    /** Where this socket's buffered bytes are charged. */
+    /** Where this socket's buffered bytes (and a listener's queued connections) are charged. */
     Account account() {
         return account;
+    }
+
+    /** Whether this socket's charges go to {@code a} (its creator's account). */
+    public boolean chargedTo(Account a) {
+        return account.same(a);
     }
 
     /**

@@ -355,6 +355,37 @@ class NetCallsTest {
         }
     }
 
+    @Test
+    void listener_queuesNoConnectionBeyondTheCreatorsHandleRoom_andResumesWhenRoomReturns() throws Exception {
+        task = k.task(8, io.ukernel.app.Manifest.Limits.DEFAULT_NET_BYTES); // limits.handles = 64
+        long lis = listener();
+        long[] filler = new long[62];
+        for (int i = 0; i < filler.length; i++) {
+            filler[i] = socket();
+        }
+        List<Socket> clients = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                Socket js = new Socket();
+                js.connect(new InetSocketAddress(LOOP, localPort(lis)));
+                clients.add(js);
+            }
+            long first = acceptFrom(lis); // the one connection there was room for; now the table is full
+            assertEquals(0, (long) k.onReactor(() -> task.handles().room()));
+            assertEquals(0, (long) k.onReactor(() -> task.handles().account().handles()), "nothing else queued");
+            assertEquals(0, k.events(task, lis, R, TimeUnit.MILLISECONDS.toNanos(300)),
+                    "the other two wait in the host's backlog, not in the kernel");
+            check(call(Call.NET_CLOSE, Value.of(filler[0])), Status.OK);
+            assertEquals(R, k.events(task, lis, R, WAIT_NS), "room again: the listener queues the next one");
+            assertEquals(Status.OK, call(Call.NET_ACCEPT, Value.of(lis)).status());
+            assertTrue(first > 0);
+        } finally {
+            for (Socket js : clients) {
+                js.close();
+            }
+        }
+    }
+
     static long drain(Socket js, long n) {
         try {
             InputStream in = js.getInputStream();
