@@ -109,7 +109,8 @@ public final class Kernel implements Session, TaskControl {
                 + " · net.connect " + m.net().connect() + " · net.bind " + m.net().bind()
                 + " · io " + m.preopens().keySet() + " · limits tasks=" + m.limits().tasks()
                 + " handles=" + m.limits().handles() + " channel_bytes=" + m.limits().channelBytes()
-                + " queued_bytes=" + m.limits().queuedBytes());
+                + " socket_bytes=" + m.limits().socketBytes() + " queued_bytes=" + m.limits().queuedBytes()
+                + " net_bytes=" + m.limits().netBytes());
         try {
             endpoint = Endpoint.open(reactor, this);
         } catch (IOException e) {
