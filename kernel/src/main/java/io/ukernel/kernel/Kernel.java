@@ -305,6 +305,9 @@ public final class Kernel implements Session, TaskControl {
             task.handles().account().forwardTo(task.parent().handles().account());
         }
         task.notifyExit();
+        if (task.parent() != null) {
+            tasks.forget(task); // spawned tasks never restart: nothing is left to do with it here
+        }
         if (task == main && stopReason == null) {
             beginStop("the main task ended");
         }

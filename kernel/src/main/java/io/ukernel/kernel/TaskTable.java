@@ -60,6 +60,21 @@ public final class TaskTable {
         return tasks.values();
     }
 
+    /**
+     * Drops an ended spawned task from the table (it will not run again). Without it a parent spawning short-lived
+     * children would grow the table, and every {@link #liveCount}, without bound. Handles on it keep working: a
+     * task handle holds the task itself.
+     */
+    public void forget(Task t) {
+        tasks.remove(t.id(), t);
+        pendingTokens.values().remove(t);
+    }
+
+    /** Tasks in the table: the live ones, and the ended ones not forgotten (boot tasks). */
+    public int size() {
+        return tasks.size();
+    }
+
     /** Tasks not yet exited. */
     public long liveCount() {
         return tasks.values().stream().filter(t -> t.state() != Task.State.EXITED).count();
