@@ -162,6 +162,9 @@ final class TcpStream {
             return;
         }
         orphan = true;
+        // A lingering stream still holds a host descriptor: it keeps a handle's place in its creator's quota
+        // until it is done, so closing handles is no way to hold more sockets than limits.handles.
+        account.charge(1, 0);
         outputShut = true;
         linger = net.reactor().schedule(NetStack.LINGER_NS, this::closeNow);
         updateInterest();
@@ -236,6 +239,9 @@ final class TcpStream {
     }
 
     private void closeNow() {
+        if (orphan && !broken) {
+            account.release(1, 0);
+        }
         broken = true;
         account.leaveNet(wake);
         account.releaseNet(out.size());

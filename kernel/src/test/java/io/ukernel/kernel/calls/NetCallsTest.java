@@ -347,11 +347,20 @@ class NetCallsTest {
             // Closing c1 does not free its bytes: they linger (still sent), still charged.
             check(call(Call.NET_CLOSE, Value.of(c1)), Status.OK);
             assertEquals(budget, (long) k.onReactor(() -> task.handles().account().netBytes()));
+            assertEquals(1, (long) k.onReactor(() -> task.handles().account().handles()),
+                    "the lingering socket keeps its place in limits.handles");
             long total = queued;
             CompletableFuture<Long> drained = CompletableFuture.supplyAsync(() -> drain(js1, total));
             assertEquals(W, k.events(task, c2, W, WAIT_NS), "c2 is WRITABLE again once c1's bytes left");
             assertEquals(total, drained.get(LiveKernel.WAIT_MS, TimeUnit.MILLISECONDS));
             assertEquals(Status.OK, call(Call.NET_SEND, Value.of(c2), Value.of(chunk)).status());
+            // Everything sent and the end of stream read by the peer: the lingering socket is gone, its place too.
+            assertEquals(-1, js1.getInputStream().read());
+            long deadline = System.nanoTime() + WAIT_NS;
+            while (k.onReactor(() -> task.handles().account().handles()) != 0) {
+                assertTrue(System.nanoTime() < deadline, "the lingering socket never finished");
+                Thread.onSpinWait();
+            }
         }
     }
 
