@@ -348,8 +348,9 @@ def test_handle_quota(app_dir):
 
 @needs_io
 def test_a_batch_of_large_replies_then_large_requests_completes_under_reply_backpressure(app_dir):
-    # 8 MiB of replies come before 4 MiB more requests in one write: the kernel stops reading this connection
-    # while its replies wait (docs/limits.md), so a client that only wrote would wait forever; it reads meanwhile.
+    # 24 MiB of replies come before 16 MiB more requests in one write (more than the host's socket buffers take):
+    # the kernel stops reading this connection while its replies wait (docs/limits.md), so a client that only
+    # wrote would wait forever; it reads meanwhile.
     write_app(app_dir, """
         name = "pressure"
         entry = "src/main.py"
@@ -368,18 +369,18 @@ def test_a_batch_of_large_replies_then_large_requests_completes_under_reply_back
             a, b = ukernel.ipc_channel_create()
             c = ukernel.client()
             calls = []
-            for _ in range(8):
+            for _ in range(24):
                 calls += [(spec("io_seek"), (f, 0, 0)), (spec("io_read"), (f, 1 << 20))]
-            calls += [(spec("log_write"), (10, b"x" * 16000))] * 256  # 4 MiB of requests after them
+            calls += [(spec("ipc_send"), (a, bytes(65536), []))] * 256  # 16 MiB of requests after them
             seqs = c.submit(calls)
             replies = [c.collect(q) for q in seqs]
             got = sum(len(result(s, r, a)) for (s, a), r in zip(calls, replies) if s.name == "io_read")
-            assert got > 8_000_000, got  # io_read clamps n to what one reply frame holds (1 048 563)
+            assert got > 24_000_000, got  # io_read clamps n to what one reply frame holds (1 048 563)
             ukernel.info("batch done: %d replies" % len(replies))
             return 0
         """, "data/blob": "z" * (1 << 20)})
     run = run_app(app_dir)
-    check(run, "batch done: 272 replies")
+    check(run, "batch done: 304 replies")
 
 
 def test_handles_are_closed_when_a_task_exits(app_dir):
