@@ -346,6 +346,43 @@ def test_handle_quota(app_dir):
     check(run, "LimitError after 8 channels")
 
 
+@needs_io
+def test_a_batch_of_large_replies_then_large_requests_completes_under_reply_backpressure(app_dir):
+    # 24 MiB of replies come before 16 MiB more requests in one write (more than the host's socket buffers take):
+    # the kernel stops reading this connection while its replies wait (docs/limits.md), so a client that only
+    # wrote would wait forever; it reads meanwhile.
+    write_app(app_dir, """
+        name = "pressure"
+        entry = "src/main.py"
+        [caps]
+        grant = ["LOG", "IPC", "IO"]
+        [caps.io]
+        data = { path = "data", mode = "ro" }
+        """, {"src/main.py": """
+        import ukernel
+        from ukernel._calls import result, spec
+
+
+        def main():
+            ukernel.cap_acquire("LOG", "IPC", "IO")
+            f = ukernel.io_open("data", "blob")
+            a, b = ukernel.ipc_channel_create()
+            c = ukernel.client()
+            calls = []
+            for _ in range(24):
+                calls += [(spec("io_seek"), (f, 0, 0)), (spec("io_read"), (f, 1 << 20))]
+            calls += [(spec("ipc_send"), (a, bytes(65536), []))] * 256  # 16 MiB of requests after them
+            seqs = c.submit(calls)
+            replies = [c.collect(q) for q in seqs]
+            got = sum(len(result(s, r, a)) for (s, a), r in zip(calls, replies) if s.name == "io_read")
+            assert got > 24_000_000, got  # io_read clamps n to what one reply frame holds (1 048 563)
+            ukernel.info("batch done: %d replies" % len(replies))
+            return 0
+        """, "data/blob": "z" * (1 << 20)})
+    run = run_app(app_dir)
+    check(run, "batch done: 304 replies")
+
+
 def test_handles_are_closed_when_a_task_exits(app_dir):
     write_app(app_dir, """
         name = "exit-closes"

@@ -14,6 +14,7 @@ reply is dropped, the event loop's wake-up) is allowed there.
 
 import _socket
 import os as _os
+import select as _select
 from _thread import RLock, allocate_lock, get_ident
 from itertools import count as _count
 
@@ -416,17 +417,18 @@ class Client:
                 if type(data) is list:
                     progress = [0]
                     try:
-                        _sendmsg_all(sock, data, progress)
+                        _sendmsg_all(sock, data, progress, self._wait_writable)
                     finally:
                         sent = progress[0]
                         data = _Sized(sum(map(len, data)))
                 else:
                     total = len(data)
-                    sent = sock.send(data)
-                    if sent != total:
-                        view = memoryview(data)
-                        while sent < total:
-                            sent += sock.send(view[sent:])
+                    view = memoryview(data)
+                    while sent < total:
+                        try:
+                            sent += sock.send(view[sent:], _socket.MSG_DONTWAIT)
+                        except BlockingIOError:
+                            self._wait_writable(sock)
             except OSError as e:
                 self._writing = False
                 self._outstanding.difference_update(seqs)
@@ -445,6 +447,55 @@ class Client:
             self._writing = False
             if self._deferred:
                 self._flush_deferred()
+
+    def _wait_writable(self, sock):
+        """The socket is full: waits until it takes more, reading the kernel's replies meanwhile unless another
+        thread is the reader. The kernel stops reading a connection's requests while too many of its replies are
+        unread (docs/kernel-abi.md §2.4): a writer that only wrote could wait for it forever."""
+        with self._mutex:
+            reading = self._reader is None
+            if reading:
+                self._reader = get_ident()
+        try:
+            poller = _select.poll()
+            poller.register(sock.fileno(), _select.POLLOUT | (_select.POLLIN if reading else 0))
+            events = 0
+            for _, ev in poller.poll():
+                events |= ev
+            if reading and events & _select.POLLIN and not events & _select.POLLOUT:
+                self._route_available(sock)
+        finally:
+            if reading:
+                with self._mutex:
+                    self._reader = None
+                    if self._waiters:  # hand the reader role over, as _await does
+                        self._waiters.popitem()[1].release()
+
+    def _route_available(self, sock):
+        """Reads what the kernel sent (the socket is readable: no wait) and routes every whole reply in it."""
+        if self._end == len(self._buf):
+            self._make_room()
+        try:
+            n = sock.recv_into(self._view[self._end:], 0, _socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            self._lost("cannot read from the kernel: %s" % (e.strerror or e), e)
+        if not n:
+            self._lost("the kernel closed the connection")
+        self._end += n
+        while self._start != self._end:
+            try:
+                reply, used = decode_reply(self._view, self._start, self._end)
+            except ProtocolError as e:
+                self._drop("the kernel sent a malformed frame")
+                raise ProtocolError("malformed reply from the kernel: %s" % e.strerror, e.seq) from None
+            if reply is None:
+                break
+            self._start += used
+            if self._start == self._end:
+                self._start = self._end = 0
+            self._route(reply)
 
     def _flush_deferred(self):
         """Writes the frames posted by a signal handler while this thread was writing (holding _wlock)."""
@@ -838,10 +889,10 @@ class _Sized:
         return self.n
 
 
-def _sendmsg_all(sock, buffers, progress):
-    """Writes every buffer with sendmsg (at most 512 at a time), going on after partial writes. ``progress[0]``
-    counts the bytes written so far, so that a caller interrupted part way (a signal handler raised) knows whether
-    a frame was cut."""
+def _sendmsg_all(sock, buffers, progress, wait):
+    """Writes every buffer with sendmsg (at most 512 at a time), going on after partial writes; ``wait(sock)`` is
+    called whenever the socket is full. ``progress[0]`` counts the bytes written so far, so that a caller
+    interrupted part way (a signal handler raised) knows whether a frame was cut."""
     views = [b if isinstance(b, bytes) else memoryview(b).cast("B") for b in buffers]
     i = 0
     offset = 0
@@ -849,7 +900,11 @@ def _sendmsg_all(sock, buffers, progress):
         chunk = views[i:i + 512]
         if offset:
             chunk[0] = memoryview(chunk[0])[offset:]
-        n = sock.sendmsg(chunk)
+        try:
+            n = sock.sendmsg(chunk, (), _socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            wait(sock)
+            continue
         progress[0] += n
         while n and i < len(views):
             left = len(views[i]) - offset

@@ -29,6 +29,11 @@ public final class Abi {
     public static final int MAX_MSG_BYTES = 64 * 1024;
     /** Most pairs in one {@code io_poll}. */
     public static final int MAX_POLL_ITEMS = 1024;
+    /**
+     * Most calls one task may have parked at once ({@code io_poll} waiting for readiness): one more is
+     * {@code ERR_LIMIT}. Bounds the waiters, timers and late replies a task makes the kernel hold.
+     */
+    public static final int MAX_PARKED_CALLS = 64;
     /** Longest message of one {@code log_write}. */
     public static final int MAX_LOG_BYTES = 16 * 1024;
     /** Bytes in the handshake token. */

@@ -131,6 +131,7 @@ public final class AbiGenerator {
                 new String[] {"MAX_MSG_HANDLES", Integer.toString(Abi.MAX_MSG_HANDLES)},
                 new String[] {"MAX_MSG_BYTES", Integer.toString(Abi.MAX_MSG_BYTES)},
                 new String[] {"MAX_POLL_ITEMS", Integer.toString(Abi.MAX_POLL_ITEMS)},
+                new String[] {"MAX_PARKED_CALLS", Integer.toString(Abi.MAX_PARKED_CALLS)},
                 new String[] {"MAX_LOG_BYTES", Integer.toString(Abi.MAX_LOG_BYTES)},
                 new String[] {"TOKEN_BYTES", Integer.toString(Abi.TOKEN_BYTES)});
     }

@@ -68,16 +68,32 @@ public record Manifest(
     public record Preopen(String name, String path, boolean writable) {}
 
     /**
-     * Quotas.
+     * Quotas (docs/limits.md lists every bound the kernel applies, these and the fixed ones).
      *
      * @param tasks        most tasks alive at once (the main task included)
-     * @param handles      most handles in one task's table
+     * @param handles      most handles one task holds: open in its table plus sent in channel messages not yet
+     *                     received
      * @param channelBytes most bytes queued in one channel direction
      * @param socketBytes  most bytes queued for sending on one socket
+     * @param queuedBytes  most bytes of channel messages one task has sent and nobody has received yet, all its
+     *                     channels together, wherever their receiving ends went
+     * @param netBytes     most bytes buffered in the kernel for the sockets one task created, send and receive
+     *                     queues together (closed sockets still flushing included)
      */
-    public record Limits(int tasks, int handles, long channelBytes, long socketBytes) {
+    public record Limits(int tasks, int handles, long channelBytes, long socketBytes, long queuedBytes,
+            long netBytes) {
+        /** Default of {@code limits.queued_bytes}: 16 MiB, sixteen full channels' worth. */
+        public static final long DEFAULT_QUEUED_BYTES = 16L << 20;
+        /** Default of {@code limits.net_bytes}: 64 MiB, eight sockets with both queues full. */
+        public static final long DEFAULT_NET_BYTES = 64L << 20;
+
+        /** Limits with the default {@code queued_bytes} and {@code net_bytes}. */
+        public Limits(int tasks, int handles, long channelBytes, long socketBytes) {
+            this(tasks, handles, channelBytes, socketBytes, DEFAULT_QUEUED_BYTES, DEFAULT_NET_BYTES);
+        }
+
         public static Limits defaults() {
-            return new Limits(16, 1024, 1L << 20, 4L << 20);
+            return new Limits(16, 1024, 1L << 20, 4L << 20, DEFAULT_QUEUED_BYTES, DEFAULT_NET_BYTES);
         }
     }
 

@@ -52,7 +52,8 @@ public final class ManifestParser {
     private static final List<String> CAPS_KEYS = List.of("grant", "net", "io");
     private static final List<String> NET_KEYS = List.of("connect", "bind");
     private static final List<String> PREOPEN_KEYS = List.of("path", "mode");
-    private static final List<String> LIMITS_KEYS = List.of("tasks", "handles", "channel_bytes", "socket_bytes");
+    private static final List<String> LIMITS_KEYS = List.of("tasks", "handles", "channel_bytes", "socket_bytes",
+            "queued_bytes", "net_bytes");
     private static final List<String> RESTART_KEYS = List.of("policy", "max_retries", "backoff_ms", "backoff_max_ms");
     private static final List<String> SANDBOX_KEYS = List.of("mode", "namespaces");
     private static final List<String> TASK_KEYS = List.of("name", "entry", "caps", "start", "restart");
@@ -253,7 +254,10 @@ public final class ManifestParser {
                 (int) s.integer("tasks", d.tasks(), 1, 4096),
                 (int) s.integer("handles", d.handles(), 16, 1 << 20),
                 s.integer("channel_bytes", d.channelBytes(), io.ukernel.abi.Abi.MAX_MSG_BYTES, 1L << 30),
-                s.integer("socket_bytes", d.socketBytes(), 4096, 1L << 30));
+                s.integer("socket_bytes", d.socketBytes(), 4096, 1L << 30),
+                // At least 128 KiB, so that one message of the largest size (64 KiB and overhead) always fits.
+                s.integer("queued_bytes", d.queuedBytes(), 128L << 10, 1L << 32),
+                s.integer("net_bytes", d.netBytes(), 64L << 10, 1L << 36));
     }
 
     private static Sandbox sandbox(Optional<Section> section) throws ManifestException {

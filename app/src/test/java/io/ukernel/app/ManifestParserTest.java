@@ -46,6 +46,8 @@ class ManifestParserTest {
             handles = 2_048
             channel_bytes = 65536
             socket_bytes = 8388608
+            queued_bytes = 4_194_304
+            net_bytes = 33_554_432
 
             [restart]
             policy = "on-failure"
@@ -93,7 +95,7 @@ class ManifestParserTest {
                 new NetScope(List.of("127.0.0.1:8080", "localhost:*", "*.example.com:443", "[::1]:9000"),
                         List.of("127.0.0.1:0")),
                 Map.of("data", new Preopen("data", "data", false), "cache", new Preopen("cache", "var/cache", true)),
-                new Limits(8, 2048, 65536, 8388608),
+                new Limits(8, 2048, 65536, 8388608, 4_194_304, 33_554_432),
                 restart,
                 List.of(new TaskSpec("consumer", "src/consumer.py", Cap.LOG.bit() | Cap.IPC.bit(), true,
                                 new RestartPolicy(RestartPolicy.Mode.ALWAYS, 3, 50, 5000)),
@@ -136,7 +138,7 @@ class ManifestParserTest {
     @Test
     void unknownKey_withoutCloseMatchListsValidKeys() {
         assertError(error("name = \"x\"\n[limits]\nmemory = 5\n"), 3, "limits.memory",
-                "valid keys in [limits]: tasks, handles, channel_bytes, socket_bytes");
+                "valid keys in [limits]: tasks, handles, channel_bytes, socket_bytes, queued_bytes, net_bytes");
     }
 
     @Test
@@ -192,6 +194,10 @@ class ManifestParserTest {
     @Test
     void outOfRange_saysTheRange() {
         assertError(error("name = \"x\"\n[limits]\ntasks = 0\n"), 3, "limits.tasks", "0 is out of range (1..4096)");
+        assertError(error("name = \"x\"\n[limits]\nqueued_bytes = 1024\n"), 3, "limits.queued_bytes",
+                "1024 is out of range");
+        assertError(error("name = \"x\"\n[limits]\nqueue_bytes = 1\n"), 3, "limits.queue_bytes",
+                "did you mean \"queued_bytes\"?");
     }
 
     @Test

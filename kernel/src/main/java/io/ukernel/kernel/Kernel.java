@@ -110,7 +110,9 @@ public final class Kernel implements Session, TaskControl {
         console.event("kernel", 0, Level.INFO, "policy", "policy: grant " + Cap.format(m.caps())
                 + " · net.connect " + m.net().connect() + " · net.bind " + m.net().bind()
                 + " · io " + m.preopens().keySet() + " · limits tasks=" + m.limits().tasks()
-                + " handles=" + m.limits().handles() + " channel_bytes=" + m.limits().channelBytes());
+                + " handles=" + m.limits().handles() + " channel_bytes=" + m.limits().channelBytes()
+                + " socket_bytes=" + m.limits().socketBytes() + " queued_bytes=" + m.limits().queuedBytes()
+                + " net_bytes=" + m.limits().netBytes());
         try {
             endpoint = Endpoint.open(reactor, this);
         } catch (IOException e) {
@@ -120,7 +122,7 @@ public final class Kernel implements Session, TaskControl {
         }
         reportSuppressedLines();
         main = tasks.create(MAIN_TASK, m.entry(), m.restart(), new CapabilitySet(m.caps()),
-                m.limits().handles()).orElseThrow();
+                m.limits()).orElseThrow();
         start(main);
         for (Manifest.TaskSpec spec : m.tasks()) {
             if (spec.atBoot()) {
@@ -138,7 +140,7 @@ public final class Kernel implements Session, TaskControl {
     private void startDeclared(Manifest.TaskSpec spec) {
         CapabilitySet ceiling = new CapabilitySet(spec.caps() & config.manifest().caps());
         Optional<Task> t = tasks.create(spec.name(), spec.entry(), spec.restart(), ceiling,
-                config.manifest().limits().handles());
+                config.manifest().limits());
         if (t.isEmpty()) {
             console.kernel(Level.ERROR, "task " + spec.name() + " not started: limits.tasks="
                     + config.manifest().limits().tasks() + " reached");
@@ -228,8 +230,9 @@ public final class Kernel implements Session, TaskControl {
         }
         // Spawned tasks are the parent's business: the kernel does not restart them (the parent sees the exit).
         Optional<Task> t = tasks.create(spec.name(), spec.entry(), RestartPolicy.never(), ceiling,
-                config.manifest().limits().handles());
+                config.manifest().limits());
         t.ifPresent(child -> {
+            child.parent(parent);
             // Handle numbers are random (HandleTable): the child learns its initial ones from UKERNEL_HANDLES.
             StringBuilder numbers = new StringBuilder();
             handles.forEach(h -> numbers.append(numbers.isEmpty() ? "" : ",")
@@ -261,6 +264,13 @@ public final class Kernel implements Session, TaskControl {
     @Override
     public Frame.Reply dispatch(Task task, Frame.Request request) {
         return dispatcher.dispatch(task, request);
+    }
+
+    @Override
+    public void stalled(Task task, int pendingBytes) {
+        console.audit(task.name(), task.id(), Level.WARN, "abi.stalled", "not reading its replies: " + pendingBytes
+                + " bytes wait to be written, so the kernel serves this task's further requests only once they"
+                + " drain (at most " + Connection.REPLY_BACKLOG / 1024 + " KiB of replies are held per task)");
     }
 
     @Override
@@ -305,8 +315,16 @@ public final class Kernel implements Session, TaskControl {
         if (stopReason == null && restartIfDue(task, status)) {
             return;
         }
+        if (task.parent() != null) {
+            // What the ended child sent and nobody received yet stays charged: to its parent from now on, so a
+            // parent cannot multiply its budget by spawning children that fill queues and exit.
+            task.handles().account().forwardTo(task.parent().handles().account());
+        }
         console.forget(task.id());
         task.notifyExit();
+        if (task.parent() != null) {
+            tasks.forget(task); // spawned tasks never restart: nothing is left to do with it here
+        }
         if (task == main && stopReason == null) {
             beginStop("the main task ended");
         }

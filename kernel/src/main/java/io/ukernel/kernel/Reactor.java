@@ -22,13 +22,20 @@ public final class Reactor {
     private volatile Thread thread;
     private volatile boolean stopping;
     private long timerSeq;
+    /** Cancelled timers still in {@link #timers}; purged once they are most of it (see {@link Timer#cancel}). */
+    private int cancelledTimers;
 
-    /** A scheduled action. Cancelled timers stay queued and are skipped. */
-    public static final class Timer implements Comparable<Timer> {
+    /**
+     * A scheduled action. A cancelled timer is skipped when due, and the queue is purged of cancelled timers once
+     * they outnumber live ones: otherwise a task completing polls with far deadlines over and over would leave one
+     * dead timer per poll in the queue until its deadline (unbounded memory held for the task).
+     */
+    public final class Timer implements Comparable<Timer> {
         private final long deadlineNs;
         private final long seq;
         private final Runnable action;
         private boolean cancelled;
+        private boolean queued = true;
 
         private Timer(long deadlineNs, long seq, Runnable action) {
             this.deadlineNs = deadlineNs;
@@ -36,8 +43,16 @@ public final class Reactor {
             this.action = action;
         }
 
+        /** Cancels the action (reactor thread). Idempotent; harmless once it ran. */
         public void cancel() {
+            if (cancelled) {
+                return;
+            }
             cancelled = true;
+            if (queued && ++cancelledTimers > PURGE_MIN && cancelledTimers > timers.size() / 2) {
+                timers.removeIf(t -> t.cancelled);
+                cancelledTimers = 0;
+            }
         }
 
         @Override
@@ -45,6 +60,14 @@ public final class Reactor {
             int c = Long.compare(deadlineNs, o.deadlineNs);
             return c != 0 ? c : Long.compare(seq, o.seq);
         }
+    }
+
+    /** Below this many cancelled timers the queue is not purged (a purge is linear in the queue). */
+    private static final int PURGE_MIN = 64;
+
+    /** Timers queued, cancelled ones included (tests and diagnostics). */
+    public int queuedTimers() {
+        return timers.size();
     }
 
     /** Something registered with the selector: told which of its operations are ready. */
@@ -151,7 +174,10 @@ public final class Reactor {
         long now = System.nanoTime();
         while (!timers.isEmpty() && timers.peek().deadlineNs <= now) {
             Timer t = timers.poll();
-            if (!t.cancelled) {
+            t.queued = false;
+            if (t.cancelled) {
+                cancelledTimers--;
+            } else {
                 try {
                     t.action.run();
                 } catch (RuntimeException e) {
@@ -163,7 +189,8 @@ public final class Reactor {
             return 0;
         }
         while (!timers.isEmpty() && timers.peek().cancelled) {
-            timers.poll();
+            timers.poll().queued = false;
+            cancelledTimers--;
         }
         return timers.isEmpty() ? -1 : Math.max(1, timers.peek().deadlineNs - System.nanoTime());
     }

@@ -37,17 +37,23 @@ public final class Task {
     private java.util.function.Consumer<io.ukernel.abi.Frame.Reply> replies;
     /** Handles other tasks hold on this one; told when it exits. */
     private final java.util.List<TaskRef> observers = new java.util.ArrayList<>();
-    /** Calls of this task parked until something happens (io_poll); dropped when the task ends. */
-    private final java.util.List<Runnable> parked = new java.util.ArrayList<>();
+    /**
+     * Calls of this task parked until something happens (io_poll), by identity; dropped when the task ends. At
+     * most {@link io.ukernel.abi.Abi#MAX_PARKED_CALLS} (the handlers check {@link #parkedCount()}).
+     */
+    private final java.util.Set<Runnable> parked = new java.util.LinkedHashSet<>();
+
+    /** The task that spawned this one (null for the main task and boot tasks). */
+    private Task parent;
 
     Task(int id, String name, String entry, RestartPolicy restart, CapabilitySet ceiling, int handleLimit,
-            String token) {
+            long queuedBytes, long netBytes, String token) {
         this.id = id;
         this.name = name;
         this.entry = entry;
         this.restart = restart;
         this.caps = new TaskCaps(ceiling);
-        this.handles = new HandleTable(handleLimit);
+        this.handles = new HandleTable(handleLimit, new io.ukernel.kernel.handle.Account(queuedBytes, netBytes));
         this.token = token;
     }
 
@@ -121,6 +127,15 @@ public final class Task {
         requestedExit = code;
     }
 
+    /** The task that spawned this one, or null. */
+    public Task parent() {
+        return parent;
+    }
+
+    void parent(Task p) {
+        parent = p;
+    }
+
     public int restarts() {
         return restarts;
     }
@@ -154,6 +169,11 @@ public final class Task {
     /** Forgets a parked call that completed. */
     public void unpark(Runnable cancel) {
         parked.remove(cancel);
+    }
+
+    /** How many calls of this task are parked now. */
+    public int parkedCount() {
+        return parked.size();
     }
 
     /** Cancels every parked call (the task ended or lost its connection). */

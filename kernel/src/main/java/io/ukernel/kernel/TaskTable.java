@@ -26,11 +26,12 @@ public final class TaskTable {
 
     /** Creates a task, or returns empty when the app's task limit is reached. */
     public Optional<Task> create(String name, String entry, RestartPolicy restart, CapabilitySet ceiling,
-            int handleLimit) {
+            io.ukernel.app.Manifest.Limits limits) {
         if (liveCount() >= limit) {
             return Optional.empty();
         }
-        Task t = new Task(nextId++, name, entry, restart, ceiling, handleLimit, null);
+        Task t = new Task(nextId++, name, entry, restart, ceiling, limits.handles(), limits.queuedBytes(),
+                limits.netBytes(), null);
         tasks.put(t.id(), t);
         renewToken(t);
         return Optional.of(t);
@@ -57,6 +58,21 @@ public final class TaskTable {
 
     public Collection<Task> all() {
         return tasks.values();
+    }
+
+    /**
+     * Drops an ended spawned task from the table (it will not run again). Without it a parent spawning short-lived
+     * children would grow the table, and every {@link #liveCount}, without bound. Handles on it keep working: a
+     * task handle holds the task itself.
+     */
+    public void forget(Task t) {
+        tasks.remove(t.id(), t);
+        pendingTokens.values().remove(t);
+    }
+
+    /** Tasks in the table: the live ones, and the ended ones not forgotten (boot tasks). */
+    public int size() {
+        return tasks.size();
     }
 
     /** Tasks not yet exited. */

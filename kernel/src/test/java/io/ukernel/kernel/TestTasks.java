@@ -16,8 +16,27 @@ public final class TestTasks {
     private TestTasks() {}
 
     public static Task task(int id, String name, CapabilitySet ceiling) {
-        Task t = new Task(id, name, "src/main.py", RestartPolicy.never(), ceiling, 16, "00");
+        Task t = new Task(id, name, "src/main.py", RestartPolicy.never(), ceiling, 16,
+                Manifest.Limits.DEFAULT_QUEUED_BYTES, Manifest.Limits.DEFAULT_NET_BYTES, "00");
         t.state(Task.State.RUNNING);
+        return t;
+    }
+
+    /** A task with the given {@code limits.handles} and {@code limits.queued_bytes}. */
+    public static Task task(int id, String name, CapabilitySet ceiling, int handles, long queuedBytes) {
+        Task t = new Task(id, name, "src/main.py", RestartPolicy.never(), ceiling, handles, queuedBytes,
+                Manifest.Limits.DEFAULT_NET_BYTES, "00");
+        t.state(Task.State.RUNNING);
+        return t;
+    }
+
+    /** A task with the given {@code limits.handles}, {@code limits.queued_bytes} and {@code limits.net_bytes}. */
+    public static Task task(int id, String name, CapabilitySet ceiling, int handles, long queuedBytes,
+            long netBytes, List<Frame.Reply> replies) {
+        Task t = new Task(id, name, "src/main.py", RestartPolicy.never(), ceiling, handles, queuedBytes, netBytes,
+                "00");
+        t.state(Task.State.RUNNING);
+        t.replies(replies::add);
         return t;
     }
 

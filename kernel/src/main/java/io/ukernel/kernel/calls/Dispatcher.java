@@ -60,7 +60,8 @@ public final class Dispatcher {
 
     /**
      * An error reply with its console line: a denial or a bad handle is an audit line (WARN, {@code call.denied} /
-     * {@code handle.bad}: what a worker tried beyond its authority), any other error a DEBUG line.
+     * {@code handle.bad}: what a worker tried beyond its authority), a quota reached a WARN {@code limit.reached}
+     * line naming the limit, any other error a DEBUG line.
      */
     private Frame.Reply refuse(Task task, int seq, Object call, Status status, String reason) {
         String name = call instanceof Call c ? c.abiName() : "call " + call;
@@ -70,6 +71,8 @@ public final class Dispatcher {
             case ERR_BADHANDLE -> console.audit(task.name(), task.id(), Level.WARN, "handle.bad", name
                     + ": bad handle: " + reason + " (handles are per task: a number from another task, a closed or"
                     + " a made-up one names nothing)");
+            // A quota reached is the operator's business too: the reason names the limit and what to change.
+            case ERR_LIMIT -> console.audit(task.name(), task.id(), Level.WARN, "limit.reached", name + ": " + reason);
             default -> console.audit(task.name(), task.id(), Level.DEBUG, "call.error", name + ": " + status + ": "
                     + reason);
         }

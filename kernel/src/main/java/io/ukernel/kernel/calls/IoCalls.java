@@ -63,8 +63,8 @@ final class IoCalls {
         if ((flags & WRITE_FLAGS) != 0 && !p.writable()) {
             return denied(task, p, rel, flags, "write flags on a read-only preopen (mode = \"ro\")");
         }
-        if (task.handles().size() >= task.handles().limit()) {
-            return Outcome.err(Status.ERR_LIMIT, "handle table full (limits.handles=" + task.handles().limit() + ")");
+        if (task.handles().room() <= 0) {
+            return Outcome.err(Status.ERR_LIMIT, "handle table full: " + IpcCalls.usage(task.handles()));
         }
         try {
             OpenFile f = preopens.open(p, rel, flags);

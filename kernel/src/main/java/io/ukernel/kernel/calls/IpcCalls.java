@@ -4,6 +4,7 @@ import io.ukernel.abi.Abi;
 import io.ukernel.abi.Status;
 import io.ukernel.abi.Value;
 import io.ukernel.kernel.Task;
+import io.ukernel.kernel.handle.Account;
 import io.ukernel.kernel.handle.HandleTable;
 import io.ukernel.kernel.handle.KernelObject;
 import io.ukernel.kernel.ipc.ChannelEnd;
@@ -13,7 +14,12 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 
-/** {@code ipc_channel_create}, {@code ipc_send}, {@code ipc_recv}, {@code ipc_close}. */
+/**
+ * {@code ipc_channel_create}, {@code ipc_send}, {@code ipc_recv}, {@code ipc_close}. A message sent is charged to
+ * the sender until it is received ({@link io.ukernel.kernel.handle.Account}): its handles keep counting against the
+ * sender's {@code limits.handles} and its bytes against {@code limits.queued_bytes}, so queues are no way around
+ * either limit, however ends are moved or nested.
+ */
 final class IpcCalls {
     private final long channelBytes;
 
@@ -23,8 +29,8 @@ final class IpcCalls {
 
     Outcome create(Task task, Args args) {
         HandleTable table = task.handles();
-        if (table.limit() - table.size() < 2) {
-            return Outcome.err(Status.ERR_LIMIT, "no room for two handles (limits.handles=" + table.limit() + ")");
+        if (table.room() < 2) {
+            return Outcome.err(Status.ERR_LIMIT, "no room for two handles: " + usage(table));
         }
         ChannelEnd[] ends = ChannelEnd.pair(channelBytes);
         long h0 = table.install(ends[0]).orElseThrow();
@@ -57,7 +63,13 @@ final class IpcCalls {
             }
             objects.add(o.get());
         }
-        return switch (end.get().send(data, objects)) {
+        Account account = task.handles().account();
+        if (!account.bytesFit(ChannelEnd.cost(data.length))) {
+            return Outcome.err(Status.ERR_LIMIT, "this task has " + account.bytes() + " bytes in messages nobody"
+                    + " received yet; " + data.length + " more exceed limits.queued_bytes=" + account.byteLimit()
+                    + " (raise it in ukernel.toml [limits], or let the receivers catch up)");
+        }
+        return switch (end.get().send(data, objects, account)) {
             case SENT -> {
                 for (long x : handles) {
                     task.handles().remove(x);
@@ -82,8 +94,11 @@ final class IpcCalls {
                     : Outcome.err(Status.ERR_WOULDBLOCK, "no message");
         }
         HandleTable table = task.handles();
-        if (table.limit() - table.size() < e.peekHandleCount()) {
-            return Outcome.err(Status.ERR_LIMIT, "no room for the " + e.peekHandleCount() + " handles it carries");
+        // A message this task sent itself frees, when taken, the room its handles held in flight.
+        long room = table.room() + (e.peekSentBy(table.account()) ? e.peekHandleCount() : 0);
+        if (room < e.peekHandleCount()) {
+            return Outcome.err(Status.ERR_LIMIT, "no room for the " + e.peekHandleCount() + " handles it carries: "
+                    + usage(table));
         }
         ChannelEnd.Taken m = e.take();
         long[] numbers = new long[m.handles().size()];
@@ -91,6 +106,12 @@ final class IpcCalls {
             numbers[i] = table.install(m.handles().get(i)).orElseThrow();
         }
         return Outcome.ok(Value.of(m.data()), Value.of(numbers));
+    }
+
+    /** How a table stands against {@code limits.handles}, for ERR_LIMIT reasons. */
+    static String usage(HandleTable table) {
+        return table.size() + " open + " + table.account().handles() + " sent in messages not yet received, of "
+                + "limits.handles=" + table.limit() + " (raise it in ukernel.toml [limits], or close handles)";
     }
 
     Outcome close(Task task, Args args) {

@@ -57,11 +57,11 @@ final class NetCalls {
         if (type == NetConst.SOCK_DGRAM.value()) {
             return Outcome.err(Status.ERR_UNSUPPORTED, "UDP is reserved in ABI v1");
         }
-        if (task.handles().size() >= task.handles().limit()) {
-            return Outcome.err(Status.ERR_LIMIT, "handle table full (limits.handles=" + task.handles().limit() + ")");
+        if (task.handles().room() <= 0) {
+            return Outcome.err(Status.ERR_LIMIT, "handle table full: " + IpcCalls.usage(task.handles()));
         }
         try {
-            NetSocket s = NetSocket.open(net, family == NetConst.AF_INET6.value());
+            NetSocket s = NetSocket.open(net, family == NetConst.AF_INET6.value(), task.handles().account());
             return Outcome.ok(Value.of(task.handles().install(s).orElseThrow()));
         } catch (IOException e) {
             return Outcome.err(Status.ERR_IO, "the host refused a socket: " + e.getMessage());
@@ -118,11 +118,14 @@ final class NetCalls {
         if (!s.get().hasPendingConnection()) {
             return Outcome.err(Status.ERR_WOULDBLOCK, "no connection pending");
         }
-        if (task.handles().size() >= task.handles().limit()) {
-            return Outcome.err(Status.ERR_LIMIT, "handle table full; the connection stays pending");
+        // A connection the caller's own listener queued already counts against its quota: taking it frees that.
+        long room = task.handles().room() + (s.get().chargedTo(task.handles().account()) ? 1 : 0);
+        if (room <= 0) {
+            return Outcome.err(Status.ERR_LIMIT, "handle table full; the connection stays pending: "
+                    + IpcCalls.usage(task.handles()));
         }
         try {
-            NetSocket conn = s.get().accept();
+            NetSocket conn = s.get().accept(task.handles().account());
             if (conn == null) {
                 return Outcome.err(Status.ERR_WOULDBLOCK, "no connection pending");
             }

@@ -72,8 +72,12 @@ final class TaskCalls {
                 return Outcome.err(Status.ERR_BADHANDLE, "handle " + h + " is not open or is listed twice");
             }
         }
-        if (task.handles().size() >= task.handles().limit() && handles.length == 0) {
-            return Outcome.err(Status.ERR_LIMIT, "no room for the task handle");
+        if (task.handles().room() <= 0 && handles.length == 0) {
+            return Outcome.err(Status.ERR_LIMIT, "no room for the task handle: " + IpcCalls.usage(task.handles()));
+        }
+        if (handles.length > task.handles().limit()) {
+            return Outcome.err(Status.ERR_LIMIT, handles.length + " handles do not fit in the child's table "
+                    + "(limits.handles=" + task.handles().limit() + ")");
         }
         List<KernelObject> moved = new ArrayList<>();
         for (long h : handles) {

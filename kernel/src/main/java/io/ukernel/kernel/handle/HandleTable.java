@@ -17,7 +17,8 @@ import java.util.random.RandomGenerator;
  * number learnt from another task names nothing here ({@code ERR_BADHANDLE}) except by a 1-in-2<sup>31</sup>
  * coincidence, and a task cannot guess another's numbers. A closed number is not handed out again while it is
  * among the table's {@value #RECENT} most recently closed (a stale number fails instead of naming a new object).
- * Bounded by the app's {@code limits.handles}. Owned by the reactor thread.
+ * Bounded by the app's {@code limits.handles}, which counts the open handles <em>and</em> the handles this task
+ * sent in channel messages that are not yet received ({@link Account}). Owned by the reactor thread.
  */
 public final class HandleTable {
     /** How many recently closed numbers are kept out of circulation. */
@@ -25,24 +26,47 @@ public final class HandleTable {
     private static final SecureRandom SEEDS = new SecureRandom();
 
     private final int limit;
+    private final Account account;
     private final Map<Integer, KernelObject> objects = new HashMap<>();
     private final RandomGenerator random;
     private final ArrayDeque<Integer> recentOrder = new ArrayDeque<>();
     private final Set<Integer> recent = new HashSet<>();
 
+    /** A table of at most {@code limit} handles (open and in flight) charging what it sends to {@code account}. */
+    public HandleTable(int limit, Account account) {
+        this(limit, account, SEEDS.nextLong());
+    }
+
+    /** A table with the default {@code limits.queued_bytes} (tests). */
     public HandleTable(int limit) {
-        this(limit, SEEDS.nextLong());
+        this(limit, new Account(io.ukernel.app.Manifest.Limits.DEFAULT_QUEUED_BYTES));
     }
 
     /** A table whose numbers follow {@code seed} (tests). */
     public HandleTable(int limit, long seed) {
+        this(limit, new Account(io.ukernel.app.Manifest.Limits.DEFAULT_QUEUED_BYTES), seed);
+    }
+
+    private HandleTable(int limit, Account account, long seed) {
         this.limit = limit;
+        this.account = account;
+        account.table(this);
         this.random = new SplittableRandom(seed);
     }
 
-    /** Installs {@code object} under a fresh random number, or returns empty when the table is full. */
+    /** What this table's task has in flight in channel queues. */
+    public Account account() {
+        return account;
+    }
+
+    /** How many more handles this task may hold: the limit less those open and those it has in flight. */
+    public long room() {
+        return limit - objects.size() - account.handles();
+    }
+
+    /** Installs {@code object} under a fresh random number, or returns empty when there is no {@link #room}. */
     public Optional<Integer> install(KernelObject object) {
-        if (objects.size() >= limit) {
+        if (room() <= 0) {
             return Optional.empty();
         }
         int h;

@@ -2,6 +2,7 @@ package io.ukernel.kernel.ipc;
 
 import io.ukernel.abi.Abi;
 import io.ukernel.abi.Event;
+import io.ukernel.kernel.handle.Account;
 import io.ukernel.kernel.handle.KernelObject;
 import io.ukernel.kernel.poll.Waitable;
 import java.util.ArrayDeque;
@@ -11,7 +12,8 @@ import java.util.List;
  * One endpoint of a channel. It owns its inbound queue (what the peer sent), bounded by {@code limits.channel_bytes}
  * (an empty queue always takes one message, so a maximum-size message can always travel). Signals: READABLE when
  * a message waits, WRITABLE when the peer's queue has room for a maximum-size message, HANGUP once the peer is
- * closed. Reactor thread only.
+ * closed. Each queued message is charged to its sender's {@link Account} until it is taken or dropped. Reactor
+ * thread only.
  */
 public final class ChannelEnd extends Waitable {
     private static final int MAX_COST = Abi.MAX_MSG_BYTES + Message.OVERHEAD;
@@ -39,15 +41,24 @@ public final class ChannelEnd extends Waitable {
     /** Outcome of a send attempt. */
     public enum SendResult { SENT, FULL, PEER_CLOSED }
 
-    /** Queues a message on the peer, taking ownership of {@code handles} when it is SENT. */
-    public SendResult send(byte[] data, List<KernelObject> handles) {
+    /** What a message of {@code bytes} payload bytes costs against queue and account limits. */
+    public static long cost(int bytes) {
+        return bytes + (long) Message.OVERHEAD;
+    }
+
+    /**
+     * Queues a message on the peer, taking ownership of {@code handles} and charging it to {@code sender} when it
+     * is SENT (the caller checked the sender's limits).
+     */
+    public SendResult send(byte[] data, List<KernelObject> handles, Account sender) {
         if (peer == null) {
             return SendResult.PEER_CLOSED;
         }
-        Message m = new Message(data, List.copyOf(handles));
+        Message m = new Message(data, List.copyOf(handles), sender);
         if (!peer.hasRoomFor(m.cost())) {
             return SendResult.FULL;
         }
+        m.charge();
         peer.inbound.add(m);
         peer.queued += m.cost();
         peer.refresh();
@@ -71,12 +82,19 @@ public final class ChannelEnd extends Waitable {
         return m == null ? 0 : m.handles().size();
     }
 
+    /** Whether the next message was sent by the task of {@code account} (its handles then free their own room). */
+    public boolean peekSentBy(Account account) {
+        Message m = inbound.peek();
+        return m != null && m.sender().current() == account.current();
+    }
+
     /** Takes the next message: its bytes and its objects (the caller installs them). */
     public Taken take() {
         Message m = inbound.poll();
         if (m == null) {
             return null;
         }
+        m.release();
         queued -= m.cost();
         refresh();
         if (peer != null) {
@@ -119,9 +137,12 @@ public final class ChannelEnd extends Waitable {
     protected void onClose() {
         ChannelEnd p = peer;
         peer = null;
-        // Undelivered messages die with the endpoint, and the handles they carried with them.
+        // Undelivered messages die with the endpoint, and the handles they carried with them: released from their
+        // senders' accounts, and closed through Dropping's work list (ends nested in queues nested in queues
+        // would otherwise close recursively, one stack frame per level).
         for (Message m; (m = inbound.poll()) != null; ) {
-            m.handles().forEach(KernelObject::close);
+            m.release();
+            Dropping.closeAll(m.handles());
         }
         queued = 0;
         if (p != null) {

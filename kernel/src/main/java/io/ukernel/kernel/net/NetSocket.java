@@ -2,6 +2,7 @@ package io.ukernel.kernel.net;
 
 import io.ukernel.abi.Event;
 import io.ukernel.abi.Status;
+import io.ukernel.kernel.handle.Account;
 import io.ukernel.kernel.poll.Waitable;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -18,7 +19,8 @@ import java.util.function.Predicate;
  * connection ({@code net_connect}, or {@code net_accept} on a listener). Non-blocking throughout; its signals are
  * kept current by the reactor (see {@link TcpStream} and {@link TcpListener}), and a failure the worker has not
  * read yet is held as a pending status ({@code net_error}) that also raises ERROR. Scopes are checked by the
- * caller before {@link #bind} and {@link #connect}. Reactor thread only.
+ * caller before {@link #bind} and {@link #connect}. The bytes buffered for it are charged to the account of the
+ * task that created it ({@code limits.net_bytes}), wherever its handle goes. Reactor thread only.
  */
 public final class NetSocket extends Waitable {
     /** Where the socket is in its life. */
@@ -39,6 +41,7 @@ public final class NetSocket extends Waitable {
 
     private final NetStack net;
     private final boolean ipv6;
+    private final Account account;
     private State state;
     /** The host socket before it listens or connects (FRESH, BOUND, CONNECTING); null afterwards. */
     private SocketChannel channel;
@@ -46,15 +49,16 @@ public final class NetSocket extends Waitable {
     private TcpStream stream;
     private Status pending = Status.OK;
 
-    private NetSocket(NetStack net, boolean ipv6, State state, SocketChannel channel) {
+    private NetSocket(NetStack net, boolean ipv6, State state, SocketChannel channel, Account account) {
         this.net = net;
         this.ipv6 = ipv6;
+        this.account = account;
         this.state = state;
         this.channel = channel;
     }
 
-    /** A new unbound socket of the family ({@code ipv6} or IPv4). */
-    public static NetSocket open(NetStack net, boolean ipv6) throws IOException {
+    /** A new unbound socket of the family ({@code ipv6} or IPv4), its buffers charged to {@code account}. */
+    public static NetSocket open(NetStack net, boolean ipv6, Account account) throws IOException {
         SocketChannel ch = SocketChannel.open(ipv6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
         try {
             ch.configureBlocking(false);
@@ -62,7 +66,7 @@ public final class NetSocket extends Waitable {
             ch.close();
             throw e;
         }
-        return new NetSocket(net, ipv6, State.FRESH, ch);
+        return new NetSocket(net, ipv6, State.FRESH, ch, account);
     }
 
     public State state() {
@@ -114,14 +118,27 @@ public final class NetSocket extends Waitable {
         return state == State.LISTENING && listener.hasPending();
     }
 
-    /** The oldest pending connection as a new connected socket, or null when none is pending. */
-    public NetSocket accept() throws IOException {
+    /** Where this socket's buffered bytes (and a listener's queued connections) are charged. */
+    Account account() {
+        return account;
+    }
+
+    /** Whether this socket's charges go to {@code a} (its creator's account). */
+    public boolean chargedTo(Account a) {
+        return account.same(a);
+    }
+
+    /**
+     * The oldest pending connection as a new connected socket whose buffers are charged to {@code account} (the
+     * accepting task's), or null when none is pending.
+     */
+    public NetSocket accept(Account account) throws IOException {
         SocketChannel ch = listener.take();
         changed();
         if (ch == null) {
             return null;
         }
-        NetSocket s = new NetSocket(net, ipv6, State.CONNECTED, null);
+        NetSocket s = new NetSocket(net, ipv6, State.CONNECTED, null, account);
         try {
             s.stream = new TcpStream(net, ch, s);
         } catch (IOException e) {

@@ -13,7 +13,10 @@ import java.util.ArrayDeque;
  * A listening socket. The reactor accepts eagerly into a small bounded queue (at most {@link #MAX_QUEUE}, or the
  * backlog if smaller), so "a connection is pending" is a fact the kernel holds, not a guess: READABLE exactly
  * when the queue is non-empty. When the queue is full OP_ACCEPT interest is dropped and further connections wait
- * in the host's backlog. Queued connections are not read from until accepted. Reactor thread only.
+ * in the host's backlog. Queued connections are not read from until accepted. Each queued connection is a host
+ * descriptor the task did not ask for yet: it counts as a handle of the listener's creator ({@code limits.handles})
+ * until it is accepted or dropped, and the listener queues none while that task has no handle room (it looks
+ * again every {@link NetStack#ACCEPT_RETRY_NS}). Reactor thread only.
  */
 final class TcpListener {
     /** The backlog used when the worker asks for {@code <= 0}. */
@@ -78,7 +81,9 @@ final class TcpListener {
     SocketChannel take() {
         SocketChannel ch = queue.poll();
         if (ch != null) {
-            acceptIn();
+            owner.account().release(1, 0);
+            // Refill after the caller has installed this one: refilling now would spend the room it freed.
+            net.reactor().execute(this::acceptIn);
         }
         return ch;
     }
@@ -87,6 +92,7 @@ final class TcpListener {
     void close() {
         quietly(server);
         for (SocketChannel ch; (ch = queue.poll()) != null; ) {
+            owner.account().release(1, 0);
             try {
                 ch.setOption(StandardSocketOptions.SO_LINGER, 0);
             } catch (IOException e) {
@@ -98,6 +104,10 @@ final class TcpListener {
 
     private void acceptIn() {
         while (!paused && queue.size() < capacity && server.isOpen()) {
+            if (owner.account().handleRoom() <= 0) {
+                pause(); // the creator's handle quota is used up: connections wait in the host's backlog
+                break;
+            }
             SocketChannel ch = null;
             try {
                 ch = server.accept();
@@ -111,17 +121,22 @@ final class TcpListener {
                 }
                 // Out of descriptors or a connection gone before it was taken: pause rather than spin; the
                 // listener itself is fine, so this is not an ERROR for the worker.
-                paused = true;
-                net.reactor().schedule(NetStack.ACCEPT_RETRY_NS, () -> {
-                    paused = false;
-                    acceptIn();
-                });
+                pause();
                 break;
             }
             queue.add(ch);
+            owner.account().charge(1, 0);
         }
         updateInterest();
         owner.changed();
+    }
+
+    private void pause() {
+        paused = true;
+        net.reactor().schedule(NetStack.ACCEPT_RETRY_NS, () -> {
+            paused = false;
+            acceptIn();
+        });
     }
 
     private void updateInterest() {

@@ -3,6 +3,7 @@ package io.ukernel.kernel.net;
 import io.ukernel.abi.Event;
 import io.ukernel.abi.Status;
 import io.ukernel.kernel.Reactor;
+import io.ukernel.kernel.handle.Account;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -14,7 +15,10 @@ import java.nio.channels.SocketChannel;
  * asking the host. The reactor reads eagerly into {@code in} while it has room (OP_READ interest is dropped when it
  * is full and restored when the worker drains it) and writes {@code out} whenever the host takes more (OP_WRITE
  * interest only while {@code out} is non-empty). A send tries the host at once when nothing was queued, so an
- * idle connection answers without a reactor round trip. Reactor thread only.
+ * idle connection answers without a reactor round trip. Every byte in {@code in} and {@code out} is charged to
+ * the owner's account ({@code limits.net_bytes}, per task): without room the stream takes no more to send and
+ * reads nothing more from the host, and waits for the account to free some ({@link Account#awaitNetRoom}).
+ * Reactor thread only.
  */
 final class TcpStream {
     /** Most reads per readiness event: one busy connection must not starve the others. */
@@ -28,6 +32,10 @@ final class TcpStream {
     private final InetSocketAddress peer;
     private final ByteQueue in = new ByteQueue();
     private final ByteQueue out = new ByteQueue();
+    /** The task account charged for {@code in} and {@code out}. */
+    private final Account account;
+    /** Re-evaluates interest and signals once the account has room again (one identity per stream). */
+    private final Runnable wake = this::changed;
     private int ops;
     /** End of stream: the peer's FIN arrived, or reading was shut down here. */
     private boolean eof;
@@ -44,6 +52,8 @@ final class TcpStream {
         this.net = net;
         this.ch = ch;
         this.owner = owner;
+        this.account = owner.account();
+        account.joinNet(wake);
         this.local = (InetSocketAddress) ch.getLocalAddress();
         this.peer = (InetSocketAddress) ch.getRemoteAddress();
         this.ops = SelectionKey.OP_READ;
@@ -70,13 +80,17 @@ final class TcpStream {
 
     /** Queues as much of {@code data} as the send buffer takes; returns the count (0: full). */
     int send(byte[] data) {
-        long room = net.bufferBytes() - out.size();
+        long room = Math.min(net.bufferBytes() - out.size(), account.netRoom());
         int n = (int) Math.min(data.length, Math.max(0, room));
         if (n == 0) {
+            if (account.netRoom() == 0) {
+                account.awaitNetRoom(wake);
+            }
             return 0;
         }
         boolean wasEmpty = out.isEmpty();
         out.add(data, 0, n);
+        account.chargeNet(n);
         if (wasEmpty) {
             flush();
         }
@@ -88,6 +102,7 @@ final class TcpStream {
     byte[] recv(int max) {
         if (!in.isEmpty()) {
             byte[] b = in.take(max);
+            account.releaseNet(b.length);
             changed();
             return b;
         }
@@ -98,7 +113,7 @@ final class TcpStream {
     void shutdown(boolean read, boolean write) {
         if (read && !eof) {
             eof = true;
-            in.clear();
+            clearIn();
             if (!broken) {
                 try {
                     ch.shutdownInput();
@@ -121,7 +136,11 @@ final class TcpStream {
             s |= Event.READABLE.bit();
         }
         if (!writeClosed() && out.size() < net.bufferBytes()) {
-            s |= Event.WRITABLE.bit();
+            if (account.netRoom() > 0) {
+                s |= Event.WRITABLE.bit();
+            } else {
+                account.awaitNetRoom(wake); // writable again once the task's sockets drain
+            }
         }
         if (broken || eof && outputShut) {
             s |= Event.HANGUP.bit();
@@ -134,7 +153,7 @@ final class TcpStream {
      * does on close), for at most {@link NetStack#LINGER_NS}; otherwise it closes at once.
      */
     void close() {
-        in.clear();
+        clearIn();
         if (broken) {
             return;
         }
@@ -143,6 +162,9 @@ final class TcpStream {
             return;
         }
         orphan = true;
+        // A lingering stream still holds a host descriptor: it keeps a handle's place in its creator's quota
+        // until it is done, so closing handles is no way to hold more sockets than limits.handles.
+        account.charge(1, 0);
         outputShut = true;
         linger = net.reactor().schedule(NetStack.LINGER_NS, this::closeNow);
         updateInterest();
@@ -164,7 +186,7 @@ final class TcpStream {
     private void readIn() {
         for (int i = 0; i < READS_PER_EVENT && !eof && !broken; i++) {
             ByteBuffer buf = net.scratch();
-            long room = orphan ? buf.capacity() : net.bufferBytes() - in.size();
+            long room = orphan ? buf.capacity() : Math.min(net.bufferBytes() - in.size(), account.netRoom());
             if (room <= 0) {
                 return;
             }
@@ -182,6 +204,7 @@ final class TcpStream {
                 byte[] b = new byte[n];
                 buf.flip().get(b);
                 in.add(b, 0, n);
+                account.chargeNet(n);
             }
             if (n < buf.limit()) {
                 return; // the host had no more for now
@@ -194,8 +217,8 @@ final class TcpStream {
             return;
         }
         try {
-            while (!out.isEmpty() && out.writeTo(ch) > 0) {
-                // keep going while the host takes bytes
+            for (long w; !out.isEmpty() && (w = out.writeTo(ch)) > 0; ) {
+                account.releaseNet(w); // keep going while the host takes bytes
             }
             if (outputShut && out.isEmpty() && !finSent) {
                 finSent = true;
@@ -216,8 +239,13 @@ final class TcpStream {
     }
 
     private void closeNow() {
+        if (orphan && !broken) {
+            account.release(1, 0);
+        }
         broken = true;
-        out.clear();
+        account.leaveNet(wake);
+        account.releaseNet(out.size());
+        out.clear(); // what was received stays readable (and charged) until read or the handle is closed
         if (linger != null) {
             linger.cancel();
         }
@@ -226,6 +254,12 @@ final class TcpStream {
         } catch (IOException e) {
             // nothing left to release
         }
+    }
+
+    /** Drops what was received and not read (its charge with it). */
+    private void clearIn() {
+        account.releaseNet(in.size());
+        in.clear();
     }
 
     private void changed() {
@@ -240,7 +274,11 @@ final class TcpStream {
         }
         int want = 0;
         if (!eof && (orphan || in.size() < net.bufferBytes())) {
-            want |= SelectionKey.OP_READ;
+            if (orphan || account.netRoom() > 0) {
+                want |= SelectionKey.OP_READ;
+            } else {
+                account.awaitNetRoom(wake); // the task's sockets hold all they may: read on once they drain
+            }
         }
         if (!out.isEmpty()) {
             want |= SelectionKey.OP_WRITE;

@@ -2,8 +2,8 @@ package io.ukernel.kernel.poll;
 
 import io.ukernel.abi.Event;
 import io.ukernel.kernel.handle.KernelObject;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.LinkedHashSet;
+import java.util.Set;
 
 /**
  * A kernel object with readiness: its current {@link Event} bits are kept up to date by the object itself (a
@@ -12,7 +12,11 @@ import java.util.List;
  * Reactor thread only.
  */
 public abstract class Waitable implements KernelObject {
-    private final List<Waiter> waiters = new ArrayList<>(2);
+    /**
+     * Registered waiters, by identity (waiters do not override {@code equals}): adding and removing are O(1)
+     * whatever their number, so a task parking many polls on one object costs linear, not quadratic, time.
+     */
+    private final Set<Waiter> waiters = new LinkedHashSet<>(4);
     private int signals;
     private boolean closed;
 
@@ -39,12 +43,18 @@ public abstract class Waitable implements KernelObject {
         signals((signals & ~clear) | set);
     }
 
+    /** Registers {@code w} (once: adding it again changes nothing). */
     public final void addWaiter(Waiter w) {
         waiters.add(w);
     }
 
     public final void removeWaiter(Waiter w) {
         waiters.remove(w);
+    }
+
+    /** How many waiters are registered (tests and diagnostics). */
+    public final int waiterCount() {
+        return waiters.size();
     }
 
     private void notifyWaiters() {

@@ -21,9 +21,21 @@ import java.util.Optional;
  * One worker's ABI connection: decodes every whole frame a read brings (a batch), serves each in order, and
  * writes all the replies with one write (decoder → handler → encoder, as in Netty). The first frame must be
  * {@code hello} with the task's token. Owned by the reactor thread.
+ *
+ * <p><b>Reply back-pressure.</b> A worker that pipelines requests and never reads the replies must not make the
+ * kernel buffer them without bound. Once {@link #REPLY_BACKLOG} bytes of replies wait to be written, the
+ * connection serves no further frame and stops reading (its OP_READ interest is dropped): the requests wait in the
+ * worker's socket, where the host bounds them. It resumes once the backlog drained below half of that. No reply is
+ * lost; a worker that does not read simply stops being served. The bytes held are therefore at most the backlog,
+ * plus one reply (at most {@link Abi#MAX_FRAME_BYTES} and a header), plus the replies of the task's parked calls
+ * completing meanwhile (bounded by {@link Abi#MAX_PARKED_CALLS}), plus one frame being read.
  */
 public final class Connection implements Reactor.Handler {
     private static final int INITIAL_BUFFER = 64 * 1024;
+    /** Unwritten reply bytes beyond which the connection stops serving (and reading) requests. */
+    public static final int REPLY_BACKLOG = 256 * 1024;
+    /** Where a paused connection resumes. */
+    static final int REPLY_RESUME = REPLY_BACKLOG / 2;
 
     private final SocketChannel channel;
     private final Session session;
@@ -35,6 +47,10 @@ public final class Connection implements Reactor.Handler {
     private boolean closed;
     private String closeReason = "closed by the worker";
     private boolean protocolError;
+    /** Serving stopped because too many replies wait to be written (see the class comment). */
+    private boolean paused;
+    /** Whether the session was told of a pause already (once per connection: a console line, not a flood). */
+    private boolean toldStall;
 
     Connection(SocketChannel channel, Session session) {
         this.channel = channel;
@@ -54,10 +70,22 @@ public final class Connection implements Reactor.Handler {
     public void ready(SelectionKey k) throws IOException {
         if (k.isValid() && k.isWritable()) {
             flush();
+            if (paused && out.position() < REPLY_RESUME && !closed) {
+                resume();
+            }
         }
-        if (k.isValid() && k.isReadable()) {
+        if (k.isValid() && k.isReadable() && !paused && !closed) {
             read();
         }
+    }
+
+    /** Serves the frames read before the pause, then reads again (unless the backlog filled up once more). */
+    private void resume() {
+        paused = false;
+        in.flip();
+        serveFrames();
+        in.compact();
+        flush();
     }
 
     private void read() throws IOException {
@@ -80,6 +108,15 @@ public final class Connection implements Reactor.Handler {
 
     private void serveFrames() {
         while (!closeAfterFlush && !closed) {
+            if (out.position() >= REPLY_BACKLOG) {
+                // The worker is not reading its replies: stop serving it until they drain (flush sets interest).
+                paused = true;
+                if (!toldStall && task != null) {
+                    toldStall = true;
+                    session.stalled(task, out.position());
+                }
+                return;
+            }
             switch (FrameCodec.decodeRequest(in)) {
                 case Decoded.Whole<Frame.Request> w -> {
                     in.position(in.position() + w.consumed());
@@ -157,7 +194,11 @@ public final class Connection implements Reactor.Handler {
         }
     }
 
-    /** Sends a reply outside a read (a parked call completing): queued and flushed at once. */
+    /**
+     * Sends a reply outside a read (a parked call completing): queued and flushed at once. It never serves
+     * further requests here (that would re-enter whatever completed the call); a paused connection resumes
+     * from {@link #ready}.
+     */
     public void replyNow(Frame.Reply reply) {
         if (!closed) {
             enqueue(reply);
@@ -193,14 +234,21 @@ public final class Connection implements Reactor.Handler {
         }
         boolean pending = out.hasRemaining();
         out.compact();
-        if (pending) {
-            key.interestOps(SelectionKey.OP_READ | SelectionKey.OP_WRITE);
-        } else {
-            key.interestOps(SelectionKey.OP_READ);
-            if (closeAfterFlush) {
-                close(closeReason, protocolError);
-            }
+        // A paused connection keeps OP_WRITE even when all is written: the writable event is where it resumes.
+        key.interestOps((paused ? 0 : SelectionKey.OP_READ) | (pending || paused ? SelectionKey.OP_WRITE : 0));
+        if (!pending && closeAfterFlush) {
+            close(closeReason, protocolError);
         }
+    }
+
+    /** Reply bytes waiting to be written (tests and diagnostics). */
+    public int pendingReplyBytes() {
+        return out.position();
+    }
+
+    /** Whether serving is paused by the reply backlog (tests and diagnostics). */
+    public boolean paused() {
+        return paused;
     }
 
     /** Closes the connection and tells the session. Idempotent. */

@@ -14,6 +14,7 @@ import io.ukernel.abi.Value;
 import io.ukernel.kernel.Task;
 import io.ukernel.kernel.TestTasks;
 import io.ukernel.kernel.caps.CapabilitySet;
+import io.ukernel.kernel.ipc.ChannelEnd;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -150,6 +151,70 @@ class IpcCallsTest {
         assertEquals(1, child.handles().size(), "the moved end is the child's handle 1");
         TestTasks.exit(child, 0);
         assertEquals(List.of(Value.of(c[0], Event.HANGUP.bit())), poll(task, c[0], 0).values());
+    }
+
+    @Test
+    void send_movedHandlesKeepCounting_untilReceived_soQueuesDoNotEscapeLimitsHandles() {
+        long[] c = channel(task);
+        int parked = 0;
+        Frame.Reply r;
+        // Create a channel, move both its ends into c's queue, repeat: without accounting this never ends.
+        while ((r = k.call(task, Call.IPC_CHANNEL_CREATE)).status() == Status.OK && parked < 1000) {
+            assertEquals(Status.OK, k.call(task, Call.IPC_SEND, Value.of(c[0]), text(""),
+                    handles(((Value.I64) r.values().get(0)).value(), ((Value.I64) r.values().get(1)).value()))
+                    .status());
+            parked++;
+        }
+        assertEquals(Status.ERR_LIMIT, r.status());
+        assertEquals(7, parked, "16 handles: c's two ends and 14 in flight");
+        assertEquals(14, task.handles().account().handles());
+        assertTrue(k.console().contains("2 open + 14 sent in messages not yet received, of limits.handles=16"),
+                k.console());
+        // Receiving moves the charge from in flight to the table: the total stays, and nothing is lost.
+        Frame.Reply got = k.call(task, Call.IPC_RECV, Value.of(c[1]));
+        assertEquals(Status.OK, got.status(), "a task receiving its own message has the room its handles held");
+        assertEquals(12, task.handles().account().handles());
+        assertEquals(4, task.handles().size());
+    }
+
+    @Test
+    void nestedEnds_countOnce_andClosingTheOuterEndReleasesEveryLevel() {
+        long[] outer = channel(task);
+        long[] inner = channel(task);
+        long[] payload = channel(task);
+        // payload's two ends into inner's queue, then inner's receiving end into outer's queue.
+        k.call(task, Call.IPC_SEND, Value.of(inner[0]), text("deep"), handles(payload[0], payload[1]));
+        k.call(task, Call.IPC_SEND, Value.of(outer[0]), text("end"), handles(inner[1]));
+        assertEquals(3, task.handles().account().handles());
+        assertEquals(3, task.handles().size(), "outer's two ends and inner[0]");
+        assertEquals(ChannelEnd.cost(4) + ChannelEnd.cost(3), task.handles().account().bytes(),
+                "both messages charged to their sender");
+        k.call(task, Call.IPC_CLOSE, Value.of(outer[1]));
+        assertEquals(0, task.handles().account().handles(), "dropping the outer queue drops the inner one too");
+        assertEquals(0, task.handles().account().bytes());
+        assertEquals(14, task.handles().room());
+    }
+
+    @Test
+    void send_beyondQueuedBytes_isLimit_evenAfterTheReceivingEndMoved() {
+        Task t = TestTasks.task(3, "bytes", CapabilitySet.of(Cap.IPC), 16, 256 << 10);
+        k.call(t, Call.CAP_ACQUIRE, Value.of(Cap.IPC.bit()));
+        long[] c = channel(t);
+        long[] d = channel(t);
+        byte[] big = new byte[Abi.MAX_MSG_BYTES];
+        for (int i = 0; i < 3; i++) {
+            assertEquals(Status.OK, k.call(t, Call.IPC_SEND, Value.of(c[0]), Value.of(big), Value.of()).status());
+        }
+        // Park the receiving end (and the 192 KiB behind it) in d's queue: the bytes stay charged to the sender.
+        assertEquals(Status.OK, k.call(t, Call.IPC_SEND, Value.of(d[0]), text(""), handles(c[1])).status());
+        long[] e = channel(t);
+        Frame.Reply refused = k.call(t, Call.IPC_SEND, Value.of(e[0]), Value.of(big), Value.of());
+        assertEquals(Status.ERR_LIMIT, refused.status());
+        assertTrue(k.console().contains("exceed limits.queued_bytes=262144"), k.console());
+        // Receiving releases: the moved end comes back, one message is taken, and there is room again.
+        long back = ((Value.I64s) k.call(t, Call.IPC_RECV, Value.of(d[1])).values().get(1)).value()[0];
+        assertEquals(Status.OK, k.call(t, Call.IPC_RECV, Value.of(back)).status());
+        assertEquals(Status.OK, k.call(t, Call.IPC_SEND, Value.of(e[0]), Value.of(big), Value.of()).status());
     }
 
     Frame.Reply poll(Task t, long h, int interest) {

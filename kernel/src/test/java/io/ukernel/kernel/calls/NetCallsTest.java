@@ -316,6 +316,86 @@ class NetCallsTest {
         }
     }
 
+    @Test
+    void send_beyondNetBytes_takesNothingOnAnySocketOfTheTask_lingeringBytesCount_roomReturnsOnDrain()
+            throws Exception {
+        k.close();
+        k = new LiveKernel(List.of(), List.of(LOOP + ":*"), 1 << 20);
+        long budget = 256 * 1024;
+        task = k.task(7, budget);
+        long lis = listener();
+        try (Socket js1 = new Socket(); Socket js2 = new Socket()) {
+            for (Socket js : List.of(js1, js2)) {
+                js.setReceiveBufferSize(4096);
+                js.setSoTimeout((int) LiveKernel.WAIT_MS);
+                js.connect(new InetSocketAddress(LOOP, localPort(lis)));
+            }
+            long c1 = acceptFrom(lis);
+            long c2 = acceptFrom(lis);
+            byte[] chunk = new byte[16 * 1024];
+            long queued = 0;
+            Frame.Reply r;
+            int tries = 0;
+            while ((r = call(Call.NET_SEND, Value.of(c1), Value.of(chunk))).status() == Status.OK) {
+                queued += i64(r, 0);
+                assertTrue(++tries < 5_000, "the send buffer never filled");
+            }
+            // c1's own buffer (1 MiB) is not full: the task's total is.
+            assertEquals(budget, (long) k.onReactor(() -> task.handles().account().netBytes()));
+            assertEquals(Status.ERR_WOULDBLOCK, call(Call.NET_SEND, Value.of(c2), Value.of(chunk)).status(),
+                    "another socket of the task takes nothing either");
+            assertEquals(0, k.events(task, c2, W, 0), "and is not WRITABLE");
+            // Closing c1 does not free its bytes: they linger (still sent), still charged.
+            check(call(Call.NET_CLOSE, Value.of(c1)), Status.OK);
+            assertEquals(budget, (long) k.onReactor(() -> task.handles().account().netBytes()));
+            assertEquals(1, (long) k.onReactor(() -> task.handles().account().handles()),
+                    "the lingering socket keeps its place in limits.handles");
+            long total = queued;
+            CompletableFuture<Long> drained = CompletableFuture.supplyAsync(() -> drain(js1, total));
+            assertEquals(W, k.events(task, c2, W, WAIT_NS), "c2 is WRITABLE again once c1's bytes left");
+            assertEquals(total, drained.get(LiveKernel.WAIT_MS, TimeUnit.MILLISECONDS));
+            assertEquals(Status.OK, call(Call.NET_SEND, Value.of(c2), Value.of(chunk)).status());
+            // Everything sent and the end of stream read by the peer: the lingering socket is gone, its place too.
+            assertEquals(-1, js1.getInputStream().read());
+            long deadline = System.nanoTime() + WAIT_NS;
+            while (k.onReactor(() -> task.handles().account().handles()) != 0) {
+                assertTrue(System.nanoTime() < deadline, "the lingering socket never finished");
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    @Test
+    void listener_queuesNoConnectionBeyondTheCreatorsHandleRoom_andResumesWhenRoomReturns() throws Exception {
+        task = k.task(8, io.ukernel.app.Manifest.Limits.DEFAULT_NET_BYTES); // limits.handles = 64
+        long lis = listener();
+        long[] filler = new long[62];
+        for (int i = 0; i < filler.length; i++) {
+            filler[i] = socket();
+        }
+        List<Socket> clients = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                Socket js = new Socket();
+                js.connect(new InetSocketAddress(LOOP, localPort(lis)));
+                clients.add(js);
+            }
+            long first = acceptFrom(lis); // the one connection there was room for; now the table is full
+            assertEquals(0, (long) k.onReactor(() -> task.handles().room()));
+            assertEquals(0, (long) k.onReactor(() -> task.handles().account().handles()), "nothing else queued");
+            assertEquals(0, k.events(task, lis, R, TimeUnit.MILLISECONDS.toNanos(300)),
+                    "the other two wait in the host's backlog, not in the kernel");
+            check(call(Call.NET_CLOSE, Value.of(filler[0])), Status.OK);
+            assertEquals(R, k.events(task, lis, R, WAIT_NS), "room again: the listener queues the next one");
+            assertEquals(Status.OK, call(Call.NET_ACCEPT, Value.of(lis)).status());
+            assertTrue(first > 0);
+        } finally {
+            for (Socket js : clients) {
+                js.close();
+            }
+        }
+    }
+
     static long drain(Socket js, long n) {
         try {
             InputStream in = js.getInputStream();

@@ -2,6 +2,7 @@ package io.ukernel.kernel.calls;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ukernel.abi.Abi;
 import io.ukernel.abi.Call;
@@ -13,6 +14,7 @@ import io.ukernel.abi.Value;
 import io.ukernel.kernel.Task;
 import io.ukernel.kernel.TestTasks;
 import io.ukernel.kernel.caps.CapabilitySet;
+import io.ukernel.kernel.poll.Waitable;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -92,5 +94,58 @@ class PollCallsTest {
         assertEquals(Status.ERR_INVAL, poll(0, a).status());
         assertEquals(Status.ERR_INVAL, poll(0, a, 1 << 8).status());
         assertEquals(Status.ERR_TOOBIG, poll(0, new long[2 * (Abi.MAX_POLL_ITEMS + 1)]).status());
+    }
+
+    @Test
+    void duplicateHandles_areCoalesced_oneWaiterPerObject_andReportedOnce() {
+        long[] pairs = new long[2 * Abi.MAX_POLL_ITEMS];
+        for (int i = 0; i < pairs.length; i += 2) {
+            pairs[i] = b;
+            pairs[i + 1] = i == 2 ? Event.WRITABLE.bit() : Event.READABLE.bit();
+        }
+        assertEquals(List.of(Value.of(b, Event.WRITABLE.bit())), poll(0, pairs).values(), "one pair, joined interest");
+        for (int i = 1; i < pairs.length; i += 2) {
+            pairs[i] = Event.READABLE.bit();
+        }
+        Waitable end = (Waitable) task.handles().get(b).orElseThrow();
+        for (int p = 0; p < 10; p++) {
+            assertNull(poll(-1, pairs));
+        }
+        // Ten polls naming one object 1024 times each: ten waiters, not ten thousand.
+        assertEquals(10, end.waiterCount());
+        k.call(task, Call.IPC_SEND, Value.of(a), Value.of(new byte[] {1}), Value.of());
+        assertEquals(10, late.size());
+        late.forEach(r -> assertEquals(List.of(Value.of(b, Event.READABLE.bit())), r.values()));
+        assertEquals(0, end.waiterCount());
+    }
+
+    @Test
+    void parkedPolls_beyondMaxParkedCalls_areLimit_andFreedSlotsCanBeReused() {
+        for (int i = 0; i < Abi.MAX_PARKED_CALLS; i++) {
+            assertNull(poll(-1, b, Event.READABLE.bit()));
+        }
+        Frame.Reply refused = poll(-1, b, Event.READABLE.bit());
+        assertEquals(Status.ERR_LIMIT, refused.status());
+        assertTrue(k.console().contains("MAX_PARKED_CALLS=" + Abi.MAX_PARKED_CALLS), k.console());
+        assertEquals(List.of(Value.of(new long[0])), poll(0, b, Event.READABLE.bit()).values(),
+                "a poll that does not wait is never limited");
+        k.call(task, Call.IPC_SEND, Value.of(a), Value.of(new byte[] {1}), Value.of());
+        assertEquals(Abi.MAX_PARKED_CALLS, late.size());
+        assertEquals(0, task.parkedCount());
+        k.call(task, Call.IPC_RECV, Value.of(b));
+        assertNull(poll(-1, b, Event.READABLE.bit()));
+    }
+
+    @Test
+    void pollsCompletedLongBeforeTheirDeadline_leaveNoTimersBehind() {
+        long year = 365L * 24 * 3600 * 1_000_000_000L;
+        int polls = 10_000;
+        for (int i = 0; i < polls; i++) {
+            assertNull(poll(year, b, Event.READABLE.bit()));
+            k.call(task, Call.IPC_SEND, Value.of(a), Value.of(new byte[] {1}), Value.of());
+            k.call(task, Call.IPC_RECV, Value.of(b));
+        }
+        assertEquals(polls, late.size());
+        assertTrue(k.reactor.queuedTimers() <= 2 * 64 + 1, k.reactor.queuedTimers() + " dead timers kept");
     }
 }

@@ -75,6 +75,16 @@ public final class LiveKernel implements AutoCloseable {
         return t;
     }
 
+    /** Like {@link #task(int)}, with {@code limits.net_bytes} = {@code netBytes}. */
+    public Task task(int id, long netBytes) {
+        List<Frame.Reply> replies = new CopyOnWriteArrayList<>();
+        Task t = TestTasks.task(id, "t" + id, new io.ukernel.kernel.caps.CapabilitySet(io.ukernel.abi.Cap.ALL_MASK),
+                64, Manifest.Limits.DEFAULT_QUEUED_BYTES, netBytes, replies);
+        late.put(t, replies);
+        check(call(t, Call.CAP_ACQUIRE, Value.of(io.ukernel.abi.Cap.ALL_MASK)), Status.OK);
+        return t;
+    }
+
     /** Runs {@code work} on the reactor thread and returns its result. */
     public <T> T onReactor(Supplier<T> work) {
         CompletableFuture<T> f = new CompletableFuture<>();

@@ -5,11 +5,8 @@ import io.ukernel.platform.spi.Platform;
 import io.ukernel.platform.spi.Worker;
 import io.ukernel.platform.spi.WorkerListener;
 import io.ukernel.platform.spi.WorkerSpec;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -258,10 +255,9 @@ public final class ProcessPlatform implements Platform {
     private static void pump(InputStream in, boolean stderr, WorkerListener listener, CountDownLatch drained,
             WorkerSpec spec) {
         Thread.ofVirtual().name("task-" + spec.taskId() + (stderr ? "-stderr" : "-stdout")).start(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-                for (String line; (line = r.readLine()) != null; ) {
-                    listener.output(line, stderr);
-                }
+            // Lines are bounded (LineSplitter): an endless line must not make the kernel buffer it whole.
+            try (in) {
+                new LineSplitter(LineSplitter.MAX_LINE_BYTES, line -> listener.output(line, stderr)).pump(in);
             } catch (IOException e) {
                 listener.output("ukernel: lost the worker's " + (stderr ? "stderr" : "stdout") + ": " + e, true);
             } finally {
