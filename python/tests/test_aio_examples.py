@@ -4,6 +4,7 @@ connect, a refused one). Each example is copied to a temporary directory first, 
 repository."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,42 +32,49 @@ def example(tmp_path):
     return copy
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+HANG = 120  # seconds; only bounds a hang
+
+
+def await_log(app, proc, pattern, count=1):
+    """Waits for ``count`` console lines matching ``pattern`` (the console is flushed per line); returns the
+    matches. Fails if the run ends first; the bound only guards a hang."""
+    log = app / "logs" / "console.log"
+    deadline = time.monotonic() + HANG
+    while True:
+        text = log.read_text("utf-8", "replace") if log.exists() else ""
+        found = re.findall(pattern, text)
+        if len(found) >= count:
+            return found
+        assert proc.poll() is None, "the run ended first:\n%s\n%s" % (text, proc.communicate())
+        assert time.monotonic() < deadline, "no %d lines matching %r:\n%s" % (count, pattern, text)
+        time.sleep(0.05)
 
 
 @pytest.mark.skipif(NET_PENDING is not None, reason=NET_PENDING or "")
 def test_echo_example(example):
     app = example("echo")
-    port = free_port()
-    proc = subprocess.Popen([LAUNCHER, "run", str(app), "-q", "-e", "PORT=%d" % port], stdin=subprocess.DEVNULL,
+    # PORT=0: the kernel picks a free port and the example logs it (no port chosen here that another process
+    # could take meanwhile)
+    proc = subprocess.Popen([LAUNCHER, "run", str(app), "-q", "-e", "PORT=0"], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(app))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                probe = socket.create_connection(("127.0.0.1", port), timeout=5)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "the echo example did not listen"
-                time.sleep(0.05)
-        with probe:
+        port = int(await_log(app, proc, r"echo server listening on 127\.0\.0\.1:(\d+)")[0])
+        assert port > 0
+        with socket.create_connection(("127.0.0.1", port), timeout=HANG) as probe:
             probe.sendall(b"hello, echo")
             assert probe.recv(100) == b"hello, echo"
         big = os.urandom(1 << 20)
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        with socket.create_connection(("127.0.0.1", port), timeout=HANG) as s:
             s.sendall(big)
             s.shutdown(socket.SHUT_WR)
             got = bytearray()
             while chunk := s.recv(1 << 16):
                 got += chunk
         assert bytes(got) == big
-        time.sleep(0.2)
+        # both connections counted (the server logs each close just before counting it), then the stop
+        await_log(app, proc, r"closed after \d+ bytes", 2)
         proc.send_signal(signal.SIGTERM)  # the kernel passes it on; the app's add_signal_handler stops cleanly
-        proc.communicate(timeout=60)
+        proc.communicate(timeout=HANG)
     finally:
         if proc.poll() is None:
             proc.kill()

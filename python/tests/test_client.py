@@ -5,7 +5,6 @@ import signal
 import socket
 import struct
 import threading
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from ukernel._wire import decode_request, encode_reply
 
 TOKEN = bytes(range(16))
 NAMES = {spec[0]: name for name, spec in _abi.CALLS.items()}
+HANG = 60  # seconds; only bounds a hang, never paces a test
 
 
 def default_handler(name, values):
@@ -183,7 +183,22 @@ def test_large_reply_grows_the_buffer():
     assert c.time_monotonic_ns() == 123
 
 
-def scripted(script):
+class TricklingSocket:
+    """The client's socket, as the client sees it, when the host hands over a few bytes per read: every reply is
+    reassembled from many reads, whatever the timing of the peer's writes."""
+
+    def __init__(self, sock, most=7):
+        self._sock = sock
+        self._most = most
+
+    def recv_into(self, buf, nbytes=0, *flags):
+        return self._sock.recv_into(memoryview(buf)[:self._most], 0, *flags)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def scripted(script, wrap=lambda sock: sock):
     """A client whose peer runs `script(sock)` after answering hello."""
     a, b = socket.socketpair()
 
@@ -194,7 +209,7 @@ def scripted(script):
             script(b)
 
     threading.Thread(target=run, daemon=True).start()
-    return Client.from_socket(a, TOKEN)
+    return Client.from_socket(wrap(a), TOKEN)
 
 
 def next_seq(sock):
@@ -206,14 +221,13 @@ def test_reply_split_across_writes_and_two_replies_in_one_write():
         reply = encode_reply(next_seq(sock), _abi.OK, (b"split" * 100,))
         for i in range(0, len(reply), 7):
             sock.sendall(reply[i:i + 7])
-            time.sleep(0.001)
         seqs = []
         while len(seqs) < 2:  # the second reply is sent with the first, before its request
             seqs.append(next_seq(sock) if not seqs else seqs[0] + 1)
         sock.sendall(encode_reply(seqs[0], _abi.OK, (1,)) + encode_reply(seqs[1], _abi.OK, (2,)))
         sock.recv(4096)
 
-    c = scripted(script)
+    c = scripted(script, TricklingSocket)  # the client reads 7 bytes at a time: frames arrive in pieces
     assert c.call("net_recv", 1, 500) == b"split" * 100
     assert c.call("cap_acquire", 0) == 1
     assert c.call("cap_acquire", 0) == 2  # already buffered
@@ -267,25 +281,24 @@ def test_interrupted_call_drops_its_late_reply():
     class Interrupted(Exception):
         pass
 
+    caller = threading.get_ident()
+
     def script(sock):
         first = next_seq(sock)
-        time.sleep(0.3)  # the caller gives up meanwhile
-        second = next_seq(sock)
+        signal.pthread_kill(caller, signal.SIGALRM)  # the caller gives up while it waits for this reply
+        second = next_seq(sock)  # its next call: only then does the first reply come, late
         sock.sendall(encode_reply(first, _abi.OK, (111,)) + encode_reply(second, _abi.OK, (222,)))
         sock.recv(4096)
-
-    c = scripted(script)
 
     def on_alarm(signum, frame):
         raise Interrupted()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        c = scripted(script)
         with pytest.raises(Interrupted):
             c.call("cap_acquire", 0)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert c.call("cap_acquire", 0) == 222
 
@@ -343,29 +356,30 @@ def test_batch_with_replies_larger_than_the_buffer():
 
 def test_call_from_a_signal_handler_during_a_call_does_not_deadlock():
     inner = []
+    handled = threading.Event()
+    caller = threading.get_ident()
 
     def script(sock):
         first = next_seq(sock)
-        time.sleep(0.3)
+        signal.pthread_kill(caller, signal.SIGALRM)  # lands while the caller waits for this reply
+        handled.wait(HANG)  # answered only once the handler has run inside the call
         sock.sendall(encode_reply(first, _abi.OK, (1,)))
         second = next_seq(sock)
         sock.sendall(encode_reply(second, _abi.OK, (2,)))
         sock.recv(4096)
-
-    c = scripted(script)
 
     def on_alarm(signum, frame):
         try:
             c.task_yield()
         except RuntimeError as e:
             inner.append(e)
+        handled.set()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        c = scripted(script)
         assert c.call("cap_acquire", 0) == 1
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert inner and "signal handler or finalizer" in str(inner[0])
     assert c.call("cap_acquire", 0) == 2

@@ -13,6 +13,7 @@ from _fake_kernel import FakeKernel
 
 UKERNEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ukernel")
 MANIFEST = 'name = "t"\nentry = "src/main.py"\n'
+HANG = 60  # seconds; only bounds a hang
 
 
 @pytest.fixture
@@ -42,12 +43,12 @@ def run(root, kernel, timeout=30, **env):
                           timeout=timeout)
 
 
-def start(root, kernel, **env):
-    return subprocess.Popen(command(root), cwd=root, env=kernel.env(**env), stdout=subprocess.PIPE,
+def start(root, kernel, stdin=None, **env):
+    return subprocess.Popen(command(root), cwd=root, env=kernel.env(**env), stdin=stdin, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
-def read_line(proc, timeout=20):
+def read_line(proc, timeout=HANG):
     """One line of stdout, failing instead of hanging if it does not come (i.e. if stdout is not line-buffered)."""
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
     assert ready, "no line from the worker within %ss" % timeout
@@ -196,20 +197,17 @@ def test_main_block_does_not_run(tmp_path, kernel):
 
 def test_print_output_arrives_line_by_line(tmp_path, kernel):
     root = bundle(tmp_path, {"src/main.py": """
-        import os, time
+        import sys
 
         def main():
             print("first")
-            deadline = time.monotonic() + 20
-            while not os.path.exists("go") and time.monotonic() < deadline:
-                time.sleep(0.01)
+            sys.stdin.readline()  # until the test has read "first": the worker is still running meanwhile
             print("second")
     """})
-    proc = start(root, kernel)
+    proc = start(root, kernel, stdin=subprocess.PIPE)
     try:
         assert read_line(proc) == "first\n"  # while the worker is still running
-        (root / "go").write_text("")
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate("go\n", timeout=HANG)
     finally:
         proc.kill()
     assert (proc.returncode, out, err) == (0, "second\n", "")
@@ -224,7 +222,7 @@ def test_sigterm_exits_143_after_finally(tmp_path, kernel, kind):
             def main():
                 try:
                     print("ready")
-                    time.sleep(30)
+                    time.sleep(3600)  # ended by the test's SIGTERM
                 finally:
                     print("cleanup ran")
         """,
@@ -234,7 +232,7 @@ def test_sigterm_exits_143_after_finally(tmp_path, kernel, kind):
             async def main():
                 try:
                     print("ready")
-                    await asyncio.sleep(30)
+                    await asyncio.sleep(3600)  # ended by the test's SIGTERM
                 finally:
                     print("cleanup ran")
         """,
@@ -244,7 +242,7 @@ def test_sigterm_exits_143_after_finally(tmp_path, kernel, kind):
     try:
         assert read_line(proc) == "ready\n"
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=HANG)
     finally:
         proc.kill()
     assert proc.returncode == 143, err

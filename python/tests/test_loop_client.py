@@ -6,7 +6,6 @@ interrupts a write goes out after the frame being written; ``submit``/``collect`
 import signal
 import socket
 import threading
-import time
 
 import pytest
 
@@ -17,6 +16,19 @@ from ukernel._wire import decode_request, encode_reply
 
 TOKEN = bytes(range(16))
 NAMES = {s[0]: name for name, s in _abi.CALLS.items()}
+HANG = 60  # seconds; only bounds a hang, never paces a test
+
+
+def signal_this_thread_when(event, signum=signal.SIGALRM):
+    """From a helper thread, sends ``signum`` to the calling thread once ``event`` is set: the signal lands while
+    the caller waits for what set the event (a parked poll), never before, whatever the machine's load."""
+    target = threading.get_ident()
+
+    def fire():
+        if event.wait(HANG):
+            signal.pthread_kill(target, signum)
+
+    threading.Thread(target=fire, daemon=True).start()
 
 
 class ParkingPeer(threading.Thread):
@@ -27,6 +39,7 @@ class ParkingPeer(threading.Thread):
         super().__init__(daemon=True)
         self.sock = sock
         self.parked = []
+        self.parked_one = threading.Event()  # set when an io_poll is parked
         self.calls = []
         self.lock = threading.Lock()
 
@@ -63,6 +76,7 @@ class ParkingPeer(threading.Thread):
                         out.append(encode_reply(seq, _abi.OK, (1, _abi.VERSION)))
                     elif name == "io_poll" and values[1] != 0:
                         self.parked.append(seq)
+                        self.parked_one.set()
                     elif name == "ipc_send":
                         out.append(encode_reply(seq, _abi.OK))
                         if out:
@@ -74,7 +88,6 @@ class ParkingPeer(threading.Thread):
                     elif name == "io_poll":
                         out.append(encode_reply(seq, _abi.OK, ((),)))
                     elif name == "io_write":
-                        time.sleep(0.002)  # a slow reader: the client's big write blocks meanwhile
                         out.append(encode_reply(seq, _abi.OK, (len(values[1]),)))
                     else:
                         out.append(encode_reply(seq, _abi.OK, (seq,) if name == "cap_acquire" else ()))
@@ -97,21 +110,17 @@ def test_a_second_thread_calls_while_the_first_waits_for_its_poll(pair):
     polled = []
     poller = threading.Thread(target=lambda: polled.append(client.io_poll([(5, _abi.EV_READABLE)], -1)))
     poller.start()
-    for _ in range(200):
-        if peer.parked:
-            break
-        time.sleep(0.01)
-    assert peer.parked, "the poll did not reach the peer"
+    assert peer.parked_one.wait(HANG), "the poll did not reach the peer"
     # the poller thread is the reader, blocked in recv: other threads' replies are routed to them
     got = []
     threads = [threading.Thread(target=lambda: got.append(client.time_monotonic_ns())) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(10)
+        t.join(HANG)
     assert len(got) == 8 and len(set(got)) == 8 and poller.is_alive()
     client.ipc_send(7, b"", [])  # the wake-up: the peer answers the parked poll
-    poller.join(10)
+    poller.join(HANG)
     assert polled == [[(7, _abi.EV_READABLE)]]
 
 
@@ -120,10 +129,9 @@ def test_post_never_waits_and_its_reply_is_dropped(pair):
     polled = []
     poller = threading.Thread(target=lambda: polled.append(client.io_poll([(3, 1)], -1)))
     poller.start()
-    while not peer.parked:
-        time.sleep(0.005)
+    assert peer.parked_one.wait(HANG), "the poll did not reach the peer"
     client.post(spec("ipc_send"), (3, b"", ()))  # from another thread: the parked poll is answered
-    poller.join(10)
+    poller.join(HANG)
     assert polled == [[(3, _abi.EV_READABLE)]]
     assert client.time_monotonic_ns() > 0  # the post's reply was dropped, not taken for this call's
     assert client.call("cap_acquire", 0) > 0
@@ -221,10 +229,9 @@ def test_a_reentrant_call_from_a_signal_handler_is_refused_but_post_is_allowed(p
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        signal_this_thread_when(peer.parked_one)  # the signal lands while this thread waits for its parked poll
         ready = client.io_poll([(11, 1)], -1)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert ready == [(11, _abi.EV_READABLE)]
     assert outcome and "signal handler" in outcome[0]

@@ -9,6 +9,7 @@ EXCHANGES = 20
 
 async def main():
     stats = {"open": 0, "max_open": 0, "served": 0, "closed": 0}
+    all_closed = asyncio.Event()
 
     async def handle(reader, writer):
         stats["open"] += 1
@@ -25,6 +26,8 @@ async def main():
         finally:
             stats["open"] -= 1
             stats["closed"] += 1
+            if stats["closed"] == CLIENTS:
+                all_closed.set()
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=CLIENTS)
@@ -53,10 +56,7 @@ async def main():
 
     results = await asyncio.wait_for(asyncio.gather(*(client(i) for i in range(CLIENTS))), 120)
     assert results == [EXCHANGES] * CLIENTS, results
-    for _ in range(500):
-        if stats["closed"] == CLIENTS:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(all_closed.wait(), 120)  # the server sees every client's end of stream
     assert stats["served"] == CLIENTS * EXCHANGES, stats
     assert stats["closed"] == CLIENTS and stats["max_open"] == CLIENTS, stats
     server.close()

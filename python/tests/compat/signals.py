@@ -12,18 +12,25 @@ async def main():
     got = []
     both = asyncio.Event()
 
+    first_handled = threading.Event()
+
     def on_signal(name):
         got.append(name)
+        first_handled.set()
         if len(got) == 2:
             both.set()
 
     loop.add_signal_handler(signal.SIGUSR1, on_signal, "USR1")
     loop.add_signal_handler(signal.SIGUSR2, on_signal, "USR2")
     # from another thread, so that the signal arrives while the loop waits (Python runs the handler in the main
-    # thread, the loop's)
-    threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGUSR1)).start()
-    threading.Timer(0.15, os.kill, (os.getpid(), signal.SIGUSR2)).start()
-    await asyncio.wait_for(both.wait(), 30)
+    # thread, the loop's); SIGUSR2 only once SIGUSR1 was handled, so the order is the program's, not the scheduler's
+    def send_both():
+        os.kill(os.getpid(), signal.SIGUSR1)
+        if first_handled.wait(60):
+            os.kill(os.getpid(), signal.SIGUSR2)
+
+    threading.Timer(0.05, send_both).start()
+    await asyncio.wait_for(both.wait(), 120)
     assert got == ["USR1", "USR2"], got
     assert loop.remove_signal_handler(signal.SIGUSR1) and loop.remove_signal_handler(signal.SIGUSR2)
     assert not loop.remove_signal_handler(signal.SIGUSR1)

@@ -8,28 +8,34 @@ async def main():
     loop = asyncio.get_running_loop()
     order = []
     t0 = loop.time()
-    tasks = [asyncio.create_task(asyncio.sleep(d)) for d in (0.05, 0.01, 0.03)]
-    for d, t in zip((0.05, 0.01, 0.03), tasks):
-        t.add_done_callback(lambda _, d=d: order.append(d))
-    await asyncio.gather(*tasks)
-    assert order == [0.01, 0.03, 0.05], order
+
+    async def sleeper(d):
+        due = loop.time() + d  # what the sleep below schedules (the tasks start one after another)
+        await asyncio.sleep(d)
+        order.append((due, d))
+
+    await asyncio.gather(*(sleeper(d) for d in (0.05, 0.01, 0.03)))
+    # sleeps end in the order they are due: (0.01, 0.03, 0.05) unless the machine stalled between two task starts
+    assert order == sorted(order), order
+    assert sorted(d for _, d in order) == [0.01, 0.03, 0.05], order
     assert loop.time() - t0 >= 0.045
 
     fired = []
-    loop.call_later(0.02, fired.append, "later")
-    loop.call_at(loop.time() + 0.01, fired.append, "at")
+    base = loop.time()
+    loop.call_later(0.02, fired.append, "later")  # due at base + 0.02 or later
+    loop.call_at(base + 0.01, fired.append, "at")
     loop.call_soon(fired.append, "soon")
     await asyncio.sleep(0.05)
     assert fired == ["soon", "at", "later"], fired
 
     try:
-        await asyncio.wait_for(asyncio.sleep(10), 0.05)
+        await asyncio.wait_for(asyncio.sleep(3600), 0.05)
         raise AssertionError("wait_for did not time out")
     except asyncio.TimeoutError:
         pass
     try:
         async with asyncio.timeout(0.05):
-            await asyncio.sleep(10)
+            await asyncio.sleep(3600)
         raise AssertionError("asyncio.timeout did not time out")
     except TimeoutError:
         pass
@@ -64,17 +70,29 @@ async def main():
     await server.wait_closed()
 
     # shield: the inner task survives the outer cancellation
-    inner = asyncio.create_task(asyncio.sleep(0.05, result="inner done"))
+    release = asyncio.Event()
+    shielding = asyncio.Event()
+
+    async def work():
+        await release.wait()
+        return "inner done"
+
+    inner = asyncio.create_task(work())
+
     async def guarded():
+        shielding.set()
         return await asyncio.shield(inner)
 
     outer = asyncio.create_task(guarded())
-    await asyncio.sleep(0.01)
+    await shielding.wait()  # outer now waits inside shield()
     outer.cancel()
     try:
         await outer
+        raise AssertionError("the outer task was not cancelled")
     except asyncio.CancelledError:
         pass
+    assert outer.cancelled() and not inner.done()
+    release.set()
     assert await inner == "inner done"
 
     async def boom():
@@ -83,7 +101,9 @@ async def main():
 
     results = await asyncio.gather(boom(), asyncio.sleep(0.02, result=7), return_exceptions=True)
     assert isinstance(results[0], ValueError) and results[1] == 7, results
-    done, pending = await asyncio.wait([asyncio.create_task(asyncio.sleep(d, result=d)) for d in (0.2, 0.01)],
+    never = asyncio.Event()  # the other task ends only when cancelled, so FIRST_COMPLETED has one answer
+    done, pending = await asyncio.wait([asyncio.create_task(never.wait()),
+                                        asyncio.create_task(asyncio.sleep(0.01, result=0.01))],
                                        return_when=asyncio.FIRST_COMPLETED)
     assert [t.result() for t in done] == [0.01] and len(pending) == 1
     for t in pending:

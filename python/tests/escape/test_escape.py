@@ -19,7 +19,6 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -62,30 +61,34 @@ def namespaces_expected():
 
 
 class Server:
-    """A TCP server on loopback counting the connections that reach it."""
+    """A TCP listener on loopback that records what reached it. Nothing accepts while the app runs (the host
+    completes connections into the backlog by itself); ``close`` then takes every pending connection and reads it
+    to its end, so a connection the app made is counted however the threads were scheduled."""
 
     def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=16)
         self.port = self.sock.getsockname()[1]
         self.received = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(5)
-                try:
-                    self.received.append(conn.recv(100))
-                except OSError:
-                    self.received.append(b"")
 
     def close(self):
-        self.sock.close()
+        self.sock.setblocking(False)
+        try:
+            while True:
+                try:
+                    conn, _ = self.sock.accept()
+                except BlockingIOError:
+                    break
+                with conn:
+                    conn.settimeout(60)  # the app has ended: what it sent is here, then the end of stream
+                    data = b""
+                    try:
+                        while chunk := conn.recv(100):
+                            data += chunk
+                    except OSError:
+                        pass
+                    self.received.append(data)
+        finally:
+            self.sock.close()
 
 
 def run_escape(tmp_path, mode, *flags):

@@ -24,6 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PipelineEndToEndTest {
     private static final Pattern WORKER_PID = Pattern.compile("task main#1 started: pid (\\d+)");
+    /** Bounds a hang only (a JVM and a worker start per run, on a machine that may be loaded). */
+    private static final int HANG_S = 180;
 
     @BeforeAll
     static void adapter() {
@@ -89,13 +91,13 @@ class PipelineEndToEndTest {
 
         Process run = ukernel(app, "run", "-e", "GREETING=from-the-test");
         Path log = app.resolve("logs/console.log");
-        String text = awaitLog(log, "heartbeat 3", 30);
+        String text = awaitLog(log, "heartbeat 3", HANG_S);
         Matcher pid = WORKER_PID.matcher(text);
         assertTrue(pid.find(), text);
         long workerPid = Long.parseLong(pid.group(1));
 
         run.destroy(); // SIGTERM to the kernel, as an operator or a service manager would
-        String terminal = waitFor(run, app, 20);
+        String terminal = waitFor(run, app, HANG_S);
         assertEquals(143, run.exitValue(), "ukernel run must exit with the worker's status\n" + terminal);
         assertFalse(ProcessHandle.of(workerPid).map(ProcessHandle::isAlive).orElse(false), "worker left behind");
 
@@ -120,14 +122,14 @@ class PipelineEndToEndTest {
         Path app = tmp.resolve("app");
         assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "app", "--dir", app.toString()).exit());
         Process run = ukernel(app, "run");
-        String text = awaitLog(app.resolve("logs/console.log"), "heartbeat 1", 30);
+        String text = awaitLog(app.resolve("logs/console.log"), "heartbeat 1", HANG_S);
         Matcher pid = WORKER_PID.matcher(text);
         assertTrue(pid.find(), text);
         ProcessHandle worker = ProcessHandle.of(Long.parseLong(pid.group(1))).orElseThrow();
 
         run.destroyForcibly(); // SIGKILL: no shutdown hook runs; PR_SET_PDEATHSIG must take the worker down
-        run.waitFor(10, TimeUnit.SECONDS);
-        worker.onExit().get(10, TimeUnit.SECONDS);
+        run.waitFor(HANG_S, TimeUnit.SECONDS);
+        worker.onExit().get(HANG_S, TimeUnit.SECONDS);
         assertFalse(worker.isAlive());
     }
 
@@ -144,7 +146,7 @@ class PipelineEndToEndTest {
                     raise RuntimeError("boom")
                 """);
         Process run = ukernel(app, "run");
-        String terminal = waitFor(run, app, 30);
+        String terminal = waitFor(run, app, HANG_S);
         assertEquals(1, run.exitValue(), terminal);
         assertTrue(terminal.contains("main#1 ERR   RuntimeError: boom"), terminal);
         assertTrue(terminal.contains("task main#1 exited with status 1"), terminal);
@@ -170,7 +172,7 @@ class PipelineEndToEndTest {
                     print("active:", ukernel.cap_query()[0].name)
                 """);
         Process run = ukernel(app, "run");
-        String terminal = waitFor(run, app, 30);
+        String terminal = waitFor(run, app, HANG_S);
         assertEquals(0, run.exitValue(), terminal);
         assertTrue(terminal.contains("caps: denied NET: NET beyond this task's ceiling LOG|TIME"), terminal);
         assertTrue(terminal.contains("main#1 OUT   denied: ") && terminal.contains("NET"), terminal);
@@ -198,7 +200,7 @@ class PipelineEndToEndTest {
         Path app = tmp.resolve("json");
         assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "json", "--dir", app.toString()).exit());
         Process run = ukernel(app, "run", "--log-format", "json", "-q", "-e", "HEARTBEATS=1");
-        waitFor(run, app, 30);
+        waitFor(run, app, HANG_S);
         assertEquals(0, run.exitValue());
         List<String> lines = Files.readAllLines(app.resolve("logs/console.log"));
         assertTrue(lines.size() > 5, lines.toString());
@@ -218,7 +220,7 @@ class PipelineEndToEndTest {
             Files.copy(example.resolve(f), app.resolve(f));
         }
         Process run = ukernel(app, "run", "-e", "HEARTBEATS=2");
-        String terminal = waitFor(run, app, 30);
+        String terminal = waitFor(run, app, HANG_S);
         assertEquals(0, run.exitValue(), terminal);
         assertTrue(terminal.contains("main#1 INFO  hello from main (task 1), capabilities LOG|TIME"), terminal);
         assertTrue(terminal.contains("main#1 INFO  heartbeat 2 (uptime"), terminal);
@@ -243,7 +245,7 @@ class PipelineEndToEndTest {
                     return 4
                 """);
         Process run = ukernel(app, "run");
-        String terminal = waitFor(run, app, 30);
+        String terminal = waitFor(run, app, HANG_S);
         assertEquals(4, run.exitValue(), terminal);
         assertEquals(3, terminal.lines().filter(l -> l.contains("OUT   starting with LOG")).count(), terminal);
         assertTrue(terminal.contains("task main#1 restarts in 50 ms (policy on-failure, restart 1)"), terminal);

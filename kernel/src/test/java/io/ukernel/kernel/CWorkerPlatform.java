@@ -54,7 +54,8 @@ final class CWorkerPlatform implements Platform {
         pump(process.getErrorStream(), true, listener, drained, spec);
         process.onExit().thenRun(() -> {
             try {
-                drained.await(2, TimeUnit.SECONDS);
+                // the pipes end with the process (the C worker starts no other); the bound only guards a hang
+                drained.await(60, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

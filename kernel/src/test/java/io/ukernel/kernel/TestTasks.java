@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /** Makes tasks for unit tests (Task's constructor is package-private: only the task table creates tasks). */
 public final class TestTasks {
@@ -42,8 +43,13 @@ public final class TestTasks {
 
     /** A task whose parked calls' late replies are collected in {@code replies}. */
     public static Task task(int id, String name, CapabilitySet ceiling, List<Frame.Reply> replies) {
+        return task(id, name, ceiling, (Consumer<Frame.Reply>) replies::add);
+    }
+
+    /** A task whose parked calls' late replies are handed to {@code sink} (on the reactor thread). */
+    public static Task task(int id, String name, CapabilitySet ceiling, Consumer<Frame.Reply> sink) {
         Task t = task(id, name, ceiling);
-        t.replies(replies::add);
+        t.replies(sink);
         return t;
     }
 

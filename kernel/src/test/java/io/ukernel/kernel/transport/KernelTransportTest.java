@@ -117,7 +117,7 @@ class KernelTransportTest {
                 new PrintStream(consoleBytes, true, StandardCharsets.UTF_8), null, true);
         Kernel k = new Kernel(new KernelConfig(m, Path.of("."), Path.of("."), Map.of(), new ScriptPlatform(script), console,
                 KernelClock.system(), TimeUnit.SECONDS.toNanos(2)));
-        return CompletableFuture.supplyAsync(k::run).get(20, TimeUnit.SECONDS);
+        return CompletableFuture.supplyAsync(k::run).get(120, TimeUnit.SECONDS); // bounds a hang only
     }
 
     String console() {

@@ -20,12 +20,18 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Real python3 processes started the way the kernel starts workers, with a stand-in boot script. */
 class ProcessPlatformTest {
+    /** Bounds a hang only: every wait below ends on its event (a line, an exit). */
+    static final long HANG_S = 60;
+
     final List<String> lines = new CopyOnWriteArrayList<>();
     final CompletableFuture<Integer> exit = new CompletableFuture<>();
     final WorkerListener listener = new WorkerListener() {
         @Override
         public void output(String line, boolean stderr) {
-            lines.add((stderr ? "err: " : "out: ") + line);
+            synchronized (lines) {
+                lines.add((stderr ? "err: " : "out: ") + line);
+                lines.notifyAll();
+            }
         }
 
         @Override
@@ -33,6 +39,20 @@ class ProcessPlatformTest {
             exit.complete(status);
         }
     };
+
+    /** Waits until the worker printed {@code line}. */
+    void awaitLine(String line) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(HANG_S);
+        synchronized (lines) {
+            while (!lines.contains(line)) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new AssertionError("no \"" + line + "\" from the worker: " + lines);
+                }
+                TimeUnit.NANOSECONDS.timedWait(lines, left);
+            }
+        }
+    }
 
     static Path bundleWithBoot(Path dir, String script) throws IOException {
         Path boot = dir.resolve(ProcessPlatform.BOOT_SCRIPT);
@@ -62,7 +82,7 @@ class ProcessPlatformTest {
                 print("cwd", os.getcwd())
                 """);
         new ProcessPlatform(python(), "3").start(spec(bundle, Map.of("GREETING", "hi")), listener);
-        assertEquals(0, exit.get(20, TimeUnit.SECONDS));
+        assertEquals(0, exit.get(HANG_S, TimeUnit.SECONDS));
         assertTrue(lines.contains("out: GREETING=hi"), lines.toString());
         assertTrue(lines.contains("out: UKERNEL_ENDPOINT=/tmp/abi.sock"), lines.toString());
         assertTrue(lines.contains("out: UKERNEL_TOKEN=ab12"), lines.toString());
@@ -82,7 +102,7 @@ class ProcessPlatformTest {
                 """);
         new ProcessPlatform(python(), "3").start(spec(bundle, Map.of("LD_PRELOAD", "/x/evil.so",
                 "PYTHONPATH", "/x", "GCONV_PATH", "/x", "GLIBC_TUNABLES", "x", "KEEP", "me")), listener);
-        assertEquals(0, exit.get(20, TimeUnit.SECONDS));
+        assertEquals(0, exit.get(HANG_S, TimeUnit.SECONDS));
         assertTrue(lines.contains("out: KEEP=me"), lines.toString());
         assertFalse(lines.stream().anyMatch(l -> l.startsWith("out: LD_") || l.startsWith("out: PYTHON")
                 || l.startsWith("out: GCONV") || l.startsWith("out: GLIBC")), lines.toString());
@@ -97,7 +117,7 @@ class ProcessPlatformTest {
         Path bundle = bundleWithBoot(dir, "import os\nprint('mode', os.environ['UKERNEL_SANDBOX'])\n");
         ProcessPlatform p = new ProcessPlatform(python(), "3", ProcessPlatform.Sandbox.off("--insecure-no-sandbox"));
         p.start(spec(bundle, Map.of()), listener);
-        assertEquals(0, exit.get(20, TimeUnit.SECONDS));
+        assertEquals(0, exit.get(HANG_S, TimeUnit.SECONDS));
         assertTrue(lines.contains("out: mode off"), lines.toString());
         assertFalse(p.confined());
         assertTrue(p.confinement().startsWith("UNCONFINED: the sandbox is off (--insecure-no-sandbox)"),
@@ -134,7 +154,7 @@ class ProcessPlatformTest {
         assertTrue(strict.confinement().contains("workers will not be started"), strict.confinement());
         ProcessPlatform off = new ProcessPlatform(python(), "3", ProcessPlatform.Sandbox.off("test"), none);
         off.start(spec(bundle, Map.of()), listener);
-        assertEquals(0, exit.get(20, TimeUnit.SECONDS));
+        assertEquals(0, exit.get(HANG_S, TimeUnit.SECONDS));
         assertTrue(lines.contains("out: never"), lines.toString());
         assertFalse(none.canConfine());
         assertEquals("no Landlock (needs Linux >= 5.13 with landlock among the LSMs)", none.missing());
@@ -223,7 +243,7 @@ class ProcessPlatformTest {
                 sys.exit(3)
                 """);
         new ProcessPlatform(python(), "3").start(spec(bundle, Map.of()), listener);
-        assertEquals(3, exit.get(20, TimeUnit.SECONDS));
+        assertEquals(3, exit.get(HANG_S, TimeUnit.SECONDS));
         assertTrue(lines.containsAll(List.of("out: one", "err: two", "out: three")), lines.toString());
     }
 
@@ -232,16 +252,13 @@ class ProcessPlatformTest {
         Path bundle = bundleWithBoot(dir, """
                 import time
                 print("ready", flush=True)
-                time.sleep(60)
+                time.sleep(3600)
                 """);
         Worker w = new ProcessPlatform(python(), "3").start(spec(bundle, Map.of()), listener);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!lines.contains("out: ready") && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
+        awaitLine("out: ready");
         assertTrue(w.alive());
         w.terminate();
-        assertEquals(128 + 15, exit.get(20, TimeUnit.SECONDS));
+        assertEquals(128 + 15, exit.get(HANG_S, TimeUnit.SECONDS));
         assertFalse(w.alive());
     }
 

@@ -102,7 +102,7 @@ class FirecrackerClientTest {
                             .faultMessage());
             api.put(Actions.sendCtrlAltDel());
         }
-        assertTrue(fake.awaitEnd(2000));
+        assertTrue(fake.awaitEnd(60_000)); // a latch: ends as soon as the fake has "rebooted"
         assertTrue(console.toString(StandardCharsets.UTF_8).contains("ukernel: app exited with status 0"));
     }
 
