@@ -167,7 +167,7 @@ class FirecrackerBackendTest {
         VmSpec s = new VmSpec("app", kernel, Optional.empty(), Optional.of(disk), 1, 256, List.of(),
                 GuestParams.defaults(), runDir);
         FirecrackerBackend backend = new FirecrackerBackend(Map.of(FirecrackerBackend.ENV_BINARY, bin.toString()),
-                Duration.ofSeconds(20));
+                Duration.ofSeconds(HANG_S));
         FirecrackerApiException e = assertThrows(FirecrackerApiException.class, () -> backend.boot(s, new Lines()));
         assertEquals("Unable to create the block device: no space left", e.faultMessage());
         assertFalse(Files.exists(runDir.resolve("firecracker.sock")));
