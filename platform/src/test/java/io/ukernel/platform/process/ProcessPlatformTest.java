@@ -135,7 +135,7 @@ class ProcessPlatformTest {
                     p.confinement());
             assertTrue(p.confinement().contains(host.root() ? "workers never root" : "kernel's uid (not root)"),
                     p.confinement());
-            assertTrue(p.confinement().contains("seccomp-bpf"), p.confinement());
+            assertTrue(p.confinement().contains("seccomp allow-list"), p.confinement());
         } else {
             assertFalse(p.confined());
             assertTrue(p.confinement().contains("workers will not be started"), p.confinement());
