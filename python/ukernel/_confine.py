@@ -57,7 +57,10 @@ SCOPE_SIGNAL = 1 << 1  # ABI 6
 
 #: Public data a Python program commonly reads, allowed read-only when present.
 DATA_PATHS = ("/etc/ld.so.cache", "/etc/localtime", "/usr/share/zoneinfo", "/etc/ssl/certs",
-              "/usr/share/ca-certificates", "/usr/lib/ssl")
+              "/usr/share/ca-certificates", "/usr/lib/ssl",
+              # compiled locales: the C.UTF-8 the kernel sets lives here on Debian's glibc (not built in before
+              # 2.35), so setlocale(LC_ALL, "") needs it
+              "/usr/lib/locale")
 
 SOCKET_MESSAGE = ("raw sockets are refused in a ukernel worker: use the NET capability "
                   "(ukernel.net_* / asyncio on the kernel loop)")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from _harness import LAUNCHER, TIMEOUT, host_can_confine, make_app, text
+from _harness import LAUNCHER, TIMEOUT, children_of, host_can_confine, make_app, text
 
 # The kernel JVM idles well under 200 MiB; each attack would take it past 1.5 GiB without its bound.
 RSS_BOUND = 1 << 30
@@ -112,7 +112,10 @@ def run_attack(tmp_path, attacker, limits="", env=()):
         console.wait(lambda l: l is not done and console.after(done, l) and text(l).startswith("bystander: "), proc)
         samples = kernel_usage(proc.pid)
         start = console.wait(lambda l: re.search(r"task attacker#\d+ started: pid \d+", text(l)), proc)
-        os.kill(int(re.search(r"pid (\d+)", text(start)).group(1)), signal.SIGUSR1)
+        started = int(re.search(r"pid (\d+)", text(start)).group(1))
+        # With namespaces the kernel's process is the jail's supervisor; the attacker's code runs in its only child.
+        worker = (children_of(started) or [started])[0]
+        os.kill(worker, signal.SIGUSR1)
         proc.wait(timeout=WAIT)
     finally:
         if proc.poll() is None:

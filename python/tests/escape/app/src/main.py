@@ -72,7 +72,9 @@ def read_only(attempt):
 
 HIDDEN = FileNotFoundError if NAMESPACES else PermissionError  # a host path outside the worker's view
 UNWRITABLE = ReadOnlyFileSystem if NAMESPACES else PermissionError
-NO_SUCH_PROCESS = ProcessLookupError if NAMESPACES else PermissionError  # a host pid outside the pid namespace
+# A signal to a host pid: the seccomp allow-list refuses any target but the worker itself (EPERM) before the pid
+# namespace, where the pid names nothing (ESRCH), is asked; either is a refusal.
+NO_SUCH_PROCESS = (ProcessLookupError, PermissionError)
 
 
 def read_etc_passwd():
