@@ -305,6 +305,8 @@ class KernelSelector(_selectors.BaseSelector):
                 else:
                     if self.before_block is not None:
                         self.before_block()
+                        if self.ready_hint:  # a callback came while the loop made its wake-up channel
+                            wait = 0
                     limit = self.max_block
                     if self.can_nudge is None or not self.can_nudge():
                         limit = FLUSH_WAIT if limit is None else min(limit, FLUSH_WAIT)
@@ -320,7 +322,11 @@ class KernelSelector(_selectors.BaseSelector):
         if ready is None:
             if timeout is None or timeout > 0:
                 if self.before_block is not None:
+                    # It may make the loop's wake-up channel (kernel calls): a thread's call_soon_threadsafe that
+                    # came meanwhile found no channel to nudge, so its callback is only in the ready queue.
                     self.before_block()
+                    if self.ready_hint:
+                        timeout = 0
                 limit = self.max_block
                 if limit is not None and (timeout is None or timeout > limit):
                     timeout = limit
