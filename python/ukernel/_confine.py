@@ -192,8 +192,20 @@ def _require_single_thread():
                                "process" % n)
 
 
+_read_paths = {}  # bundle -> the list: computed once per process (the jail's P computes it, its child C reuses it)
+
+
 def read_paths(bundle):
-    """Directories and files the worker may read: the runtime, its libraries, the bundle, public data."""
+    """Directories and files the worker may read: the runtime, its libraries, the bundle, public data. Computed
+    once: the jail needs the list before the view shrinks (``/proc/self/maps`` is gone afterwards), and Landlock
+    then allows exactly what the minimal root binds; recomputing it cost ~2.5 ms of every worker's start."""
+    cached = _read_paths.get(bundle)
+    if cached is None:
+        cached = _read_paths[bundle] = _compute_read_paths(bundle)
+    return list(cached)
+
+
+def _compute_read_paths(bundle):
     candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                   os.path.dirname(os.path.realpath(sys.executable or "/")), bundle]
     candidates += _mapped_dirs()
