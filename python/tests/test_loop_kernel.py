@@ -403,3 +403,76 @@ def test_tls_over_kernel_sockets(app_dir):
             return 0
         """})
     check(run_app(app_dir), "TLS OK TLS")
+
+
+def test_the_first_threadsafe_call_on_a_fresh_loop_wakes_it(app_dir):
+    # The loop makes its wake-up channel just before it first waits; a call_soon_threadsafe made while the channel
+    # is being made (a kernel round trip) found no channel to post to, and the poll then waited with nothing to
+    # end it: to_thread, run_in_executor and asyncio.run's shutdown_default_executor hung. GUARD only bounds such a
+    # hang (the test fails then instead of hanging); it is never reached when the loop works.
+    write_app(app_dir, MANIFEST, {"src/main.py": """
+        import asyncio
+        import threading
+
+        import ukernel
+
+        GUARD = 30
+
+
+        def run_guarded(loop, coro, what):
+            task = asyncio.ensure_future(coro, loop=loop)
+            fired = []
+            guard = loop.call_later(GUARD, lambda: (fired.append(what), task.cancel()))
+            try:
+                return loop.run_until_complete(task)
+            except asyncio.CancelledError:
+                raise AssertionError("%s: the loop was not woken (the call_soon_threadsafe was lost)" % what)
+            finally:
+                guard.cancel()
+
+
+        class CallsWhileTheChannelIsMade(ukernel.KernelEventLoop):
+            # Forces the interleaving: another thread calls call_soon_threadsafe just as the channel is being made.
+            def _setup_wakeup(self):
+                if self._wake_state == 0 and self.woken is not None:
+                    t = threading.Thread(target=self.call_soon_threadsafe, args=(self.woken.set_result, "woken"))
+                    t.start()
+                    t.join()
+                    self.woken = None
+                super()._setup_wakeup()
+
+
+        def forced(i):
+            parked = threading.Event()
+            bystander = threading.Thread(target=parked.wait)  # another thread exists: the loop makes its channel
+            bystander.start()
+            loop = CallsWhileTheChannelIsMade()
+            try:
+                loop.woken = loop.create_future()
+                assert run_guarded(loop, asyncio.shield(loop.woken), "forced %d" % i) == "woken"
+                assert loop._wake_state == 1
+            finally:
+                parked.set()
+                bystander.join()
+                loop.close()
+
+
+        def executors(i):
+            loop = asyncio.new_event_loop()
+            try:
+                assert run_guarded(loop, asyncio.to_thread(lambda: i), "to_thread %d" % i) == i
+                run_guarded(loop, loop.shutdown_default_executor(), "shutdown_default_executor %d" % i)
+            finally:
+                loop.close()
+
+
+        def main():
+            ukernel.cap_acquire("LOG", "IPC")
+            for i in range(5):
+                forced(i)
+            for i in range(30):
+                executors(i)
+            ukernel.info("FIRST WAKE OK")
+            return 0
+        """})
+    check(run_app(app_dir), "FIRST WAKE OK")
