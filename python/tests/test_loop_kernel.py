@@ -476,3 +476,199 @@ def test_the_first_threadsafe_call_on_a_fresh_loop_wakes_it(app_dir):
             return 0
         """})
     check(run_app(app_dir), "FIRST WAKE OK")
+
+
+def test_connection_and_server_arguments_are_checked_before_any_connect_or_bind(app_dir):
+    # Each bad call must fail as asyncio's own BaseEventLoop fails it (its checks come before any I/O, so the
+    # reference is computed in the app by stepping BaseEventLoop's coroutine once), and before the kernel loop
+    # connects: a server counts what it accepted.
+    write_app(app_dir, MANIFEST, {"src/main.py": """
+        import asyncio
+        from asyncio.base_events import BaseEventLoop
+
+        import ukernel
+
+
+        def reference(call):
+            coro = call(BaseEventLoop())
+            try:
+                coro.send(None)
+            except Exception as e:
+                return type(e), str(e)
+            finally:
+                coro.close()
+            raise AssertionError("BaseEventLoop accepted the call")
+
+
+        async def outcome(call):
+            try:
+                result = await call(asyncio.get_running_loop())
+            except Exception as e:
+                return type(e), str(e)
+            raise AssertionError("accepted: %r" % (result,))
+
+
+        async def main():
+            ukernel.cap_acquire("LOG")
+            accepted = []
+            legit = asyncio.get_running_loop().create_future()
+
+            async def handle(reader, writer):
+                accepted.append(1)
+                line = await reader.readline()
+                if line == b"legit\\n" and not legit.done():
+                    legit.set_result(len(accepted))
+                writer.close()
+
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            P = asyncio.Protocol
+            sock = ukernel.KernelSocket()
+            cases = {
+                "ssl without a host": lambda l: l.create_connection(P, "", port, ssl=True),
+                "server_hostname without ssl": lambda l: l.create_connection(P, "127.0.0.1", port,
+                                                                             server_hostname="x"),
+                "handshake timeout without ssl": lambda l: l.create_connection(P, "127.0.0.1", port,
+                                                                               ssl_handshake_timeout=1),
+                "shutdown timeout without ssl": lambda l: l.create_connection(P, "127.0.0.1", port,
+                                                                              ssl_shutdown_timeout=1),
+                "host/port and sock": lambda l: l.create_connection(P, "127.0.0.1", port, sock=sock),
+                "nothing to connect": lambda l: l.create_connection(P),
+                "server ssl=True": lambda l: l.create_server(P, "127.0.0.1", 0, ssl=True),
+                "server handshake timeout": lambda l: l.create_server(P, "127.0.0.1", 0, ssl_handshake_timeout=1),
+                "server shutdown timeout": lambda l: l.create_server(P, "127.0.0.1", 0, ssl_shutdown_timeout=1),
+                "server host/port and sock": lambda l: l.create_server(P, "127.0.0.1", 0, sock=sock),
+                "server nothing": lambda l: l.create_server(P),
+            }
+            wrong = {}
+            for name, call in cases.items():
+                want, got = reference(call), await outcome(call)
+                if want != got:
+                    wrong[name] = (want, got)
+            sock.close()
+            assert not wrong, wrong
+            # Nothing was connected: the first connection the server accepts is this one.
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"legit\\n")
+            assert await asyncio.wait_for(legit, 30) == 1, "the bad calls connected %d times" % (len(accepted) - 1)
+            w.close()
+            server.close()
+            ukernel.info("ARGS OK")
+            return 0
+        """})
+    check(run_app(app_dir), "ARGS OK")
+
+
+def test_empty_resolution_is_an_error_and_asyncio_names_give_the_kernel_loop(app_dir):
+    # An empty or None getaddrinfo answer is OSError (as asyncio says it), not IndexError, TypeError or a server
+    # listening on nothing. In a worker, an app that resets the policy or names asyncio.SelectorEventLoop gets the
+    # kernel's loop (a host loop would listen on nothing: the worker has no network), and a host selector is
+    # refused saying what to use.
+    write_app(app_dir, MANIFEST, {"src/main.py": """
+        import asyncio
+        import selectors
+        import threading
+
+        import ukernel
+
+
+        async def expect_oserror(coro, message):
+            try:
+                result = await coro
+            except OSError as e:
+                assert str(e) == message, (str(e), message)
+                return
+            raise AssertionError("no OSError, got %r" % (result,))
+
+
+        async def empty_answers():
+            loop = asyncio.get_running_loop()
+            for answer in ([], None):
+                async def getaddrinfo(*args, **kwargs):
+                    return answer
+
+                loop.getaddrinfo = getaddrinfo
+                try:
+                    P = asyncio.Protocol
+                    await expect_oserror(loop.create_connection(P, "example.test", 80),
+                                         "getaddrinfo() returned empty list")
+                    await expect_oserror(loop.create_server(P, "127.0.0.1", 0),
+                                         "getaddrinfo('127.0.0.1') returned empty list")
+                    await expect_oserror(loop.create_server(P, ["127.0.0.1", "0.0.0.0"], 0),
+                                         "getaddrinfo('127.0.0.1') returned empty list")
+                finally:
+                    del loop.getaddrinfo
+            # local_addr resolving to nothing
+            real = loop.getaddrinfo
+
+            async def no_local(host, *args, **kwargs):
+                return [] if host == "local.test" else await real(host, *args, **kwargs)
+
+            loop.getaddrinfo = no_local
+            try:
+                await expect_oserror(loop.create_connection(asyncio.Protocol, "127.0.0.1", 80,
+                                                            local_addr=("local.test", 0)),
+                                     "getaddrinfo() returned empty list")
+            finally:
+                del loop.getaddrinfo
+
+
+        async def echo_round_trip():
+            loop = asyncio.get_running_loop()
+
+            async def handle(reader, writer):
+                writer.write(await reader.readline())
+                await writer.drain()
+                writer.close()
+
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            assert server.sockets, "the server listens on nothing"
+            port = server.sockets[0].getsockname()[1]
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"ping\\n")
+            line = await asyncio.wait_for(r.readline(), 30)
+            w.close()
+            server.close()
+            await server.wait_closed()
+            return type(loop).__name__, isinstance(loop, asyncio.SelectorEventLoop), line
+
+
+        def in_a_thread(fn):
+            out = []
+            t = threading.Thread(target=lambda: out.append(fn()))
+            t.start()
+            t.join()
+            assert out, "the thread failed"
+            return out[0]
+
+
+        def main():
+            ukernel.cap_acquire("LOG", "IPC")
+            asyncio.run(empty_answers())
+
+            asyncio.set_event_loop_policy(None)  # back to "asyncio's default policy"
+            name, selector_loop, line = asyncio.run(echo_round_trip())
+            assert name == "KernelEventLoop" and selector_loop and line == b"ping\\n", (name, selector_loop, line)
+
+            def explicit():  # an explicit asyncio.SelectorEventLoop() in a worker thread
+                loop = asyncio.SelectorEventLoop()
+                try:
+                    return loop.run_until_complete(echo_round_trip())
+                finally:
+                    loop.close()
+
+            name, selector_loop, line = in_a_thread(explicit)
+            assert name == "WorkerSelectorEventLoop" and selector_loop and line == b"ping\\n", (name, line)
+            with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+                assert runner.run(echo_round_trip())[2] == b"ping\\n"
+
+            try:
+                asyncio.SelectorEventLoop(selectors.SelectSelector())
+            except ValueError as e:
+                assert "asyncio.new_event_loop()" in str(e), str(e)
+            else:
+                raise AssertionError("a host selector was accepted")
+            ukernel.info("NAMES OK")
+            return 0
+        """})
+    check(run_app(app_dir), "NAMES OK")
