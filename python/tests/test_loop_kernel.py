@@ -567,6 +567,7 @@ def test_empty_resolution_is_an_error_and_asyncio_names_give_the_kernel_loop(app
     write_app(app_dir, MANIFEST, {"src/main.py": """
         import asyncio
         import selectors
+        import socket
         import threading
 
         import ukernel
@@ -583,6 +584,12 @@ def test_empty_resolution_is_an_error_and_asyncio_names_give_the_kernel_loop(app
 
         async def empty_answers():
             loop = asyncio.get_running_loop()
+            try:  # a service name the worker cannot look up: a resolver's error saying what to give instead
+                await loop.create_connection(asyncio.Protocol, "127.0.0.1", "no-such-service-ukernel")
+            except socket.gaierror as e:
+                assert e.errno == socket.EAI_SERVICE and "give the port number" in str(e), repr(e)
+            else:
+                raise AssertionError("an unknown service name was accepted")
             for answer in ([], None):
                 async def getaddrinfo(*args, **kwargs):
                     return answer

@@ -66,6 +66,17 @@ def _check_ssl_socket(sock):
         raise TypeError("Socket cannot be of type SSLSocket")
 
 
+def _service_port(name):
+    """The port of a service name, as the host's resolver would give it; when the worker cannot look it up (its
+    confinement does not let it read the services database), ``socket.gaierror`` saying to give the number."""
+    try:
+        return _socket.getservbyname(name, "tcp")
+    except OSError:
+        raise _socket.gaierror(_socket.EAI_SERVICE, "port %r: a ukernel worker cannot look up service names (no "
+                                                    "services database of the host's); give the port number"
+                               % (name,)) from None
+
+
 def _ip_family(host):
     """AF_INET or AF_INET6 for an IP literal, else None."""
     for af in (_socket.AF_INET, _socket.AF_INET6):
@@ -243,7 +254,7 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
         if port is None:
             port = 0
         elif isinstance(port, str):
-            port = int(port) if port.isdigit() else _socket.getservbyname(port, "tcp")
+            port = int(port) if port.isdigit() else _service_port(port)
         if type == 0:
             type = _socket.SOCK_STREAM
         if host is None:
