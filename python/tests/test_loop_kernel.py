@@ -404,3 +404,279 @@ def test_tls_over_kernel_sockets(app_dir):
             return 0
         """})
     check(run_app(app_dir), "TLS OK TLS")
+
+
+def test_the_first_threadsafe_call_on_a_fresh_loop_wakes_it(app_dir):
+    # The loop makes its wake-up channel just before it first waits; a call_soon_threadsafe made while the channel
+    # is being made (a kernel round trip) found no channel to post to, and the poll then waited with nothing to
+    # end it: to_thread, run_in_executor and asyncio.run's shutdown_default_executor hung. GUARD only bounds such a
+    # hang (the test fails then instead of hanging); it is never reached when the loop works.
+    write_app(app_dir, MANIFEST, {"src/main.py": """
+        import asyncio
+        import threading
+
+        import ukernel
+
+        GUARD = 30
+
+
+        def run_guarded(loop, coro, what):
+            task = asyncio.ensure_future(coro, loop=loop)
+            fired = []
+            guard = loop.call_later(GUARD, lambda: (fired.append(what), task.cancel()))
+            try:
+                return loop.run_until_complete(task)
+            except asyncio.CancelledError:
+                raise AssertionError("%s: the loop was not woken (the call_soon_threadsafe was lost)" % what)
+            finally:
+                guard.cancel()
+
+
+        class CallsWhileTheChannelIsMade(ukernel.KernelEventLoop):
+            # Forces the interleaving: another thread calls call_soon_threadsafe just as the channel is being made.
+            def _setup_wakeup(self):
+                if self._wake_state == 0 and self.woken is not None:
+                    t = threading.Thread(target=self.call_soon_threadsafe, args=(self.woken.set_result, "woken"))
+                    t.start()
+                    t.join()
+                    self.woken = None
+                super()._setup_wakeup()
+
+
+        def forced(i):
+            parked = threading.Event()
+            bystander = threading.Thread(target=parked.wait)  # another thread exists: the loop makes its channel
+            bystander.start()
+            loop = CallsWhileTheChannelIsMade()
+            try:
+                loop.woken = loop.create_future()
+                assert run_guarded(loop, asyncio.shield(loop.woken), "forced %d" % i) == "woken"
+                assert loop._wake_state == 1
+            finally:
+                parked.set()
+                bystander.join()
+                loop.close()
+
+
+        def executors(i):
+            loop = asyncio.new_event_loop()
+            try:
+                assert run_guarded(loop, asyncio.to_thread(lambda: i), "to_thread %d" % i) == i
+                run_guarded(loop, loop.shutdown_default_executor(), "shutdown_default_executor %d" % i)
+            finally:
+                loop.close()
+
+
+        def main():
+            ukernel.cap_acquire("LOG", "IPC")
+            for i in range(5):
+                forced(i)
+            for i in range(30):
+                executors(i)
+            ukernel.info("FIRST WAKE OK")
+            return 0
+        """})
+    check(run_app(app_dir), "FIRST WAKE OK")
+
+
+def test_connection_and_server_arguments_are_checked_before_any_connect_or_bind(app_dir):
+    # Each bad call must fail as asyncio's own BaseEventLoop fails it (its checks come before any I/O, so the
+    # reference is computed in the app by stepping BaseEventLoop's coroutine once), and before the kernel loop
+    # connects: a server counts what it accepted.
+    write_app(app_dir, MANIFEST, {"src/main.py": """
+        import asyncio
+        from asyncio.base_events import BaseEventLoop
+
+        import ukernel
+
+
+        def reference(call):
+            coro = call(BaseEventLoop())
+            try:
+                coro.send(None)
+            except Exception as e:
+                return type(e), str(e)
+            finally:
+                coro.close()
+            raise AssertionError("BaseEventLoop accepted the call")
+
+
+        async def outcome(call):
+            try:
+                result = await call(asyncio.get_running_loop())
+            except Exception as e:
+                return type(e), str(e)
+            raise AssertionError("accepted: %r" % (result,))
+
+
+        async def main():
+            ukernel.cap_acquire("LOG")
+            accepted = []
+            legit = asyncio.get_running_loop().create_future()
+
+            async def handle(reader, writer):
+                accepted.append(1)
+                line = await reader.readline()
+                if line == b"legit\\n" and not legit.done():
+                    legit.set_result(len(accepted))
+                writer.close()
+
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            P = asyncio.Protocol
+            sock = ukernel.KernelSocket()
+            cases = {
+                "ssl without a host": lambda l: l.create_connection(P, "", port, ssl=True),
+                "server_hostname without ssl": lambda l: l.create_connection(P, "127.0.0.1", port,
+                                                                             server_hostname="x"),
+                "handshake timeout without ssl": lambda l: l.create_connection(P, "127.0.0.1", port,
+                                                                               ssl_handshake_timeout=1),
+                "shutdown timeout without ssl": lambda l: l.create_connection(P, "127.0.0.1", port,
+                                                                              ssl_shutdown_timeout=1),
+                "host/port and sock": lambda l: l.create_connection(P, "127.0.0.1", port, sock=sock),
+                "nothing to connect": lambda l: l.create_connection(P),
+                "server ssl=True": lambda l: l.create_server(P, "127.0.0.1", 0, ssl=True),
+                "server handshake timeout": lambda l: l.create_server(P, "127.0.0.1", 0, ssl_handshake_timeout=1),
+                "server shutdown timeout": lambda l: l.create_server(P, "127.0.0.1", 0, ssl_shutdown_timeout=1),
+                "server host/port and sock": lambda l: l.create_server(P, "127.0.0.1", 0, sock=sock),
+                "server nothing": lambda l: l.create_server(P),
+            }
+            wrong = {}
+            for name, call in cases.items():
+                want, got = reference(call), await outcome(call)
+                if want != got:
+                    wrong[name] = (want, got)
+            sock.close()
+            assert not wrong, wrong
+            # Nothing was connected: the first connection the server accepts is this one.
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"legit\\n")
+            assert await asyncio.wait_for(legit, 30) == 1, "the bad calls connected %d times" % (len(accepted) - 1)
+            w.close()
+            server.close()
+            ukernel.info("ARGS OK")
+            return 0
+        """})
+    check(run_app(app_dir), "ARGS OK")
+
+
+def test_empty_resolution_is_an_error_and_asyncio_names_give_the_kernel_loop(app_dir):
+    # An empty or None getaddrinfo answer is OSError (as asyncio says it), not IndexError, TypeError or a server
+    # listening on nothing. In a worker, an app that resets the policy or names asyncio.SelectorEventLoop gets the
+    # kernel's loop (a host loop would listen on nothing: the worker has no network), and a host selector is
+    # refused saying what to use.
+    write_app(app_dir, MANIFEST, {"src/main.py": """
+        import asyncio
+        import selectors
+        import socket
+        import threading
+
+        import ukernel
+
+
+        async def expect_oserror(coro, message):
+            try:
+                result = await coro
+            except OSError as e:
+                assert str(e) == message, (str(e), message)
+                return
+            raise AssertionError("no OSError, got %r" % (result,))
+
+
+        async def empty_answers():
+            loop = asyncio.get_running_loop()
+            try:  # a service name the worker cannot look up: a resolver's error saying what to give instead
+                await loop.create_connection(asyncio.Protocol, "127.0.0.1", "no-such-service-ukernel")
+            except socket.gaierror as e:
+                assert e.errno == socket.EAI_SERVICE and "give the port number" in str(e), repr(e)
+            else:
+                raise AssertionError("an unknown service name was accepted")
+            for answer in ([], None):
+                async def getaddrinfo(*args, **kwargs):
+                    return answer
+
+                loop.getaddrinfo = getaddrinfo
+                try:
+                    P = asyncio.Protocol
+                    await expect_oserror(loop.create_connection(P, "example.test", 80),
+                                         "getaddrinfo() returned empty list")
+                    await expect_oserror(loop.create_server(P, "127.0.0.1", 0),
+                                         "getaddrinfo('127.0.0.1') returned empty list")
+                    await expect_oserror(loop.create_server(P, ["127.0.0.1", "0.0.0.0"], 0),
+                                         "getaddrinfo('127.0.0.1') returned empty list")
+                finally:
+                    del loop.getaddrinfo
+            # local_addr resolving to nothing
+            real = loop.getaddrinfo
+
+            async def no_local(host, *args, **kwargs):
+                return [] if host == "local.test" else await real(host, *args, **kwargs)
+
+            loop.getaddrinfo = no_local
+            try:
+                await expect_oserror(loop.create_connection(asyncio.Protocol, "127.0.0.1", 80,
+                                                            local_addr=("local.test", 0)),
+                                     "getaddrinfo() returned empty list")
+            finally:
+                del loop.getaddrinfo
+
+
+        async def echo_round_trip():
+            loop = asyncio.get_running_loop()
+
+            async def handle(reader, writer):
+                writer.write(await reader.readline())
+                await writer.drain()
+                writer.close()
+
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            assert server.sockets, "the server listens on nothing"
+            port = server.sockets[0].getsockname()[1]
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"ping\\n")
+            line = await asyncio.wait_for(r.readline(), 30)
+            w.close()
+            server.close()
+            await server.wait_closed()
+            return type(loop).__name__, isinstance(loop, asyncio.SelectorEventLoop), line
+
+
+        def in_a_thread(fn):
+            out = []
+            t = threading.Thread(target=lambda: out.append(fn()))
+            t.start()
+            t.join()
+            assert out, "the thread failed"
+            return out[0]
+
+
+        def main():
+            ukernel.cap_acquire("LOG", "IPC")
+            asyncio.run(empty_answers())
+
+            asyncio.set_event_loop_policy(None)  # back to "asyncio's default policy"
+            name, selector_loop, line = asyncio.run(echo_round_trip())
+            assert name == "KernelEventLoop" and selector_loop and line == b"ping\\n", (name, selector_loop, line)
+
+            def explicit():  # an explicit asyncio.SelectorEventLoop() in a worker thread
+                loop = asyncio.SelectorEventLoop()
+                try:
+                    return loop.run_until_complete(echo_round_trip())
+                finally:
+                    loop.close()
+
+            name, selector_loop, line = in_a_thread(explicit)
+            assert name == "WorkerSelectorEventLoop" and selector_loop and line == b"ping\\n", (name, line)
+            with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+                assert runner.run(echo_round_trip())[2] == b"ping\\n"
+
+            try:
+                asyncio.SelectorEventLoop(selectors.SelectSelector())
+            except ValueError as e:
+                assert "asyncio.new_event_loop()" in str(e), str(e)
+            else:
+                raise AssertionError("a host selector was accepted")
+            ukernel.info("NAMES OK")
+            return 0
+        """})
+    check(run_app(app_dir), "NAMES OK")

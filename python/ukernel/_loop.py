@@ -42,7 +42,7 @@ from ._errors import ClosedError, DeniedError, KernelGoneError, WouldBlockError
 from ._selector import KernelSelector
 from ._socket import KernelSocket, ensure_caps
 
-__all__ = ["KernelEventLoop", "KernelEventLoopPolicy", "install", "run", "FALLBACK_WAKE_SLICE",
+__all__ = ["KernelEventLoop", "KernelEventLoopPolicy", "WorkerSelectorEventLoop", "install", "run", "FALLBACK_WAKE_SLICE",
            "FALLBACK_SIGNAL_SLICE"]
 
 # Longest poll while another thread could need to wake the loop and no wake-up channel can be made (seconds);
@@ -57,6 +57,24 @@ _NO_UNIX = "Unix sockets are not available to a ukernel worker; use TCP on kerne
 _NO_UDP = "UDP is reserved in ukernel ABI v1 (net_sendto/net_recvfrom): only TCP endpoints can be created"
 _NO_PIPES = ("pipes and other host file descriptors are not available to a ukernel worker: it reaches resources "
              "only through kernel handles (channels: ukernel.aio.Channel)")
+
+
+def _check_ssl_socket(sock):
+    """asyncio's refusal of an ``ssl.SSLSocket`` (TLS is a transport over a plain socket), before anything else."""
+    ssl = getattr(_base_events, "ssl", None)
+    if ssl is not None and isinstance(sock, ssl.SSLSocket):
+        raise TypeError("Socket cannot be of type SSLSocket")
+
+
+def _service_port(name):
+    """The port of a service name, as the host's resolver would give it; when the worker cannot look it up (its
+    confinement does not let it read the services database), ``socket.gaierror`` saying to give the number."""
+    try:
+        return _socket.getservbyname(name, "tcp")
+    except OSError:
+        raise _socket.gaierror(_socket.EAI_SERVICE, "port %r: a ukernel worker cannot look up service names (no "
+                                                    "services database of the host's); give the port number"
+                               % (name,)) from None
 
 
 def _ip_family(host):
@@ -236,7 +254,7 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
         if port is None:
             port = 0
         elif isinstance(port, str):
-            port = int(port) if port.isdigit() else _socket.getservbyname(port, "tcp")
+            port = int(port) if port.isdigit() else _service_port(port)
         if type == 0:
             type = _socket.SOCK_STREAM
         if host is None:
@@ -308,83 +326,115 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
                             "create_connection/create_server/open_connection, or ukernel.KernelSocket)" % (what, sock))
         return sock
 
-    async def create_connection(self, protocol_factory, host=None, port=None, *, sock=None, family=0, proto=0,
-                                flags=0, local_addr=None, happy_eyeballs_delay=None, interleave=None, **kwargs):
+    async def create_connection(self, protocol_factory, host=None, port=None, *, ssl=None, family=0, proto=0,
+                                flags=0, sock=None, local_addr=None, server_hostname=None,
+                                ssl_handshake_timeout=None, ssl_shutdown_timeout=None, happy_eyeballs_delay=None,
+                                interleave=None):
         """As asyncio's, on a :class:`KernelSocket`: the addresses are tried in turn (no happy eyeballs), a name is
-        resolved by the kernel. The extra keyword arguments (``ssl``, ``server_hostname``, timeouts) are
-        asyncio's."""
+        resolved by the kernel. The arguments are checked first, as asyncio's ``BaseEventLoop`` does (the same
+        exceptions), before anything is resolved or connected."""
+        if server_hostname is not None and not ssl:
+            raise ValueError("server_hostname is only meaningful with ssl")
+        if server_hostname is None and ssl:
+            if not host:
+                raise ValueError("You must set server_hostname when using ssl without a host")
+            server_hostname = host
+        if ssl_handshake_timeout is not None and not ssl:
+            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
+        if ssl_shutdown_timeout is not None and not ssl:
+            raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+        if sock is not None:
+            _check_ssl_socket(sock)
+        connected = False
         if host is not None or port is not None:
             if sock is not None:
                 raise ValueError("host/port and sock can not be specified at the same time")
             infos = await self._ensure_resolved((host, port), family=family, type=_socket.SOCK_STREAM,
                                                 proto=proto, flags=flags, loop=self)
+            if not infos:
+                raise OSError("getaddrinfo() returned empty list")
             laddr_infos = None
             if local_addr is not None:
                 laddr_infos = await self._ensure_resolved(local_addr, family=family, type=_socket.SOCK_STREAM,
                                                           proto=proto, flags=flags, loop=self)
-            exceptions = []
-            for af, _type, _proto, _name, address in infos:
-                candidate = None
-                try:
-                    candidate = KernelSocket(af, client=self._kclient)
-                    candidate.setblocking(False)
-                    if laddr_infos is not None:
-                        for laf, _t, _p, _n, laddr in laddr_infos:
-                            if laf == af:
-                                candidate.bind(laddr)
-                                break
-                        else:
-                            raise OSError(_errno.EADDRNOTAVAIL, "no local address of family %s in %r"
-                                          % (_socket.AddressFamily(af).name, local_addr))
-                    await self.sock_connect(candidate, address)
-                    sock = candidate
-                    break
-                except PermissionError:
-                    if candidate is not None:
-                        candidate.close()
-                    raise  # the manifest's answer is the same for every address: say it as it is
-                except OSError as exc:
-                    exceptions.append(exc)
-                    if candidate is not None:
-                        candidate.close()
-                except BaseException:
-                    if candidate is not None:
-                        candidate.close()
-                    raise
-            if sock is None:
-                if len(exceptions) == 1:
-                    raise exceptions[0]
-                model = str(exceptions[0])
-                if all(str(exc) == model for exc in exceptions):
-                    raise exceptions[0]
-                raise OSError("Multiple exceptions: {}".format(", ".join(str(exc) for exc in exceptions)))
-            if kwargs.get("ssl") and kwargs.get("server_hostname") is None:
-                if not host:
-                    sock.close()
-                    raise ValueError("You must set server_hostname when using ssl without a host")
-                kwargs["server_hostname"] = host
-        elif sock is not None:
+                if not laddr_infos:
+                    raise OSError("getaddrinfo() returned empty list")
+            sock = await self._connect_first(infos, laddr_infos, local_addr)
+            connected = True
+        elif sock is None:
+            raise ValueError("host and port was not specified and no sock specified")
+        else:
             self._kernel_socket(sock, "create_connection")
         try:
-            return await super().create_connection(protocol_factory, sock=sock, **kwargs)
+            return await super().create_connection(protocol_factory, sock=sock, ssl=ssl,
+                                                   server_hostname=server_hostname,
+                                                   ssl_handshake_timeout=ssl_handshake_timeout,
+                                                   ssl_shutdown_timeout=ssl_shutdown_timeout)
         except BaseException:
-            if host is not None or port is not None:
+            if connected:
                 sock.close()
             raise
 
+    async def _connect_first(self, infos, laddr_infos, local_addr):
+        """A connected :class:`KernelSocket` to the first of ``infos`` that accepts, else the connect errors as
+        asyncio raises them."""
+        exceptions = []
+        for af, _type, _proto, _name, address in infos:
+            candidate = None
+            try:
+                candidate = KernelSocket(af, client=self._kclient)
+                candidate.setblocking(False)
+                if laddr_infos is not None:
+                    for laf, _t, _p, _n, laddr in laddr_infos:
+                        if laf == af:
+                            candidate.bind(laddr)
+                            break
+                    else:
+                        raise OSError(_errno.EADDRNOTAVAIL, "no local address of family %s in %r"
+                                      % (_socket.AddressFamily(af).name, local_addr))
+                await self.sock_connect(candidate, address)
+                return candidate
+            except PermissionError:
+                if candidate is not None:
+                    candidate.close()
+                raise  # the manifest's answer is the same for every address: say it as it is
+            except OSError as exc:
+                exceptions.append(exc)
+                if candidate is not None:
+                    candidate.close()
+            except BaseException:
+                if candidate is not None:
+                    candidate.close()
+                raise
+        if len(exceptions) == 1:
+            raise exceptions[0]
+        model = str(exceptions[0])
+        if all(str(exc) == model for exc in exceptions):
+            raise exceptions[0]
+        raise OSError("Multiple exceptions: {}".format(", ".join(str(exc) for exc in exceptions)))
+
     async def create_server(self, protocol_factory, host=None, port=None, *, family=_socket.AF_UNSPEC,
                             flags=_socket.AI_PASSIVE, sock=None, backlog=100, ssl=None, reuse_address=None,
-                            reuse_port=None, start_serving=True, **kwargs):
+                            reuse_port=None, ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+                            start_serving=True):
         """As asyncio's, on :class:`KernelSocket`s bound by the kernel (``net.bind`` must allow the address;
-        ``SO_REUSEADDR`` is the kernel's default). ``host=None`` or ``""`` binds the IPv4 wildcard only."""
+        ``SO_REUSEADDR`` is the kernel's default). ``host=None`` or ``""`` binds the IPv4 wildcard only. The
+        arguments are checked first, as asyncio's ``BaseEventLoop`` does."""
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
+        if ssl_handshake_timeout is not None and ssl is None:
+            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
+        if ssl_shutdown_timeout is not None and ssl is None:
+            raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+        if sock is not None:
+            _check_ssl_socket(sock)
+        tls = {"ssl_handshake_timeout": ssl_handshake_timeout, "ssl_shutdown_timeout": ssl_shutdown_timeout}
         if host is None and port is None:
             if sock is None:
                 raise ValueError("Neither host/port nor sock were specified")
             self._kernel_socket(sock, "create_server")
             return await super().create_server(protocol_factory, sock=sock, backlog=backlog, ssl=ssl,
-                                               start_serving=start_serving, **kwargs)
+                                               start_serving=start_serving, **tls)
         if sock is not None:
             raise ValueError("host/port and sock can not be specified at the same time")
         if host == "" or host is None:
@@ -395,7 +445,10 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
             hosts = list(host)
         infos = []
         for h in hosts:
-            for info in await self.getaddrinfo(h, port, family=family, type=_socket.SOCK_STREAM, flags=flags):
+            found = await self.getaddrinfo(h, port, family=family, type=_socket.SOCK_STREAM, flags=flags)
+            if not found:
+                raise OSError(f"getaddrinfo({h!r}) returned empty list")
+            for info in found:
                 if info not in infos:
                     infos.append(info)
         sockets = []
@@ -418,11 +471,11 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
                     s.close()
         if len(sockets) == 1:
             return await super().create_server(protocol_factory, sock=sockets[0], backlog=backlog, ssl=ssl,
-                                               start_serving=start_serving, **kwargs)
+                                               start_serving=start_serving, **tls)
         for s in sockets:
             s.setblocking(False)
-        server = _base_events.Server(self, sockets, protocol_factory, ssl, backlog,
-                                     kwargs.get("ssl_handshake_timeout"), kwargs.get("ssl_shutdown_timeout"))
+        server = _base_events.Server(self, sockets, protocol_factory, ssl, backlog, ssl_handshake_timeout,
+                                     ssl_shutdown_timeout)
         if start_serving:
             server._start_serving()
             await _tasks.sleep(0)
@@ -472,11 +525,66 @@ class KernelEventLoopPolicy(asyncio.DefaultEventLoopPolicy):
         return KernelEventLoop()
 
 
+class _StandsForSelectorEventLoop(type):
+    """``isinstance(loop, asyncio.SelectorEventLoop)`` keeps its meaning once the name is taken over: true of any
+    selector loop (the kernel's loops made by the policy or ``ukernel.run`` included), as before."""
+
+    def __instancecheck__(cls, obj):
+        if cls is WorkerSelectorEventLoop:
+            return isinstance(obj, _HOST_LOOP)
+        return super().__instancecheck__(obj)
+
+    def __subclasscheck__(cls, sub):
+        if cls is WorkerSelectorEventLoop:
+            return issubclass(sub, _HOST_LOOP)
+        return super().__subclasscheck__(sub)
+
+
+class WorkerSelectorEventLoop(KernelEventLoop, metaclass=_StandsForSelectorEventLoop):
+    """What ``asyncio.SelectorEventLoop`` is in a worker: the kernel's loop, with asyncio's signature. A loop on the
+    host's selectors would find no network there (its ``start_server`` would listen on nothing: asyncio skips the
+    sockets it cannot make), so asking for one with a host selector is refused, saying what to use."""
+
+    def __new__(cls, selector=None):
+        if selector is not None:  # (refused here rather than in __init__: no half-made loop to finalise)
+            raise ValueError(_HOST_SELECTOR % (selector,))
+        return super().__new__(cls)
+
+    def __init__(self, selector=None):
+        super().__init__()
+
+
+_HOST_SELECTOR = ("asyncio.SelectorEventLoop(%r): a ukernel worker's event loop waits on kernel handles (io_poll), "
+                  "which a host selector cannot watch (the worker has no network of its own); call "
+                  "asyncio.SelectorEventLoop() or asyncio.new_event_loop() without a selector (both give the "
+                  "kernel's loop, ukernel.KernelEventLoop)")
+_HOST_LOOP = asyncio.SelectorEventLoop
+_HOST_POLICY = asyncio.DefaultEventLoopPolicy
+
+
 def install():
     """Makes :class:`KernelEventLoop` asyncio's default event loop in this process (``asyncio.run``,
-    ``asyncio.new_event_loop``). Idempotent."""
+    ``asyncio.new_event_loop``). Idempotent. In a worker (the loader asked for it) asyncio's own names also give
+    the kernel's loop: ``asyncio.SelectorEventLoop`` is :class:`WorkerSelectorEventLoop` and
+    ``asyncio.DefaultEventLoopPolicy`` is :class:`KernelEventLoopPolicy`, so that an app that resets the policy
+    (``asyncio.set_event_loop_policy(None)``) or makes its loop by name still runs on the kernel."""
     if not isinstance(_events._event_loop_policy, KernelEventLoopPolicy):
         asyncio.set_event_loop_policy(KernelEventLoopPolicy())
+    from . import _policy
+
+    if _policy.WANTED:
+        _take_over_asyncio_names()
+
+
+def _take_over_asyncio_names():
+    from asyncio import unix_events
+
+    for module in (asyncio, _events, unix_events):
+        for name, host, kernel in (("SelectorEventLoop", _HOST_LOOP, WorkerSelectorEventLoop),
+                                   ("EventLoop", _HOST_LOOP, WorkerSelectorEventLoop),
+                                   ("DefaultEventLoopPolicy", _HOST_POLICY, KernelEventLoopPolicy)):
+            if getattr(module, name, None) is host:
+                setattr(module, name, kernel)
 
 
 def run(main, *, debug=None):

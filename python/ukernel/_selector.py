@@ -302,11 +302,9 @@ class KernelSelector(_selectors.BaseSelector):
             if wait is None or wait > 0:
                 if any(sock._wshut or sock._wclose for sock in self._dirty):
                     wait = 0
+                elif self._prepare_block():
+                    wait = 0
                 else:
-                    if self.before_block is not None:
-                        self.before_block()
-                        if self.ready_hint:  # a callback came while the loop made its wake-up channel
-                            wait = 0
                     limit = self.max_block
                     if self.can_nudge is None or not self.can_nudge():
                         limit = FLUSH_WAIT if limit is None else min(limit, FLUSH_WAIT)
@@ -321,12 +319,8 @@ class KernelSelector(_selectors.BaseSelector):
                 break
         if ready is None:
             if timeout is None or timeout > 0:
-                if self.before_block is not None:
-                    # It may make the loop's wake-up channel (kernel calls): a thread's call_soon_threadsafe that
-                    # came meanwhile found no channel to nudge, so its callback is only in the ready queue.
-                    self.before_block()
-                    if self.ready_hint:
-                        timeout = 0
+                if self._prepare_block():
+                    timeout = 0
                 limit = self.max_block
                 if limit is not None and (timeout is None or timeout > limit):
                     timeout = limit
@@ -337,6 +331,16 @@ class KernelSelector(_selectors.BaseSelector):
                 # The readable sockets are read at once, in one batch, with a poll for the next round.
                 self._fetch(fetch, results)
         return [(k, m) for k, m in results.values()]
+
+    def _prepare_block(self):
+        """Before a poll that may wait: lets the loop make its wake-up channel (``before_block``), then says whether
+        callbacks are already waiting (``ready_hint``), in which case the poll must not wait. Another thread's
+        ``call_soon_threadsafe`` made while the channel was being made (a kernel round trip) found no channel to
+        post to; its callback is in the ready queue, and only this second look sees it. Once the channel exists,
+        a later call posts to it and ends the poll."""
+        if self.before_block is not None:
+            self.before_block()
+        return bool(self.ready_hint)
 
     def _fetch(self, fetch, results):
         """Sends the queued writes and reads ``fetch`` in one batch with a trailing non-waiting poll, whose answer
