@@ -113,6 +113,9 @@ def _c():
         lib = ctypes.CDLL(None, use_errno=True)
         lib.syscall.restype = ctypes.c_long
         lib.prctl.restype = ctypes.c_int
+        lib.mount.restype = ctypes.c_int  # the jail's (_jail.py)
+        lib.umount2.restype = ctypes.c_int
+        lib.sethostname.restype = ctypes.c_int
         _libc = (ctypes, lib)
     return _libc
 

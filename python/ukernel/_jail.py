@@ -40,6 +40,8 @@ Stdlib only (``ctypes``); Linux.
 import os
 import sys
 
+from ._confine import _c, _prctl  # one libc binding for the loader's host calls
+
 # <linux/sched.h>
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -116,24 +118,6 @@ class Jail:
 
 # -- host access ---------------------------------------------------------------------------------------------------
 
-_libc = None
-
-
-def _c():
-    global _libc
-    if _libc is None:
-        import ctypes
-
-        lib = ctypes.CDLL(None, use_errno=True)
-        lib.syscall.restype = ctypes.c_long
-        lib.prctl.restype = ctypes.c_int
-        lib.mount.restype = ctypes.c_int
-        lib.umount2.restype = ctypes.c_int
-        lib.sethostname.restype = ctypes.c_int
-        _libc = (ctypes, lib)
-    return _libc
-
-
 def _fail(what, cls=JailError):
     ctypes, _ = _c()
     err = ctypes.get_errno()
@@ -144,12 +128,6 @@ def _check(result, what):
     if result < 0:
         _fail(what)
     return result
-
-
-def _prctl(option, arg2=0):
-    ctypes, lib = _c()
-    return lib.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(0), ctypes.c_ulong(0),
-                     ctypes.c_ulong(0))
 
 
 def _mount(source, target, fstype, flags, data=None):
