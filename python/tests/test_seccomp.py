@@ -105,6 +105,10 @@ REFERENCE = {
     "rt_tgsigqueueinfo": (0, lambda a: lo(a[0]) == OWN, {OWN}),
     "prctl": (0, lambda a: lo(a[0]) in PRCTL_OK, PRCTL_OK),
     "prlimit64": (0, lambda a: lo(a[0]) in (0, OWN), {0, OWN}),
+    # page-cache eviction and probing of host files: POSIX_FADV_DONTNEED/NOREUSE, RWF_NOWAIT
+    "fadvise64": (3, lambda a: lo(a[3]) not in (4, 5), {0, 1, 2, 3}),
+    "preadv2": (5, lambda a: not lo(a[5]) & 0x8, {0, 0x1, 0x2, 0x4, 0x10}),
+    "pwritev2": (5, lambda a: not lo(a[5]) & 0x8, {0, 0x1, 0x2, 0x4, 0x10}),
 }
 BY_NR = {call.nr: call for call in s.ALLOWED}
 
