@@ -89,7 +89,7 @@ CLONE_FORBIDDEN = (0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x1000000
                    | 0x00002000 | 0x00004000 | 0x00008000 | 0x00800000)  # PTRACE, VFORK, PARENT, UNTRACED
 PRCTL_OK = {2, 3, 7, 15, 16, 21, 23, 30, 37, 39, 0x53564D41}
 IOCTL_OK = {0x5401, 0x540F, 0x5413, 0x541B, 0x5421, 0x5450, 0x5451}
-FCNTL_OK = {0, 1, 2, 3, 4, 5, 6, 7, 36, 37, 38, 1030, 1032, 1033, 1034}
+FCNTL_OK = {0, 1, 2, 3, 4, 1030, 1032, 1033, 1034}  # no record locks: they reach host writers
 
 REFERENCE = {
     "fcntl": (1, lambda a: lo(a[1]) in FCNTL_OK, FCNTL_OK),
@@ -105,6 +105,10 @@ REFERENCE = {
     "rt_tgsigqueueinfo": (0, lambda a: lo(a[0]) == OWN, {OWN}),
     "prctl": (0, lambda a: lo(a[0]) in PRCTL_OK, PRCTL_OK),
     "prlimit64": (0, lambda a: lo(a[0]) in (0, OWN), {0, OWN}),
+    # page-cache eviction and probing of host files: POSIX_FADV_DONTNEED/NOREUSE, RWF_NOWAIT
+    "fadvise64": (3, lambda a: lo(a[3]) not in (4, 5), {0, 1, 2, 3}),
+    "preadv2": (5, lambda a: not lo(a[5]) & 0x8, {0, 0x1, 0x2, 0x4, 0x10}),
+    "pwritev2": (5, lambda a: not lo(a[5]) & 0x8, {0, 0x1, 0x2, 0x4, 0x10}),
 }
 BY_NR = {call.nr: call for call in s.ALLOWED}
 
@@ -231,6 +235,8 @@ def test_attacks_seen_on_main_are_refused_by_the_program():
     assert verdict(T["setsockopt"], 3, 1, 7, 0x1000, 4) == ALLOW  # SO_SNDBUF
     for cmd in (8, 10, 15, 1024, 1026):  # F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY
         assert verdict(T["fcntl"], 3, cmd, 1) == EPERM, cmd
+    for cmd in (5, 6, 7, 36, 37, 38):  # F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW
+        assert verdict(T["fcntl"], 3, cmd, 0x1000) == EPERM, cmd
 
 
 @pytest.mark.parametrize("family", [r[0] for r in s.REFUSED])

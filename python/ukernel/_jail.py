@@ -85,6 +85,10 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 #: Top-level links a merged-/usr system resolves library paths through (ld.so.cache names /lib/x86_64-linux-gnu).
 ROOT_LINKS = ("/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin")
 TMPFS_OPTIONS = b"mode=0755,size=1m,nr_inodes=4096"
+#: RLIMIT_NPROC of a root kernel's worker: its threads (each a host pid, which the pid namespace hides but does not
+#: count). The worker id is its own, so the limit counts exactly its threads; without it one worker could take
+#: every pid of the host (pid_max is 32768 on small hosts) and no host process could fork.
+MAX_THREADS = 1024
 
 
 class JailError(Exception):
@@ -247,6 +251,8 @@ def isolate(bundle, namespaces, worker_id, kernel_fd, kernel_pid, on_child=None)
     if root or jail.namespaces:
         if root and not jail.namespaces:
             _require_readable(bundle, worker_id)
+        if root:  # the worker id is this worker's alone: RLIMIT_NPROC counts its threads and nothing else
+            limit_threads(MAX_THREADS)
         drop_identity(worker_id, worker_id)
     else:
         _check(_prctl(PR_SET_DUMPABLE, 0), "prctl(PR_SET_DUMPABLE)")
@@ -466,6 +472,16 @@ def exit_status(status):
     shell, and Java's ``Process.exitValue``, report for a process killed by a signal)."""
     code = os.waitstatus_to_exitcode(status)
     return code if code >= 0 else 128 - code
+
+
+def limit_threads(n):
+    """``RLIMIT_NPROC`` (soft and hard) at most ``n``: the tasks (threads) of the worker's uid. The hard limit is never
+    raised: a host that already gave less keeps its limit. Without ``CAP_SYS_RESOURCE`` the worker cannot raise it again."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    n = min(n, hard) if hard != resource.RLIM_INFINITY else n
+    resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
 
 
 def drop_identity(uid, gid):

@@ -88,12 +88,21 @@ SOCKET_FILTER_OPTIONS = {"SO_ATTACH_FILTER": 26, "SO_ATTACH_BPF": 50, "SO_ATTACH
 
 # <linux/fcntl.h>: every command on the worker's own descriptors; never F_SETOWN/F_SETOWN_EX/F_SETSIG (SIGIO
 # aimed at another process: a signal the kill rule never sees), F_NOTIFY (dnotify: watching host directories),
-# F_SETLEASE (a lease blocks host processes opening the file).
+# F_SETLEASE (a lease blocks host processes opening the file), nor record locks (F_GETLK/F_SETLK/F_SETLKW and the
+# F_OFD_* forms): every file a worker can open is a host inode (runtime, public data, bundle), and a read lock on
+# one makes host writers that lock it fail or hang (F_GETLK would also name a host lock holder's pid). flock is
+# refused for the same reason.
 FCNTL_COMMANDS = {
-    "F_DUPFD": 0, "F_GETFD": 1, "F_SETFD": 2, "F_GETFL": 3, "F_SETFL": 4, "F_GETLK": 5, "F_SETLK": 6,
-    "F_SETLKW": 7, "F_OFD_GETLK": 36, "F_OFD_SETLK": 37, "F_OFD_SETLKW": 38, "F_DUPFD_CLOEXEC": 1030,
+    "F_DUPFD": 0, "F_GETFD": 1, "F_SETFD": 2, "F_GETFL": 3, "F_SETFL": 4, "F_DUPFD_CLOEXEC": 1030,
     "F_GETPIPE_SZ": 1032, "F_ADD_SEALS": 1033, "F_GET_SEALS": 1034,
 }
+
+
+# <linux/fadvise.h>, <linux/fs.h>: page-cache advice and read flags that reach other processes' cache (every file a
+# worker can open is a host inode): DONTNEED/NOREUSE drop a file's pages from the host's page cache, RWF_NOWAIT
+# tells whether a page is cached (EAGAIN if not): together, the page-cache side channel.
+FADVISE_REFUSED = {"POSIX_FADV_DONTNEED": 4, "POSIX_FADV_NOREUSE": 5}
+RWF_REFUSED = {"RWF_NOWAIT": 0x00000008}
 
 
 # -- argument rules ------------------------------------------------------------------------------------------------
@@ -205,6 +214,22 @@ class Flags(Rule):
         return "`%s` has `%#x` and none of `%#x`" % (self.what, self.required, self.forbidden)
 
 
+class NoBits(Rule):
+    """``args[arg]`` (low 32 bits) has none of the bits of ``bits`` (a name -> bit dict)."""
+
+    def __init__(self, arg, what, bits, note=""):
+        self.arg, self.what, self.bits, self.note = arg, what, dict(bits), note
+
+    def code(self, own_pid):
+        mask = 0
+        for b in self.bits.values():
+            mask |= b
+        return [(BPF_LD_W_ABS, 0, 0, _lo(self.arg)), (BPF_JSET_K, "deny", 0, mask)]
+
+    def text(self):
+        return "`%s` has none of %s" % (self.what, ", ".join("`%s`" % k for k in self.bits))
+
+
 class Null(Rule):
     """``args[arg]`` is 0 (all 64 bits: a NULL pointer)."""
 
@@ -259,9 +284,15 @@ FAMILIES = (
       ("writev", 20), ("pipe", 22), ("dup", 32), ("dup2", 33), ("sendfile", 40),
       ("fcntl", 72, OneOf(1, "cmd", FCNTL_COMMANDS,
                           note="`F_SETOWN`/`F_SETSIG` would aim SIGIO at another process, `F_NOTIFY` watches "
-                               "host directories, `F_SETLEASE` blocks host openers")),
-      ("fsync", 74), ("fdatasync", 75), ("ftruncate", 77), ("fadvise64", 221), ("dup3", 292), ("pipe2", 293),
-      ("preadv", 295), ("pwritev", 296), ("preadv2", 327), ("pwritev2", 328), ("close_range", 436),
+                               "host directories, `F_SETLEASE` blocks host openers, record locks "
+                               "(`F_SETLK`, OFD locks) on host files block host writers")),
+      ("fsync", 74), ("fdatasync", 75), ("ftruncate", 77),
+      ("fadvise64", 221, NoneOf(3, "advice", FADVISE_REFUSED,
+                                note="dropping a host file's pages from the host's page cache")),
+      ("dup3", 292), ("pipe2", 293), ("preadv", 295), ("pwritev", 296),
+      ("preadv2", 327, NoBits(5, "flags", RWF_REFUSED,
+                              note="probing whether a host file's page is cached (the page-cache side channel)")),
+      ("pwritev2", 328, NoBits(5, "flags", RWF_REFUSED, note="the same")), ("close_range", 436),
       ("ioctl", 16, OneOf(1, "request", IOCTL_REQUESTS,
                           note="`TIOCSTI` would type into the host's terminal; device requests reach drivers")))),
     ("files (read-only view)", "open and inspect paths; Landlock decides which (read-only beneath the runtime, the "

@@ -233,6 +233,8 @@ public final class Kernel implements Session, TaskControl {
                 config.manifest().limits());
         t.ifPresent(child -> {
             child.parent(parent);
+            // Its console lines count against the parent's budget: spawning is no way to a fresh one.
+            console.share(child.id(), parent.id(), parent.name());
             // Handle numbers are random (HandleTable): the child learns its initial ones from UKERNEL_HANDLES.
             StringBuilder numbers = new StringBuilder();
             handles.forEach(h -> numbers.append(numbers.isEmpty() ? "" : ",")

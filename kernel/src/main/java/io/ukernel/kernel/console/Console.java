@@ -40,6 +40,13 @@ public final class Console implements AutoCloseable {
     private final boolean debug;
     /** Per task id: its output and audit budgets. */
     private final Map<Integer, LineBudget[]> budgets = new HashMap<>();
+    /**
+     * Spawned task id -> the task whose budgets it writes within (its declared ancestor). A fresh budget per
+     * spawned task would let a task multiply its own by spawning children that write their burst and exit.
+     */
+    private final Map<Integer, Integer> owners = new HashMap<>();
+    /** Owners that are gone but whose budgets spawned tasks still use. */
+    private final java.util.Set<Integer> goneOwners = new java.util.HashSet<>();
     private boolean closed;
 
     private Console(KernelClock clock, LineFormat format, ConsoleLimits limits, PrintStream terminal,
@@ -145,24 +152,55 @@ public final class Console implements AutoCloseable {
         });
     }
 
-    /** Reports the pending counts of one task at once (it exited: nothing of it comes later). */
+    /** Reports the pending counts of one task (of the budget it writes within) at once: it exited. */
     public synchronized void reportSuppressed(int taskId) {
-        LineBudget[] kinds = budgets.get(taskId);
+        int owner = owner(taskId);
+        LineBudget[] kinds = budgets.get(owner);
         if (kinds != null) {
             long now = clock.monotonicNs();
             for (int k = 0; k < kinds.length; k++) {
-                report(kinds[k], taskId, k, now, true);
+                report(kinds[k], owner, k, now, true);
             }
         }
     }
 
     /**
+     * Makes the spawned task {@code childId} write within the budgets of {@code parentId} (and so of the parent's
+     * own owner): a task and everything it spawns share one budget, as its messages in flight stay charged to it.
+     */
+    public synchronized void share(int childId, int parentId, String parentName) {
+        int owner = owner(parentId);
+        budgets(owner, owner == parentId ? parentName : null, clock.monotonicNs());
+        owners.put(childId, owner);
+    }
+
+    /**
      * Drops a task's budgets once it is gone for good (not restarting: a restarted task keeps its id and its
-     * budget, so a crash loop cannot refill it), after reporting what they still count.
+     * budget, so a crash loop cannot refill it), after reporting what they still count. Budgets that spawned tasks
+     * still write within stay until the last of them is gone (else each would find a fresh one).
      */
     public synchronized void forget(int taskId) {
         reportSuppressed(taskId);
-        budgets.remove(taskId);
+        Integer owner = owners.remove(taskId);
+        int o = owner == null ? taskId : owner;
+        if (owner == null) {
+            goneOwners.add(taskId);
+        }
+        if (goneOwners.contains(o) && !owners.containsValue(o)) {
+            goneOwners.remove(o);
+            budgets.remove(o);
+        }
+    }
+
+    private int owner(int taskId) {
+        return owners.getOrDefault(taskId, taskId);
+    }
+
+    private LineBudget[] budgets(int owner, String task, long now) {
+        return budgets.computeIfAbsent(owner, id -> new LineBudget[] {
+                new LineBudget(rate(OUTPUT), limits.reportIntervalNs(), task, now),
+                new LineBudget(rate(AUDIT), limits.reportIntervalNs(), task, now),
+                new LineBudget(rate(DEBUG_AUDIT), limits.reportIntervalNs(), task, now)});
     }
 
     private synchronized void limited(int kind, String task, int taskId, Level level, String event, String text) {
@@ -170,12 +208,11 @@ public final class Console implements AutoCloseable {
             return;
         }
         long now = clock.monotonicNs();
-        LineBudget budget = budgets.computeIfAbsent(taskId, id -> new LineBudget[] {
-                new LineBudget(rate(OUTPUT), limits.reportIntervalNs(), task, now),
-                new LineBudget(rate(AUDIT), limits.reportIntervalNs(), task, now),
-                new LineBudget(rate(DEBUG_AUDIT), limits.reportIntervalNs(), task, now)})[kind];
-        boolean admitted = budget.admit(task, now, text.length());
-        report(budget, taskId, kind, now, false);
+        int owner = owner(taskId);
+        LineBudget budget = budgets(owner, task, now)[kind];
+        // A shared budget keeps its owner's name: its reports speak for the owner's id.
+        boolean admitted = budget.admit(owner == taskId ? task : budget.task(), now, text.length());
+        report(budget, owner, kind, now, false);
         if (admitted) {
             emit(line(task, taskId, level, event, text));
         }

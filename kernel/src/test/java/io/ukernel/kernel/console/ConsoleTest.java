@@ -189,6 +189,37 @@ class ConsoleTest {
     }
 
     @Test
+    void share_spawnedTasks_writeWithinTheirParentsBudget_evenAfterTheParentIsGone(@TempDir Path dir)
+            throws Exception {
+        Path log = dir.resolve("console.log");
+        try (Console c = Console.open(new FakeClock(), LineFormat.TEXT, SMALL, null, log, false)) {
+            c.output("parent", 2, Level.OUT, null, "parent line");
+            for (int child = 10; child < 14; child++) {
+                c.share(child, 2, "parent");
+                c.share(child + 10, child, "child"); // a grandchild: still the parent's budget
+                for (int i = 0; i < 5; i++) {
+                    c.output("child", child, Level.OUT, null, "child line");
+                    c.output("grandchild", child + 10, Level.OUT, null, "grandchild line");
+                }
+                c.forget(child + 10);
+                c.forget(child);
+            }
+            c.share(30, 2, "parent");
+            c.forget(2); // the parent is gone, its child is not: the child keeps the (spent) budget
+            c.output("late", 30, Level.OUT, null, "late line");
+            c.forget(30);
+        }
+        String all = Files.readString(log);
+        long shown = all.lines().filter(l -> l.endsWith(" line")).count();
+        assertEquals(5, shown, "one burst of 5 for the whole tree:\n" + all);
+        // every dropped line counted once, in the owner's name: 1 + 4 × 10 + 1 written, 5 shown
+        long suppressed = all.lines().filter(l -> l.contains(" of this task suppressed"))
+                .peek(l -> assertTrue(l.contains("parent#2 WARN  ukernel: "), l))
+                .mapToLong(l -> Long.parseLong(l.split("ukernel: ", 2)[1].split(" ", 2)[0])).sum();
+        assertEquals(37, suppressed, all);
+    }
+
+    @Test
     void debugAuditLines_haveTheirOwnBudget_andCannotCrowdOutDenials(@TempDir Path dir) throws Exception {
         Path log = dir.resolve("console.log");
         try (Console c = Console.open(new FakeClock(), LineFormat.TEXT, SMALL, null, log, true)) {
