@@ -438,6 +438,19 @@ WORKLOADS = {
         resource.getrusage(resource.RUSAGE_SELF), os.times(), os.uname(), os.getcwd(), os.listdir(".")
         os.cpu_count(), os.getpid(), os.getppid(), os.getuid(), os.isatty(0), locale.setlocale(locale.LC_ALL, "")
     """,
+    "devices by name (os.devnull, /dev/urandom)": """
+        import os
+        with open("/dev/urandom", "rb") as f:
+            assert len(f.read(16)) == 16
+        with open(os.devnull, "w") as f:
+            f.write("discarded")
+        try:
+            open("/dev/zero", "w")
+        except PermissionError:
+            pass
+        else:
+            raise AssertionError("/dev/zero opened for writing")
+    """,
     "tempfile (refused: no write)": """
         import tempfile
         try:

@@ -62,6 +62,12 @@ DATA_PATHS = ("/etc/ld.so.cache", "/etc/localtime", "/usr/share/zoneinfo", "/etc
               # 2.35), so setlocale(LC_ALL, "") needs it
               "/usr/lib/locale")
 
+#: The devices a Python program opens by name (``os.devnull``, libraries reading ``/dev/urandom`` directly) and
+#: the rights Landlock gives each; the jail binds the same four into the minimal root. Landlock handles ioctl on
+#: devices (ABI >= 5) and no rule grants it, so opening one gives no driver requests.
+DEVICES = {"/dev/null": FS_READ_FILE | FS_WRITE_FILE, "/dev/zero": FS_READ_FILE, "/dev/random": FS_READ_FILE,
+           "/dev/urandom": FS_READ_FILE}
+
 SOCKET_MESSAGE = ("raw sockets are refused in a ukernel worker: use the NET capability "
                   "(ukernel.net_* / asyncio on the kernel loop)")
 MAX_MESSAGES = 50
@@ -316,6 +322,17 @@ def _landlock(abi, paths, report):
             finally:
                 os.close(fd)
             report.read_paths.append(p)
+        for dev, rights in DEVICES.items():
+            try:
+                fd = os.open(dev, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                rule = PathBeneath(rights, fd)
+                _check(_syscall(SYS_LANDLOCK_ADD_RULE, int(ruleset), LANDLOCK_RULE_PATH_BENEATH,
+                                ctypes.byref(rule), 0), "landlock_add_rule(%s)" % dev)
+            finally:
+                os.close(fd)
         _check(_syscall(SYS_LANDLOCK_RESTRICT_SELF, int(ruleset), LANDLOCK_RESTRICT_SELF_TSYNC if abi >= 8 else 0),
                "landlock_restrict_self")
     finally:
@@ -400,6 +417,9 @@ def install_messages(paths):
             path, _, flags = args if len(args) == 3 else (args[0], None, 0)
             if isinstance(path, int):
                 return
+            rights = DEVICES.get(path if isinstance(path, str) else os.fsdecode(path))
+            if rights is not None and (rights & FS_WRITE_FILE or not flags & write_flags):
+                return  # a device Landlock lets the worker open this way (os.devnull, /dev/urandom)
             if flags & write_flags:
                 _say("%s: the worker's filesystem is read-only; write files through the IO capability "
                      "(ukernel.io_open on a preopen with mode = \"rw\")" % _call("open", path))

@@ -40,7 +40,7 @@ Stdlib only (``ctypes``); Linux.
 import os
 import sys
 
-from ._confine import _c, _prctl  # one libc binding for the loader's host calls
+from ._confine import DEVICES as _DEVICE_RIGHTS, _c, _prctl  # one libc binding for the loader's host calls
 
 # <linux/sched.h>
 CLONE_NEWNS = 0x00020000
@@ -81,7 +81,7 @@ WORKER_ID_MAX = 4_294_967_294
 
 NAMESPACES = ("mount", "pid", "ipc", "net", "uts")
 HOSTNAME = b"ukernel"
-DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
+DEVICES = tuple(_DEVICE_RIGHTS)  # the devices Landlock lets the worker open (_confine.DEVICES)
 #: Top-level links a merged-/usr system resolves library paths through (ld.so.cache names /lib/x86_64-linux-gnu).
 ROOT_LINKS = ("/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin")
 TMPFS_OPTIONS = b"mode=0755,size=1m,nr_inodes=4096"

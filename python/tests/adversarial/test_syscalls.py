@@ -110,8 +110,7 @@ class Attack:
             self.workers = [p for p in process_tree(kernel)[1:] if alive(p)]
             self.texts = run.texts("main")
             self.console = "\n".join(run.texts())
-            run.proc.kill()  # kill -9 of the kernel
-            run.proc.wait(120)
+            os.kill(kernel, signal.SIGKILL)  # kill -9 of the kernel JVM (not the launcher, which may not have exec'd it)
         finally:
             run.stop()
             self.bystander.stdin.close()
