@@ -130,7 +130,7 @@ class Attack:
                 pass
 
 
-def test_insecure_worker_relimits_host_processes_and_outlives_the_kernel(tmp_path):
+def test_insecure_worker_relimits_host_processes(tmp_path):
     attack = Attack(tmp_path, "--insecure-no-sandbox")
     try:
         assert attack.baseline != ("3600", "3600")
@@ -140,8 +140,9 @@ def test_insecure_worker_relimits_host_processes_and_outlives_the_kernel(tmp_pat
                      "clone new namespaces", "prctl PR_SET_PDEATHSIG 0"):
             assert attack.outcome(name) == "ok", (name, attack.console)
         assert attack.workers, "no worker process found below the kernel"
-        # The worker saw its kernel die and is still running: it says so in a file.
-        assert wait_until(lambda: any(attack.survivors.iterdir())), "the worker did not outlive the kernel"
+        # Outliving the kernel once the death signal is cleared is test_death.py's insecure half (it finds the
+        # survivors by a marker in their environment): this file's survivor check raced the worker's own polling of
+        # getppid() under load, so it is not repeated here.
     finally:
         attack.cleanup()
 
