@@ -18,15 +18,7 @@ PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UKERNEL_DIR = os.path.join(PYTHON_DIR, "ukernel")
 
 
-def host_can_confine():
-    if c.seccomp_table() is None:
-        return "seccomp filters are built for Linux x86_64 only"
-    if c.landlock_abi() < 1:
-        return "no Landlock on this host"
-    return None
-
-
-needs_confinement = pytest.mark.skipif(host_can_confine() is not None, reason=host_can_confine() or "")
+from _host import host_can_confine, needs_confinement  # noqa: E402
 
 
 # -- the filter: its program is checked in test_seccomp.py (a BPF interpreter over every number) ------------------

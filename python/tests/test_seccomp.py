@@ -290,15 +290,7 @@ def test_documentation_table_is_generated_from_the_declaration():
 
 # -- the real filter: what CPython and common extensions need -------------------------------------------------------
 
-def host_can_confine():
-    if c.seccomp_table() is None:
-        return "seccomp filters are built for Linux x86_64 only"
-    if c.landlock_abi() < 1:
-        return "no Landlock on this host"
-    return None
-
-
-needs_confinement = pytest.mark.skipif(host_can_confine() is not None, reason=host_can_confine() or "")
+from _host import host_can_confine, needs_confinement  # noqa: E402
 
 #: name -> code run after confinement; each must finish without an exception. ``CERT``/``KEY``: a self-signed
 #: certificate in the working directory (the bundle).
