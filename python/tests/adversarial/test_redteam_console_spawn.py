@@ -67,5 +67,8 @@ def test_spawned_tasks_write_within_their_parents_budget(tmp_path):
     suppressed = sum(int(m[1]) for m in (SUPPRESSED.search(l["msg"]) for l in run.events("console.suppressed")) if m)
     assert len(flood) + suppressed == CHILDREN * LINES, (len(flood), suppressed)  # nothing silently lost
     span = flood[-1]["t"] - flood[0]["t"]
-    assert len(flood) <= OUTPUT_BURST + OUTPUT_RATE * span + 1, \
+    # One shared budget shows about one burst plus the rate over the span; six budgets would show all 30 000. The
+    # bound allows a whole second burst, so the lines' console timestamps (taken after admission, on a loaded
+    # machine) can never make it fail when the budget is shared.
+    assert len(flood) <= 2 * OUTPUT_BURST + OUTPUT_RATE * span, \
         "%d lines in %.2f s: the children's budgets added up\n%s" % (len(flood), span, run.explain()[-3000:])
