@@ -118,6 +118,36 @@ class PipelineEndToEndTest {
     }
 
     @Test
+    void sigterm_workerShutdownOutputReachesTheConsole_andItsCleanExitIsTheRunStatus(@TempDir Path tmp)
+            throws Exception {
+        Path app = tmp.resolve("app");
+        assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "app", "--dir", app.toString()).exit());
+        Files.writeString(app.resolve("src/main.py"), """
+                import asyncio, signal, sys
+
+                async def main():
+                    stop = asyncio.Event()
+                    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+                    print("ready", flush=True)
+                    await stop.wait()
+                    for i in range(3):
+                        print(f"draining {i}", flush=True)
+                        print(f"closing {i}", file=sys.stderr, flush=True)
+                    return 0
+                """);
+        Process run = ukernel(app, "run");
+        awaitLog(app.resolve("logs/console.log"), "OUT   ready", HANG_S);
+        run.destroy(); // SIGTERM: the worker's own shutdown path prints, then ends cleanly
+        String terminal = waitFor(run, app, HANG_S);
+        assertEquals(0, run.exitValue(), "a worker that handles SIGTERM and exits 0 makes the run exit 0\n" + terminal);
+        for (int i = 0; i < 3; i++) {
+            assertTrue(terminal.contains("main#1 OUT   draining " + i), terminal);
+            assertTrue(terminal.contains("main#1 ERR   closing " + i), terminal);
+        }
+        assertFalse(terminal.contains("lost the worker's"), terminal);
+    }
+
+    @Test
     void killingTheKernel_takesItsWorkerWithIt(@TempDir Path tmp) throws Exception {
         Path app = tmp.resolve("app");
         assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "app", "--dir", app.toString()).exit());

@@ -283,7 +283,9 @@ public final class ProcessPlatform implements Platform {
 
         @Override
         public void terminate() {
-            process.destroy();
+            // Through the handle, not Process.destroy(): that also closes our ends of the worker's pipes, so
+            // everything it prints while shutting down would be lost and its next write would fail (EPIPE).
+            process.toHandle().destroy();
         }
 
         @Override
@@ -291,7 +293,7 @@ public final class ProcessPlatform implements Platform {
             // C first: the init of the worker's pid namespace, whose end kills every process in it, whatever
             // death signal they set.
             process.children().forEach(ProcessHandle::destroyForcibly);
-            process.destroyForcibly();
+            process.toHandle().destroyForcibly();
         }
 
         @Override
