@@ -1,6 +1,7 @@
 package io.ukernel.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.InputStream;
@@ -147,6 +148,17 @@ class MicrovmEndToEndTest {
         assertTrue(lines.stream().anyMatch(l -> l.equals("ukernel: app exited with status 0")), log);
         assertTrue(log.contains("reboot: Power down"), "the guest powered the VM off:\n" + log);
         assertTrue(out.contains("heartbeat 3"), "the console reaches the terminal too");
+
+        // Nothing outlives its supervisor: SIGKILL of the run (no shutdown hook runs) takes the VM with it.
+        terminal = tmp.resolve("killed.out");
+        Process killed = ukernel(app, terminal, Map.of(), "run", "--vmm", "qemu", "-e", "HEARTBEATS=100000");
+        awaitLog(terminal, "heartbeat 1 ", 150, killed);
+        ProcessHandle qemu = killed.toHandle().descendants()
+                .filter(h -> h.info().command().map(c -> c.endsWith("qemu-system-x86_64")).orElse(false))
+                .findFirst().orElseThrow(() -> new AssertionError("no QEMU process under the run"));
+        killed.destroyForcibly();
+        qemu.onExit().get(120, TimeUnit.SECONDS);
+        assertFalse(qemu.isAlive(), "QEMU outlived the run it belonged to");
     }
 
     @Test

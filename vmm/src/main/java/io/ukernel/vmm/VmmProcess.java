@@ -21,6 +21,7 @@ import java.util.function.Consumer;
  * the guest cleanly, and not the VMM, which would end the VM at once.
  */
 public final class VmmProcess {
+    private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
     private final Process process;
     private final CountDownLatch drained = new CountDownLatch(2);
 
@@ -37,6 +38,13 @@ public final class VmmProcess {
         List<String> cmd = new ArrayList<>();
         if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
             cmd.add("/usr/bin/setsid");
+        }
+        // Nothing outlives its supervisor: when the JVM dies, even by SIGKILL (no shutdown hook runs), the host
+        // kernel sends the VMM SIGKILL (PR_SET_PDEATHSIG, kept across exec). setpriv sets it and execs the VMM
+        // without forking. The death signal follows the thread that started the VMM, which is the run's own
+        // thread for its whole life.
+        if (Files.isExecutable(SETPRIV)) {
+            cmd.addAll(List.of(SETPRIV.toString(), "--pdeathsig", "KILL", "--"));
         }
         cmd.addAll(command);
         Process p = new ProcessBuilder(cmd).start();
@@ -73,7 +81,7 @@ public final class VmmProcess {
         return process;
     }
 
-    /** Its pid (the VMM's own: {@code setsid} execs it without forking). */
+    /** Its pid (the VMM's own: {@code setsid} and {@code setpriv} exec it without forking). */
     public long pid() {
         return process.pid();
     }
