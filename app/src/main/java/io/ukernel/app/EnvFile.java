@@ -64,34 +64,58 @@ public final class EnvFile {
     }
 
     /**
-     * Parses {@code -e KEY=VALUE} options with the rules of the file (quotes allowed; no {@code export}).
+     * Parses {@code -e KEY=VALUE} options with the rules of the file (quotes allowed; no {@code export}). A bare
+     * {@code -e KEY} takes the value {@code KEY} has in {@code hostEnv} (the caller's environment), as docker does.
      *
      * @return the settings in order; a later key replaces an earlier one
-     * @throws EnvFileException naming the option for a malformed one
+     * @throws EnvFileException naming the option for a malformed one, or a bare KEY that {@code hostEnv} lacks
      */
-    public static Map<String, String> parseOptions(List<String> options) throws EnvFileException {
+    public static Map<String, String> parseOptions(List<String> options, Map<String, String> hostEnv)
+            throws EnvFileException {
         Map<String, String> out = new LinkedHashMap<>();
         for (String option : options) {
-            out.putAll(Map.ofEntries(parseOption(option)));
+            out.putAll(Map.ofEntries(parseOption(option, hostEnv)));
         }
         return Collections.unmodifiableMap(out);
     }
 
     /**
-     * Parses one {@code KEY=VALUE} option.
+     * Parses one {@code KEY=VALUE} or bare {@code KEY} option.
      *
      * @throws EnvFileException naming the option if it is malformed
      */
-    public static Map.Entry<String, String> parseOption(String option) throws EnvFileException {
+    public static Map.Entry<String, String> parseOption(String option, Map<String, String> hostEnv)
+            throws EnvFileException {
         String source = "-e \"" + option + "\"";
-        if (option.strip().startsWith("export ")) {
+        String stripped = option.strip();
+        if (stripped.startsWith("export ")) {
             throw new EnvFileException(source, 0, "write KEY=VALUE without \"export\"");
         }
+        if (stripped.indexOf('=') < 0 && KEY.matcher(stripped).matches()) {
+            String value = hostEnv.get(stripped);
+            if (value == null) {
+                throw new EnvFileException(source, 0, stripped + " is not set in this environment: export it first, "
+                        + "or write -e " + stripped + "=VALUE");
+            }
+            return Map.entry(stripped, value);
+        }
         try {
-            return assignment(option.strip());
+            return assignment(stripped);
         } catch (IllegalArgumentException e) {
             throw new EnvFileException(source, 0, e.getMessage());
         }
+    }
+
+    /**
+     * Reads a settings file the user named explicitly: unlike {@link #parse}, a missing file is an error.
+     *
+     * @throws EnvFileException naming the file if it does not exist or a line is malformed
+     */
+    public static Map<String, String> parseRequired(Path file) throws EnvFileException, IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new EnvFileException(file.toString(), 0, "no such file");
+        }
+        return parse(file);
     }
 
     private static Map.Entry<String, String> assignment(String line) {

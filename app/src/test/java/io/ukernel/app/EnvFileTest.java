@@ -73,9 +73,28 @@ class EnvFileTest {
 
     @Test
     void parseOptions_sameRules() throws Exception {
-        assertEquals(Map.of("A", "1", "B", "x y"), EnvFile.parseOptions(List.of("A=1", "B='x y'")));
-        EnvFileException e = assertThrows(EnvFileException.class, () -> EnvFile.parseOptions(List.of("A-B=1")));
+        assertEquals(Map.of("A", "1", "B", "x y"), EnvFile.parseOptions(List.of("A=1", "B='x y'"), Map.of()));
+        EnvFileException e = assertThrows(EnvFileException.class,
+                () -> EnvFile.parseOptions(List.of("A-B=1"), Map.of()));
         assertTrue(e.getMessage().startsWith("-e \"A-B=1\": invalid name"), e.getMessage());
-        assertThrows(EnvFileException.class, () -> EnvFile.parseOption("NOVALUE"));
+    }
+
+    @Test
+    void parseOptions_bareKey_takesTheCallersValue_andSaysWhatToDoWhenItIsUnset() throws Exception {
+        assertEquals(Map.of("TOKEN", "s3cret", "A", "1"),
+                EnvFile.parseOptions(List.of("TOKEN", "A=1"), Map.of("TOKEN", "s3cret")));
+        EnvFileException e = assertThrows(EnvFileException.class,
+                () -> EnvFile.parseOption("NOVALUE", Map.of("OTHER", "x")));
+        assertTrue(e.getMessage().contains("NOVALUE is not set in this environment")
+                && e.getMessage().contains("-e NOVALUE=VALUE"), e.getMessage());
+        // not a name: still the KEY=VALUE rule's message
+        assertTrue(assertThrows(EnvFileException.class, () -> EnvFile.parseOption("no value", Map.of()))
+                .getMessage().contains("expected KEY=VALUE"));
+    }
+
+    @Test
+    void parseRequired_missingFileIsAnError(@TempDir Path dir) {
+        EnvFileException e = assertThrows(EnvFileException.class, () -> EnvFile.parseRequired(dir.resolve("prod.env")));
+        assertTrue(e.getMessage().endsWith("prod.env: no such file"), e.getMessage());
     }
 }

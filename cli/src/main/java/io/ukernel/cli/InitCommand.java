@@ -4,6 +4,7 @@ import io.ukernel.app.ManifestParser;
 import io.ukernel.app.ProjectTemplate;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -79,8 +80,27 @@ public final class InitCommand implements Callable<Integer> {
         String row = "  %-" + Math.max(run.length(), logs.length()) + "s   %s%n";
         out.printf(row, run, "build and run it (Ctrl-C stops it)");
         out.printf(row, logs, "follow its console from another terminal");
+        String launcher = System.getenv("UKERNEL_LAUNCHER");
+        if (launcher != null && !onPath("ukernel", System.getenv("PATH"))) {
+            out.println();
+            out.println("`ukernel` is not on your PATH yet: link the launcher into a directory that is, e.g.");
+            out.println("  ln -s " + shellQuote(launcher) + " /usr/local/bin/ukernel");
+        }
         out.flush();
         return 0;
+    }
+
+    /** Whether an executable {@code name} is found on {@code path} (a PATH value; null means empty). */
+    static boolean onPath(String name, String path) {
+        if (path == null) {
+            return false;
+        }
+        for (String dir : path.split(java.io.File.pathSeparator)) {
+            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, name))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The path as the user would type it: relative to the working directory when inside it. */

@@ -74,6 +74,15 @@ final class MicrovmRun {
                 throw new UserError(e.getMessage());
             }
         }
+        // Everything the user typed is checked before QEMU is looked for and the image packed (which can take a
+        // minute): a typo in --memory or -e must not cost a pack first.
+        int memoryMib = memoryMib(cmd.memory);
+        try {
+            VmSpec.checkResources(cmd.cpus, memoryMib);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+        Map<String, String> environment = RunCommand.environment(app, cmd.envFiles, cmd.env);
         Map<String, String> hostEnv = System.getenv();
         boolean firecracker = vmm.equals("firecracker");
         VmmBackend backend = firecracker ? new FirecrackerBackend(hostEnv, Duration.ofSeconds(5))
@@ -96,12 +105,12 @@ final class MicrovmRun {
             net = Optional.of(firecracker ? Optional.ofNullable(hostEnv.get("UKERNEL_FC_NET")).map(NetConfig::parse)
                     .orElse(FIRECRACKER_NET) : NetConfig.QEMU_USER);
         }
-        GuestParams params = new GuestParams(environment(app), (long) (cmd.graceSeconds * 1000), cmd.logFormat,
+        GuestParams params = new GuestParams(environment, (long) (cmd.graceSeconds * 1000), cmd.logFormat,
                 cmd.debug, net, firecracker ? GuestParams.Halt.REBOOT : GuestParams.Halt.POWEROFF, cmd.insecureNoSandbox);
         Path runDir = Files.createTempDirectory("ukvm-");
         VmSpec spec;
         try {
-            spec = new VmSpec(name, boot.kernel(), boot.initrd(), boot.drive(), cmd.cpus, memoryMib(cmd.memory),
+            spec = new VmSpec(name, boot.kernel(), boot.initrd(), boot.drive(), cmd.cpus, memoryMib,
                     ports, params, runDir);
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
@@ -242,17 +251,6 @@ final class MicrovmRun {
                     + " (with --kernel PATH or " + io.ukernel.vmm.image.GuestKernel.ENV + ")");
         }
         return new Boot(kernel, Optional.of(img), Optional.empty());
-    }
-
-    private Map<String, String> environment(Path app) throws UserError, IOException {
-        Map<String, String> vars = new LinkedHashMap<>();
-        try {
-            vars.putAll(EnvFile.parse(cmd.envFile != null ? cmd.envFile : app.resolve("env/ukernel.env")));
-            vars.putAll(EnvFile.parseOptions(cmd.env));
-        } catch (EnvFileException e) {
-            throw new UserError(e.getMessage(), e);
-        }
-        return vars;
     }
 
     /** {@code 512}, {@code 512M}, {@code 1G} → MiB. */

@@ -51,7 +51,8 @@ import sun.misc.Signal;
             "  ukernel run examples/hello -e HEARTBEATS=3",
             "  ukernel run --log-format json       one JSON object per console line",
             "  ukernel run --insecure-no-sandbox   workers unconfined (the banner says so)",
-            "  ukernel run --env-file prod.env --grace 10"
+            "  ukernel run --env-file prod.env --grace 10",
+            "  ukernel run -e API_TOKEN            pass this shell's API_TOKEN to the workers"
         })
 public final class RunCommand implements Callable<Integer> {
     @Spec
@@ -60,13 +61,15 @@ public final class RunCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "The app directory (default: .)")
     Path dir = Path.of(".");
 
-    @Option(names = {"-e", "--env"}, paramLabel = "KEY=VALUE",
-            description = "Set an environment variable for the workers (repeatable; overrides env/ukernel.env).")
+    @Option(names = {"-e", "--env"}, paramLabel = "KEY[=VALUE]",
+            description = "Set an environment variable for the workers (repeatable; overrides env/ukernel.env and "
+                    + "--env-file). A bare KEY passes this shell's value of KEY.")
     List<String> env = new ArrayList<>();
 
     @Option(names = "--env-file", paramLabel = "FILE",
-            description = "Read variables from FILE instead of env/ukernel.env.")
-    Path envFile;
+            description = "Also read variables from FILE, after env/ukernel.env (repeatable; a later file's value "
+                    + "wins).")
+    List<Path> envFiles = new ArrayList<>();
 
     @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "text",
             description = "Console line format: text (readable prefix) or json (one object per line). "
@@ -133,7 +136,7 @@ public final class RunCommand implements Callable<Integer> {
         BuildCommand.Result build = BuildCommand.buildIfStale(app, out);
         Path root = extract(app);
         Manifest manifest = ManifestParser.parse(root.resolve(Manifest.FILE_NAME));
-        Map<String, String> environment = environment(app);
+        Map<String, String> environment = environment(app, envFiles, env);
 
         KernelClock clock = KernelClock.system();
         try (Console console = Console.open(clock, format, quiet ? null : System.out,
@@ -194,11 +197,19 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private Map<String, String> environment(Path app) throws UserError, IOException {
+    /**
+     * The workers' environment, later sources winning: {@code env/ukernel.env}, each {@code --env-file} in order,
+     * each {@code -e}. Shared by both platforms.
+     */
+    static Map<String, String> environment(Path app, List<Path> envFiles, List<String> env)
+            throws UserError, IOException {
         Map<String, String> vars = new LinkedHashMap<>();
         try {
-            vars.putAll(EnvFile.parse(envFile != null ? envFile : app.resolve("env/ukernel.env")));
-            vars.putAll(EnvFile.parseOptions(env));
+            vars.putAll(EnvFile.parse(app.resolve(EnvFile.PATH)));
+            for (Path file : envFiles) {
+                vars.putAll(EnvFile.parseRequired(file));
+            }
+            vars.putAll(EnvFile.parseOptions(env, System.getenv()));
         } catch (EnvFileException e) {
             throw new UserError(e.getMessage(), e);
         }

@@ -53,6 +53,17 @@ class InitCommandTest {
     }
 
     @Test
+    void onPath_findsAnExecutableOnlyWhereThePathSays() throws Exception {
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Path exe = Files.writeString(bin.resolve("ukernel"), "#!/bin/sh\n");
+        assertFalse(InitCommand.onPath("ukernel", bin.toString()), "not executable yet");
+        assertTrue(exe.toFile().setExecutable(true));
+        assertTrue(InitCommand.onPath("ukernel", tmp + ":" + bin));
+        assertFalse(InitCommand.onPath("ukernel", tmp.toString()));
+        assertFalse(InitCommand.onPath("ukernel", null));
+    }
+
+    @Test
     void help_hasExamples() {
         CliTesting.Run r = CliTesting.run(new InitCommand(), "--help");
         assertEquals(0, r.exit());

@@ -64,6 +64,22 @@ class MicrovmCliTest {
     }
 
     @Test
+    void run_badResourceOrEnvOptions_areRefusedBeforeQemuIsLookedForOrTheImagePacked(@TempDir Path tmp)
+            throws Exception {
+        Path a = app(tmp.resolve("a"), "a");
+        Map<String, String> noQemu = Map.of("PATH", tmp.resolve("empty").toString());
+        String r = run(a, noQemu, "run", "--vmm", "qemu", "--memory", "12x");
+        assertTrue(r.startsWith("1 ") && r.contains("--memory takes MiB (512, 512M) or GiB (1G), got \"12x\""), r);
+        r = run(a, noQemu, "run", "--vmm", "qemu", "--memory", "64");
+        assertTrue(r.contains("--memory must be at least 128 MiB"), r);
+        r = run(a, noQemu, "run", "--vmm", "qemu", "--cpus", "0");
+        assertTrue(r.contains("--cpus must be 1..32, got 0"), r);
+        r = run(a, noQemu, "run", "--vmm", "qemu", "-e", "UKERNEL_TEST_SURELY_UNSET");
+        assertTrue(r.contains("UKERNEL_TEST_SURELY_UNSET is not set in this environment"), r);
+        assertTrue(!r.contains("QEMU is not installed") && !Files.exists(a.resolve("dist")), r);
+    }
+
+    @Test
     void run_imageOfAnotherApp_isRefused(@TempDir Path tmp) throws Exception {
         Path a = app(tmp.resolve("a"), "alpha");
         Path other = tmp.resolve("beta.img");

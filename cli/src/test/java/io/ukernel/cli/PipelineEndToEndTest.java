@@ -118,6 +118,46 @@ class PipelineEndToEndTest {
     }
 
     @Test
+    void environment_envFilesAddToTheAppsFile_andABareKeyPassesTheShellsValue(@TempDir Path tmp) throws Exception {
+        Path app = tmp.resolve("app");
+        assertEquals(0, CliTesting.run(new UkernelCommand(), "init", "app", "--dir", app.toString()).exit());
+        Files.writeString(app.resolve("env/ukernel.env"), "GREETING=from-the-app-file\nHEARTBEATS=7\n");
+        Files.writeString(tmp.resolve("extra.env"), "HEARTBEATS=1\n");
+
+        // --env-file adds to env/ukernel.env (its HEARTBEATS wins; GREETING stays the app file's)
+        Process run = ukernel(app, "run", "--env-file", tmp.resolve("extra.env").toString());
+        String terminal = waitFor(run, app, HANG_S);
+        assertEquals(0, run.exitValue(), terminal);
+        assertTrue(terminal.contains("GREETING=from-the-app-file"), terminal);
+        assertTrue(terminal.contains("heartbeat 1 ") && !terminal.contains("heartbeat 2 "), terminal);
+
+        // -e KEY takes the value this shell has
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"),
+                "-D" + AdapterResources.PROPERTY + "=" + System.getProperty(AdapterResources.PROPERTY),
+                "io.ukernel.cli.Main", "run", "-e", "GREETING", "-e", "HEARTBEATS=1"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(app.toFile()).redirectErrorStream(true)
+                .redirectOutput(terminalOf(app).toFile());
+        pb.environment().put("GREETING", "from-the-shell");
+        run = pb.start();
+        terminal = waitFor(run, app, HANG_S);
+        assertEquals(0, run.exitValue(), terminal);
+        assertTrue(terminal.contains("GREETING=from-the-shell"), terminal);
+
+        // unset in the shell, or a missing --env-file: refused before anything starts, saying what to do
+        pb.environment().remove("GREETING");
+        terminal = waitFor(pb.start(), app, HANG_S);
+        assertTrue(terminal.contains("GREETING is not set in this environment: export it first, or write "
+                + "-e GREETING=VALUE"), terminal);
+        assertFalse(terminal.contains("heartbeat"), terminal);
+        run = ukernel(app, "run", "--env-file", tmp.resolve("prod.env").toString());
+        terminal = waitFor(run, app, HANG_S);
+        assertEquals(1, run.exitValue(), terminal);
+        assertTrue(terminal.contains("prod.env: no such file"), terminal);
+    }
+
+    @Test
     void sigterm_workerShutdownOutputReachesTheConsole_andItsCleanExitIsTheRunStatus(@TempDir Path tmp)
             throws Exception {
         Path app = tmp.resolve("app");

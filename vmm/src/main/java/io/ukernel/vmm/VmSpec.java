@@ -23,15 +23,24 @@ public record VmSpec(String name, Path kernel, Optional<Path> initrd, Optional<P
         int memoryMib, List<PortForward> ports, GuestParams params, Path runDir) {
     public VmSpec {
         ports = List.copyOf(ports);
+        checkResources(cpus, memoryMib);
+        if (initrd.isEmpty() && rootDrive.isEmpty()) {
+            throw new IllegalArgumentException("a VM needs an initrd image or a root drive");
+        }
+    }
+
+    /**
+     * Checks vCPUs and memory as a VM spec will, so that a caller can refuse bad values before slow work.
+     *
+     * @throws IllegalArgumentException naming the option and the accepted range
+     */
+    public static void checkResources(int cpus, int memoryMib) {
         if (cpus < 1 || cpus > 32) {
             throw new IllegalArgumentException("--cpus must be 1..32, got " + cpus);
         }
         if (memoryMib < 128) {
             throw new IllegalArgumentException("--memory must be at least 128 MiB (the image is unpacked into "
                     + "RAM), got " + memoryMib);
-        }
-        if (initrd.isEmpty() && rootDrive.isEmpty()) {
-            throw new IllegalArgumentException("a VM needs an initrd image or a root drive");
         }
     }
 }

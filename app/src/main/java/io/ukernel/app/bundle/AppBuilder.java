@@ -52,6 +52,9 @@ public final class AppBuilder {
         runtime.requireAtLeast(manifest.python(), manifestFile.toString());
 
         boolean stale = force || Bundle.isStale(appDir, adapterDir);
+        if (stale) {
+            SourceCheck.check(runtime, BundleInputs.collect(appDir, adapterDir).files);
+        }
         BundleInfo info = stale ? new BundleBuilder(appDir, adapterDir).build(manifest) : describe(Bundle.path(appDir));
 
         AdapterMetadata meta = AdapterMetadata.of(runtime, manifest);

@@ -239,7 +239,8 @@ final class TomlParser {
             throw cur.error(at, "integer " + tok + " is out of range (64-bit)");
         }
         if (TomlNumbers.looksLikeFloat(tok)) {
-            throw cur.error(at, "floating-point numbers are not supported here (found " + tok + "); use an integer");
+            throw cur.error(at, "floating-point numbers are not supported here (found " + tok + "): a version or other "
+                    + "text needs quotes (\"" + tok + "\"), a count an integer");
         }
         if (TomlNumbers.looksLikeDate(tok)) {
             throw cur.error(at, "dates and times are not supported here (found " + tok + "); use a string");

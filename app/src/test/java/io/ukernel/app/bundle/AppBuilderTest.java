@@ -64,6 +64,21 @@ class AppBuilderTest {
     }
 
     @Test
+    void build_syntaxErrorInASource_namesFileAndLine_andWritesNoBundle() throws Exception {
+        Files.createDirectories(app.resolve("src/pkg"));
+        Files.writeString(app.resolve("src/pkg/util.py"), "def ok():\n    return 1\n\ndef broken(:\n    pass\n");
+        BuildException e = assertThrows(BuildException.class, () -> new AppBuilder(adapter).build(app, false));
+        assertTrue(e.getMessage().startsWith("src/pkg/util.py:4: "), e.getMessage());
+        assertTrue(e.getMessage().contains("fix it, then build again"), e.getMessage());
+        assertFalse(Files.exists(Bundle.path(app)));
+
+        Files.writeString(app.resolve("src/pkg/util.py"), "def ok():\n    return 1\n");
+        new AppBuilder(adapter).build(app, false);
+        assertTrue(Files.isRegularFile(Bundle.path(app)));
+        assertFalse(Files.exists(app.resolve("src/pkg/__pycache__")), "the check must not write bytecode");
+    }
+
+    @Test
     void build_missingEntryFile() throws Exception {
         Files.delete(app.resolve("src/main.py"));
         ManifestException e = assertThrows(ManifestException.class, () -> new AppBuilder(adapter).build(app, false));
