@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -77,6 +78,40 @@ class MicrovmCliTest {
         r = run(a, noQemu, "run", "--vmm", "qemu", "-e", "UKERNEL_TEST_SURELY_UNSET");
         assertTrue(r.contains("UKERNEL_TEST_SURELY_UNSET is not set in this environment"), r);
         assertTrue(!r.contains("QEMU is not installed") && !Files.exists(a.resolve("dist")), r);
+    }
+
+    @Test
+    void pack_interrupted_leavesNoJlinkRunningAndNothingHalfLinkedInTheCache(@TempDir Path tmp) throws Exception {
+        Assumptions.assumeTrue(System.getenv("UKERNEL_KERNEL") != null || hasBootKernel(),
+                "no guest kernel (/boot/vmlinuz-* or UKERNEL_KERNEL)");
+        Path a = app(tmp.resolve("a"), "a");
+        Path cache = tmp.resolve("cache");
+        Path out = tmp.resolve("pack.out");
+        Process pack = MicrovmEndToEndTest.ukernel(a, out, Map.of("XDG_CACHE_HOME", cache.toString()), "pack");
+        ProcessHandle jlink = null;
+        while (jlink == null && pack.isAlive()) {       // an empty cache: this pack must link a runtime
+            jlink = pack.toHandle().descendants()
+                    .filter(h -> h.info().command().map(c -> c.endsWith("/jlink")).orElse(false))
+                    .findFirst().orElse(null);
+            Thread.sleep(20);
+        }
+        assertTrue(jlink != null, "pack ended before jlink was seen:\n" + Files.readString(out));
+        new ProcessBuilder("kill", "-INT", Long.toString(pack.pid())).start().waitFor();   // Ctrl-C
+        assertTrue(pack.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), Files.readString(out));
+        jlink.onExit().get(120, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(!jlink.isAlive(), "jlink outlived the interrupted pack");
+        try (var left = Files.newDirectoryStream(cache.resolve("ukernel"), "jre-*")) {
+            assertEquals(List.of(), java.util.stream.StreamSupport.stream(left.spliterator(), false).toList(),
+                    "a half-linked runtime stayed in the cache");
+        }
+    }
+
+    private static boolean hasBootKernel() {
+        try (var s = Files.list(Path.of("/boot"))) {
+            return s.anyMatch(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p));
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     @Test

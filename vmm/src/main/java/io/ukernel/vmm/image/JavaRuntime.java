@@ -53,12 +53,14 @@ final class JavaRuntime {
         }
         try {
             Files.createDirectories(cacheDir);
+            sweepAbandoned(cacheDir);
             ImageFiles.deleteTree(dir);
-            Path tmp = Files.createTempDirectory(cacheDir, "jre-tmp-");
+            // The pid in the name lets a later pack remove what a killed one left (see sweepAbandoned).
+            Path tmp = Files.createTempDirectory(cacheDir, TMP_PREFIX + ProcessHandle.current().pid() + "-");
             Path out = tmp.resolve("jre");
             List<String> args = new ArrayList<>(List.of("--add-modules", modules, "--output", out.toString()));
             args.addAll(JLINK_OPTIONS);
-            runJlink(args);
+            runJlink(args, tmp);
             // Used only with heaps over 32 GiB: a 14 MiB file no guest needs.
             Files.deleteIfExists(out.resolve("lib/server/classes_nocoops.jsa"));
             for (Path p : ImageFiles.walk(out)) {
@@ -83,7 +85,7 @@ final class JavaRuntime {
      * jlink as a process when the JDK has the binary: its CDS step starts the new runtime, whose warnings about
      * classes of modules left out would otherwise reach the terminal.
      */
-    private static void runJlink(List<String> args) throws ImageException, IOException {
+    private static void runJlink(List<String> args, Path tmp) throws ImageException, IOException {
         Path bin = Path.of(System.getProperty("java.home"), "bin", "jlink");
         if (!Files.isExecutable(bin)) {
             run("jlink", args);
@@ -93,8 +95,20 @@ final class JavaRuntime {
         cmd.add(bin.toString());
         cmd.addAll(args);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        // Ctrl-C (or SIGTERM) of `ukernel pack` runs shutdown hooks: jlink must not outlive us, nor its 80 MB of
+        // half-linked runtime stay in the cache.
+        Thread cleanup = new Thread(() -> {
+            p.destroyForcibly();
+            try {
+                p.waitFor();
+                ImageFiles.deleteTree(tmp);
+            } catch (IOException | InterruptedException ignored) {
+                // a later pack's sweepAbandoned removes what is left
+            }
+        }, "jlink-cleanup");
+        Runtime.getRuntime().addShutdownHook(cleanup);
         try {
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (p.waitFor() != 0) {
                 throw new ImageException("jlink failed (exit " + p.exitValue() + "): " + out.strip());
             }
@@ -102,6 +116,39 @@ final class JavaRuntime {
             Thread.currentThread().interrupt();
             p.destroyForcibly();
             throw new ImageException("interrupted while linking the Java runtime");
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanup);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running or has run
+            }
+        }
+    }
+
+    static final String TMP_PREFIX = "jre-tmp-";
+
+    /**
+     * Removes the temporary directories of packs that were killed before they could (SIGKILL runs no hook):
+     * {@code jre-tmp-PID-*} whose PID is no longer a live process. A live pack's directory is left alone.
+     */
+    static void sweepAbandoned(Path cacheDir) throws IOException {
+        if (!Files.isDirectory(cacheDir)) {
+            return;
+        }
+        try (var entries = Files.newDirectoryStream(cacheDir, TMP_PREFIX + "*")) {
+            for (Path p : entries) {
+                String rest = p.getFileName().toString().substring(TMP_PREFIX.length());
+                int dash = rest.indexOf('-');
+                long pid;
+                try {
+                    pid = Long.parseLong(dash < 0 ? rest : rest.substring(0, dash));
+                } catch (NumberFormatException e) {
+                    pid = -1;       // a name from before pids were recorded: abandoned by now
+                }
+                if (pid < 0 || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false) == false) {
+                    ImageFiles.deleteTree(p);
+                }
+            }
         }
     }
 
