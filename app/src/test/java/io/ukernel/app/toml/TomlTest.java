@@ -152,6 +152,9 @@ class TomlTest {
     @Test
     void error_floatsAndDatesAreNotSupported() {
         assertTrue(error("a = 1.5").detail().contains("floating-point"));
+        // python = 3.11 is a version written without quotes: the message says to quote it, not "use an integer"
+        String detail = error("python = 3.11").detail();
+        assertTrue(detail.contains("a version or other text needs quotes (\"3.11\")"), detail);
         assertTrue(error("a = inf").detail().contains("floating-point"));
         assertTrue(error("a = 1979-05-27").detail().contains("dates"));
     }
