@@ -186,7 +186,8 @@ def _run_task(os):
     except _Usage as e:
         _say(str(e))
         return EXIT_USAGE
-    sys.path[0:0] = [os.path.join(os.getcwd(), "src")]
+    deps = os.path.join(os.getcwd(), "deps")  # requirements.txt's packages, installed at build
+    sys.path[0:0] = [os.path.join(os.getcwd(), "src")] + ([deps] if os.path.isdir(deps) else [])
     sys.argv[:1] = [full]
     _signal.signal(_signal.SIGTERM, _on_sigterm)
     try:

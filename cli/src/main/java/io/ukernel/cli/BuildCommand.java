@@ -35,13 +35,20 @@ import picocli.CommandLine.Spec;
                     + "$UKERNEL_PYTHON).",
             "",
             "Nothing is rewritten when the bundle is up to date. env/ is not bundled: it may hold secrets and "
-                    + "`ukernel run` passes it at start."
+                    + "`ukernel run` passes it at start.",
+            "",
+            "Packages: a requirements.txt beside ukernel.toml is installed with the worker's own interpreter "
+                    + "(pip install --target build/deps/site, no byte code) when it or pip's source settings "
+                    + "change, and bundled as deps/ (on sys.path after src/). pip honours --hash pins, "
+                    + "--index-url, --find-links and --no-index lines in the file, and PIP_INDEX_URL / "
+                    + "PIP_FIND_LINKS / PIP_NO_INDEX from the environment. --force reinstalls."
         },
         footerHeading = "%nExamples:%n",
         footer = {
             "  ukernel build                       build the app in the current directory",
             "  ukernel build examples/hello --force",
-            "  UKERNEL_PYTHON=/usr/bin/python3.12 ukernel build"
+            "  UKERNEL_PYTHON=/usr/bin/python3.12 ukernel build",
+            "  PIP_FIND_LINKS=$HOME/wheels PIP_NO_INDEX=1 ukernel build   offline: packages from a wheel directory"
         })
 public final class BuildCommand implements Callable<Integer> {
     @Spec
@@ -50,7 +57,8 @@ public final class BuildCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "The app directory (default: .)")
     Path dir = Path.of(".");
 
-    @Option(names = "--force", description = "Rebuild even if the bundle is up to date.")
+    @Option(names = "--force",
+            description = "Rebuild even if the bundle is up to date (and reinstall requirements.txt).")
     boolean force;
 
     /**
@@ -137,7 +145,7 @@ public final class BuildCommand implements Callable<Integer> {
             tmp = Files.createTempDirectory("ukernel-adapter-");
             Path adapter = AdapterResources.extractTo(tmp.resolve("ukernel"));
             PythonRuntime.Detector detector = cachedRuntime ? new RuntimeCache(app) : PythonRuntime::detect;
-            return new Result(new AppBuilder(adapter, detector).build(app, force));
+            return new Result(new AppBuilder(adapter, detector, BuildCommand::pipLine).build(app, force));
         } catch (BuildException | BundleException e) {
             throw new UserError(e.getMessage(), e);
         } catch (IOException e) {
@@ -145,6 +153,12 @@ public final class BuildCommand implements Callable<Integer> {
         } finally {
             deleteQuietly(tmp);
         }
+    }
+
+    /** pip's output while it installs requirements.txt: on stderr, so the long step shows its progress. */
+    private static void pipLine(String line) {
+        System.err.println("ukernel: pip: " + line);
+        System.err.flush();
     }
 
     /** {@code demo: build/bundle.tgz (12 files, 34567 bytes, sha256 1a2b3c4d5e6f)}. */

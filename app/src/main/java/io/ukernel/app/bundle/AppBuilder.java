@@ -7,24 +7,34 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.function.Consumer;
 
 /**
  * The whole of {@code ukernel build}: validate the manifest, check that the entries exist and are bundled, find
- * the CPython and check its version, (re)write the bundle if stale, and write the adapter metadata. The
+ * the CPython and check its version, install {@code requirements.txt} when it changed ({@link Dependencies}),
+ * (re)write the bundle if stale, and write the adapter metadata. The
  * interpreter is asked once per build (it may have changed since the last one); files are rewritten only when
  * their content would change.
  */
 public final class AppBuilder {
     private final Path adapterDir;
     private final PythonRuntime.Detector detector;
+    private final Consumer<String> progress;
 
     /**
      * @param adapterDir the Python adapter's package directory to bundle
      * @param detector   how to find the interpreter ({@link PythonRuntime#detect()} in production)
+     * @param progress   receives the output of long steps (pip installing {@code requirements.txt}), line by line
      */
-    public AppBuilder(Path adapterDir, PythonRuntime.Detector detector) {
+    public AppBuilder(Path adapterDir, PythonRuntime.Detector detector, Consumer<String> progress) {
         this.adapterDir = adapterDir;
         this.detector = detector;
+        this.progress = progress;
+    }
+
+    /** Without progress output. */
+    public AppBuilder(Path adapterDir, PythonRuntime.Detector detector) {
+        this(adapterDir, detector, line -> { });
     }
 
     /** With {@link PythonRuntime#detect()}. */
@@ -51,7 +61,8 @@ public final class AppBuilder {
         PythonRuntime runtime = detector.detect();
         runtime.requireAtLeast(manifest.python(), manifestFile.toString());
 
-        boolean stale = force || Bundle.isStale(appDir, adapterDir);
+        boolean installed = Dependencies.install(appDir, runtime, force, progress);
+        boolean stale = force || installed || Bundle.isStale(appDir, adapterDir);
         if (stale) {
             SourceCheck.check(runtime, BundleInputs.collect(appDir, adapterDir).files);
         }

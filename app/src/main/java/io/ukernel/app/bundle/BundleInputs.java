@@ -17,8 +17,9 @@ import java.util.TreeSet;
 /**
  * What goes into a bundle, found on disk: {@code ukernel.toml}, the files under {@code src/} (without
  * {@code __pycache__}, {@code *.pyc} and dotfiles) and the adapter's {@code *.py} and {@code py.typed} under
- * {@code adapter/ukernel/}. Links and special files are refused, so that a bundle holds only what the app
- * directory really contains. {@code env/} is never collected: it may hold secrets and is passed at run time.
+ * {@code adapter/ukernel/}, and the packages {@code requirements.txt} installed ({@code build/deps/site}, as
+ * {@code deps/}: see {@link Dependencies}). Links and special files are refused, so that a bundle holds only what
+ * the app directory really contains. {@code env/} is never collected: it may hold secrets and is passed at run time.
  */
 final class BundleInputs {
     /** A file to bundle: its name in the archive, where it is, and whether it is executable. */
@@ -45,6 +46,12 @@ final class BundleInputs {
         }
         if (!Files.isDirectory(adapterDir)) {
             throw new BundleException(adapterDir + ": the Python adapter's source directory does not exist");
+        }
+        Path site = Dependencies.site(appDir);
+        if (Files.isRegularFile(appDir.resolve(Dependencies.REQUIREMENTS), LinkOption.NOFOLLOW_LINKS)
+                && Files.isDirectory(site, LinkOption.NOFOLLOW_LINKS)) {
+            in.appPaths.add(appDir.resolve(Dependencies.REQUIREMENTS));
+            in.walk(site, Dependencies.BUNDLE_PREFIX, true, name -> true);
         }
         in.dirs.add("adapter");
         in.walk(adapterDir, ADAPTER_PREFIX, false, name -> name.endsWith(".py") || name.equals("py.typed"));
