@@ -7,6 +7,7 @@ import io.ukernel.vmm.image.ImageBuilder;
 import io.ukernel.vmm.image.ImageException;
 import io.ukernel.vmm.image.ImageInfo;
 import io.ukernel.vmm.image.ImageSizes;
+import io.ukernel.vmm.image.OciPacker;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -22,7 +23,7 @@ import picocli.CommandLine.Spec;
 /** {@code ukernel pack [DIR]}: the bootable microVM image {@code dist/NAME.img} and the kernel files beside it. */
 @Command(
         name = "pack",
-        header = "Pack the app into a bootable microVM image, dist/NAME.img.",
+        header = "Pack the app into a bootable microVM image, dist/NAME.img (or, with --oci, an OCI image).",
         mixinStandardHelpOptions = true,
         description = {
             "Pack the app into a bootable microVM image, dist/NAME.img: an initramfs holding the kernel (a jlink'ed "
@@ -33,13 +34,21 @@ import picocli.CommandLine.Spec;
             "",
             "Beside the image: the guest kernel (NAME.vmlinuz) for QEMU, and for Firecracker the uncompressed "
                     + "NAME.vmlinux and NAME.firecracker.json (firecracker --config-file). The guest kernel is "
-                    + "--kernel, else $UKERNEL_KERNEL, else the newest /boot/vmlinuz-*."
+                    + "--kernel, else $UKERNEL_KERNEL, else the newest /boot/vmlinuz-*.",
+            "",
+            "With --oci: an OCI image layout, dist/NAME.oci/ (and with --docker-archive dist/NAME.docker.tar), for "
+                    + "runc, Podman, Docker, containerd and Kubernetes: four gzip'd layers (Java runtime; CPython "
+                    + "and shared libraries; kernel jars and adapter; the app), so a code change rebuilds only the "
+                    + "last. The kernel runs on the process platform inside it, as uid 65532 unless --user. No "
+                    + "root, no Docker; the same inputs give the same digest. See docs/deploy.md."
         },
         footerHeading = "%nExamples:%n",
         footer = {
             "  ukernel pack                          pack the app in the current directory",
             "  ukernel pack examples/hello --kernel ~/vmlinux-6.1",
-            "  ukernel run --vmm qemu                pack when stale, then boot under QEMU microvm"
+            "  ukernel run --vmm qemu                pack when stale, then boot under QEMU microvm",
+            "  ukernel pack --oci                    OCI image in dist/NAME.oci (then: skopeo inspect oci:dist/NAME.oci)",
+            "  ukernel pack --oci --docker-archive   also dist/NAME.docker.tar (docker load -i / podman load -i)"
         })
 public final class PackCommand implements Callable<Integer> {
     @Spec
@@ -60,6 +69,20 @@ public final class PackCommand implements Callable<Integer> {
     @Option(names = "--no-firecracker", description = "Skip NAME.vmlinux and NAME.firecracker.json.")
     boolean noFirecracker;
 
+    @Option(names = "--oci", description = "Write an OCI image layout dist/NAME.oci/ instead of the microVM image.")
+    boolean oci;
+
+    @Option(names = "--docker-archive", description = "With --oci: also dist/NAME.docker.tar, for docker load -i.")
+    boolean dockerArchive;
+
+    @Option(names = "--tag", paramLabel = "TAG", defaultValue = "latest",
+            description = "With --oci: the tag in the layout's index (oci:dist/NAME.oci:TAG). Default: ${DEFAULT-VALUE}.")
+    String tag;
+
+    @Option(names = "--user", paramLabel = "UID", defaultValue = "65532",
+            description = "With --oci: the uid (and gid) the image runs as. Default: ${DEFAULT-VALUE} (not root).")
+    int user;
+
     @Option(names = {"-q", "--quiet"}, description = "Print only the summary line.")
     boolean quiet;
 
@@ -67,6 +90,18 @@ public final class PackCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Path app = dir.toAbsolutePath().normalize();
+        if (oci) {
+            OciPacker.Result r = packOci(app, tag, user, dockerArchive, quiet ? null : out);
+            out.println(ociSummaryLine(r));
+            if (!quiet) {
+                printOciTable(out, r);
+            }
+            out.flush();
+            return 0;
+        }
+        if (dockerArchive || !tag.equals("latest") || user != OciPacker.DEFAULT_UID) {
+            throw new UserError("--docker-archive, --tag and --user apply to an OCI image: add --oci");
+        }
         ImageBuilder.Compression compression = switch (compress.toLowerCase(Locale.ROOT)) {
             case "gzip" -> ImageBuilder.Compression.GZIP;
             case "none" -> ImageBuilder.Compression.NONE;
@@ -109,6 +144,67 @@ public final class PackCommand implements Callable<Integer> {
         } catch (ImageException e) {
             throw new UserError(e.getMessage(), e);
         }
+    }
+
+    /**
+     * Builds when stale, then packs the OCI image; progress goes to {@code out} (null: silent).
+     *
+     * @throws UserError       for anything the user must fix
+     * @throws ManifestException if the manifest is invalid
+     */
+    static OciPacker.Result packOci(Path app, String tag, int uid, boolean dockerArchive, PrintWriter out)
+            throws UserError, ManifestException {
+        requireApp(app);
+        if (!tag.matches("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")) {
+            throw new UserError("--tag must be 1-128 letters, digits, '_', '.' or '-' (not starting with '.' or "
+                    + "'-'), got \"" + tag + "\"");
+        }
+        if (uid < 0) {
+            throw new UserError("--user must be a uid (0 or more), got " + uid);
+        }
+        PrintWriter progress = out != null ? out : new PrintWriter(java.io.Writer.nullWriter());
+        BuildCommand.Result build = BuildCommand.buildIfStale(app, progress);
+        OciPacker.Inputs in = new OciPacker.Inputs(build.manifest(), app, build.bundle().path(),
+                build.runtime().executable(), build.runtime().version(), app.resolve("dist"),
+                ImageBuilder.Inputs.defaultCacheDir(), uid, tag, dockerArchive);
+        if (out != null) {
+            out.println("Packing " + build.manifest().name() + " into " + InitCommand.display(
+                    OciPacker.layoutPath(app.resolve("dist"), build.manifest().name())) + " (OCI image)...");
+            out.flush();
+        }
+        try {
+            return OciPacker.build(in, line -> {
+                progress.println(line);
+                progress.flush();
+            });
+        } catch (ImageException e) {
+            throw new UserError(e.getMessage(), e);
+        }
+    }
+
+    static String ociSummaryLine(OciPacker.Result r) {
+        return "Packed " + r.config().labels().get("org.opencontainers.image.title") + ": "
+                + InitCommand.display(r.layout()) + " (" + ImageSizes.mib(r.compressedBytes()) + " compressed, "
+                + ImageSizes.mib(r.unpackedBytes()) + " unpacked), digest " + r.digest();
+    }
+
+    private static void printOciTable(PrintWriter out, OciPacker.Result r) {
+        out.printf(Locale.ROOT, "  %-20s %8s %12s %12s  %s%n", "layer", "entries", "unpacked", "compressed", "digest");
+        for (var l : r.layers()) {
+            out.printf(Locale.ROOT, "  %-20s %8d %12s %12s  %s%n", l.name(), l.layer().entries(),
+                    ImageSizes.mib(l.layer().uncompressedSize()), ImageSizes.mib(l.layer().size()),
+                    l.layer().digest().substring(0, 19));
+        }
+        out.println("  user " + r.config().user() + ", entrypoint " + String.join(" ", r.config().entrypoint())
+                + (r.config().exposedPorts().isEmpty() ? "" : ", ports " + String.join(" ", r.config().exposedPorts())));
+        if (r.dockerArchive() != null) {
+            out.println("  docker-archive: " + InitCommand.display(r.dockerArchive()));
+        }
+        for (String w : r.warnings()) {
+            out.println("  warning: " + w);
+        }
+        out.println("Inspect it: skopeo inspect oci:" + InitCommand.display(r.layout()) + "; push it: ukernel push "
+                + "REGISTRY/NAME:TAG; run it: see docs/deploy.md");
     }
 
     /**

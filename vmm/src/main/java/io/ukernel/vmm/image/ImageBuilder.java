@@ -388,9 +388,14 @@ public final class ImageBuilder {
 
     /** Copies the app's {@code [caps.io]} directories (those that exist) into the image's app directory. */
     private void copyPreopens(Path app) throws IOException {
-        for (Manifest.Preopen p : in.manifest().preopens().values()) {
-            Path src = in.appDir().resolve(p.path()).normalize();
-            if (!src.startsWith(in.appDir()) || !Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
+        copyPreopens(in.manifest(), in.appDir(), app);
+    }
+
+    /** Copies {@code manifest}'s {@code [caps.io]} directories (those that exist) from {@code appDir} into {@code app}. */
+    static void copyPreopens(Manifest manifest, Path appDir, Path app) throws IOException {
+        for (Manifest.Preopen p : manifest.preopens().values()) {
+            Path src = appDir.resolve(p.path()).normalize();
+            if (!src.startsWith(appDir) || !Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
                 continue;
             }
             Path dst = app.resolve(p.path()).normalize();
@@ -413,7 +418,12 @@ public final class ImageBuilder {
      * files whose tracebacks name {@code /app/...}: the guest then compiles nothing at start.
      */
     private void precompile(Path app) throws ImageException {
-        List<String> cmd = List.of(in.python().toString(), "-I", "-S", "-m", "compileall", "-q", "-j", "1",
+        precompile(in.python(), app, warnings);
+    }
+
+    /** {@link #precompile(Path)} with {@code python}; a source that does not compile adds to {@code warnings}. */
+    static void precompile(Path python, Path app, List<String> warnings) throws ImageException {
+        List<String> cmd = List.of(python.toString(), "-I", "-S", "-m", "compileall", "-q", "-j", "1",
                 "-d", APP_DIR, "--invalidation-mode", "unchecked-hash", app.toString());
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -428,7 +438,7 @@ public final class ImageBuilder {
                         + out.strip().lines().limit(3).reduce((a, b) -> a + " / " + b).orElse(""));
             }
         } catch (IOException e) {
-            throw new ImageException("cannot run " + in.python() + ": " + e.getMessage(), e);
+            throw new ImageException("cannot run " + python + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ImageException("interrupted while compiling the app", e);
@@ -474,7 +484,7 @@ public final class ImageBuilder {
         progress.accept(line);
     }
 
-    private static long mtime() {
+    static long mtime() {
         String epoch = System.getenv("SOURCE_DATE_EPOCH");
         if (epoch != null && epoch.matches("\\d+")) {
             return Long.parseLong(epoch);
@@ -482,12 +492,12 @@ public final class ImageBuilder {
         return DEFAULT_MTIME;
     }
 
-    private static String minor(String version) {
+    static String minor(String version) {
         String[] p = version.split("\\.");
         return p.length >= 2 ? p[0] + "." + p[1] : version;
     }
 
-    private static List<Path> elfsUnder(Path jre) throws IOException {
+    static List<Path> elfsUnder(Path jre) throws IOException {
         List<Path> out = new ArrayList<>();
         for (Path p : ImageFiles.walk(jre)) {
             String n = p.getFileName().toString();
