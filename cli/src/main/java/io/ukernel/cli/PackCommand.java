@@ -37,8 +37,8 @@ import picocli.CommandLine.Spec;
                     + "--kernel, else $UKERNEL_KERNEL, else the newest /boot/vmlinuz-*.",
             "",
             "With --oci: an OCI image layout, dist/NAME.oci/ (and with --docker-archive dist/NAME.docker.tar), for "
-                    + "runc, Podman, Docker, containerd and Kubernetes: four gzip'd layers (Java runtime; CPython "
-                    + "and shared libraries; kernel jars and adapter; the app), so a code change rebuilds only the "
+                    + "runc, Podman, Docker, containerd and Kubernetes: five gzip'd layers (Java runtime; CPython "
+                    + "and shared libraries; kernel jars and adapter; requirements.txt packages; the app), so a code change rebuilds only the "
                     + "last. The kernel runs on the process platform inside it, as uid 65532 unless --user. No "
                     + "root, no Docker; the same inputs give the same digest. See docs/deploy.md."
         },

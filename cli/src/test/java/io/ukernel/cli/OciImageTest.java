@@ -103,10 +103,10 @@ class OciImageTest {
         assertEquals("hello", labels.get("org.opencontainers.image.title"));
         assertEquals("1.0", labels.get("io.ukernel.abi"));
         assertEquals("caps=LOG|TIME; sandbox=strict, namespaces=auto", labels.get("io.ukernel.policy"));
-        assertEquals(List.of("java runtime", "python + libraries", "kernel", "app"),
+        assertEquals(List.of("java runtime", "python + libraries", "kernel", "dependencies", "app"),
                 packed.layers().stream().map(l -> l.name()).toList());
         // the app layer is the small one: the bundle, not the runtime
-        assertTrue(packed.layers().get(3).layer().size() < 64 * 1024, packed.layers().toString());
+        assertTrue(packed.layers().get(4).layer().size() < 64 * 1024, packed.layers().toString());
         assertTrue(Files.isRegularFile(packed.dockerArchive()));
     }
 
@@ -122,8 +122,8 @@ class OciImageTest {
         OciPacker.Result changed = PackCommand.packOci(app, "latest", OciPacker.DEFAULT_UID, false, null);
         List<String> after = layerDigests(changed.layout());
         assertNotEquals(packed.digest(), changed.digest());
-        assertEquals(before.subList(0, 3), after.subList(0, 3), "runtime, python and kernel layers unchanged");
-        assertNotEquals(before.get(3), after.get(3), "the app layer changed");
+        assertEquals(before.subList(0, 4), after.subList(0, 4), "runtime, python, kernel, dependency layers unchanged");
+        assertNotEquals(before.get(4), after.get(4), "the app layer changed");
         // back to the first image, for the other tests
         Files.writeString(main, Files.readString(main).replace("# one more line\n", ""));
         assertEquals(packed.digest(), PackCommand.packOci(app, "latest", OciPacker.DEFAULT_UID, true, null).digest());

@@ -26,7 +26,7 @@ import java.util.function.Consumer;
  * {@code ukernel pack --oci}: the app as an OCI image in {@code dist/NAME.oci/} (an image layout directory), from
  * the same parts as the microVM image — the jlink'ed runtime, the host's CPython (pruned) and the shared libraries
  * it and the JVM link, the kernel's jars — with the kernel on the process platform as the entrypoint
- * ({@link ContainerInit}). Four layers, the ones that change least first, so that a change to the app's code
+ * ({@link ContainerInit}). Five layers, the ones that change least first, so that a change to the app's code
  * rebuilds and pushes only the last, small one:
  *
  * <ol>
@@ -34,6 +34,7 @@ import java.util.function.Consumer;
  *   <li>{@code python + libraries}: {@code /ukernel/python/}, and {@code /lib*}, {@code /usr/lib*}</li>
  *   <li>{@code kernel}: {@code /ukernel/lib/*.jar}, {@code /ukernel/java.args}, {@code /etc/passwd},
  *       {@code /etc/group}, {@code /tmp}, and the bundle's Python adapter {@code /app/adapter/}</li>
+ *   <li>{@code dependencies}: the packages of {@code requirements.txt}, {@code /app/deps/} (empty without)</li>
  *   <li>{@code app}: the rest of the bundle in {@code /app/} (precompiled), {@code /ukernel/image.properties}</li>
  * </ol>
  *
@@ -48,6 +49,8 @@ public final class OciPacker {
             "-XX:+DisableAttachMechanism", "-Xss512k", "-XX:MaxRAMPercentage=40", "-Xlog:cds=off", "-Xlog:aot=off",
             "--enable-native-access=ALL-UNNAMED", "-Dstdout.encoding=UTF-8", "-Dstderr.encoding=UTF-8",
             "-Djava.io.tmpdir=/tmp", "-Duser.home=/tmp");
+    /** Where the bundle keeps the packages of {@code requirements.txt}: their own layer. */
+    static final String DEPS = "deps/";
     /** The entrypoint: the image's JVM with its argument file. */
     public static final List<String> ENTRYPOINT = List.of("/ukernel/java/bin/java", "@/ukernel/java.args");
 
@@ -195,10 +198,19 @@ public final class OciPacker {
                 }
                 layers.add(done("kernel", w));
             }
+            try (LayerWriter w = new LayerWriter(blobDir.resolve("4"), mtime)) {
+                for (Path p : ImageFiles.walk(app)) {
+                    String rel = app.relativize(p).toString();
+                    if (rel.startsWith(DEPS)) {
+                        entry(w, "app/" + rel, p, 0);
+                    }
+                }
+                layers.add(done("dependencies", w));
+            }
             String bundleSha = Sha256.hex(in.bundle());
             ImageInfo info = new ImageInfo(name, bundleSha, Version.UKERNEL, ImageBuilder.jarsSha256(work.resolve("j2")),
                     py.interpreter(), in.pythonVersion(), "", List.of());
-            try (LayerWriter w = new LayerWriter(blobDir.resolve("4"), mtime)) {
+            try (LayerWriter w = new LayerWriter(blobDir.resolve("5"), mtime)) {
                 w.file(ImageInfo.PATH, 0644, info.toBytes());
                 w.directory("app", 0755, 0, 0);
                 TreeSet<String> writable = new TreeSet<>();
@@ -215,7 +227,7 @@ public final class OciPacker {
                 }
                 for (Path p : ImageFiles.walk(app)) {
                     String rel = app.relativize(p).toString();
-                    if (!rel.startsWith("adapter/")) {
+                    if (!rel.startsWith("adapter/") && !rel.startsWith(DEPS)) {
                         boolean own = writable.stream().anyMatch(d -> p.startsWith(Path.of(d)));
                         entry(w, "app/" + rel, p, own ? in.uid() : 0);
                     }
