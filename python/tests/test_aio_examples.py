@@ -1,4 +1,5 @@
 """The examples run through the real kernel: examples/echo (served two clients, stopped cleanly by SIGTERM),
+examples/web (unmodified aiohttp, Debian's copy vendored into the app, answering HTTP from the host),
 examples/pipeline (producer → consumer tasks, a handle moved inside a message), examples/client (an allowed
 connect, a refused one). Each example is copied to a temporary directory first, so that runs leave nothing in the
 repository."""
@@ -102,3 +103,50 @@ def test_client_example(example):
     assert "refused as expected: [Errno 13] net_connect 203.0.113.7:80: denied" in run.log, run.explain()
     assert 'add "203.0.113.7:80" to [caps.net] connect' in run.log  # the kernel's own line names the rule
 
+
+
+def _vendor_debian_aiohttp(dest_src):
+    """Copies Debian's aiohttp and the packages it imports into an app's src/ (docs/packages.md, "Vendoring")."""
+    probe = subprocess.run(["/usr/bin/python3", "-c",
+                            "import sys, aiohttp.web\n"
+                            "print('\\n'.join(sorted({v.__file__ for m, v in sys.modules.items() if '.' not in m"
+                            " and getattr(v, '__file__', None) and '/dist-packages/' in v.__file__})))"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip("Debian's python3-aiohttp is not installed (apt-get install python3-aiohttp)")
+    for init in probe.stdout.split():
+        top = Path(init).parent if init.endswith("__init__.py") else Path(init)
+        if top.name.startswith("_distutils_hack"):
+            continue
+        target = dest_src / top.name
+        if top.is_dir():
+            shutil.copytree(top, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(top, target)
+
+
+@pytest.mark.skipif(NET_PENDING is not None, reason=NET_PENDING or "")
+def test_web_example(example):
+    import json
+    import urllib.request
+
+    app = example("web")
+    (app / "requirements.txt").unlink()  # no package index in the test: Debian's aiohttp, vendored instead
+    _vendor_debian_aiohttp(app / "src")
+    proc = subprocess.Popen([LAUNCHER, "run", str(app), "-q", "-e", "PORT=0"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(app))
+    try:
+        port = int(await_log(app, proc, r"web: aiohttp [\d.]+ listening on http://127\.0\.0\.1:(\d+)/")[0])
+        for n in (1, 2):
+            with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=HANG) as r:
+                assert r.status == 200
+                assert json.loads(r.read()) == {"hello": "from a ukernel worker", "served": n}
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=HANG) as r:
+            assert r.read() == b"ok"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=HANG)
+        assert proc.returncode == 0, err
+        await_log(app, proc, r"web: stopped after 2 request\(s\)")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
