@@ -1,11 +1,11 @@
-/* ukernel ABI v1.0. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit. */
+/* ukernel ABI v1.1. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit. */
 #ifndef UKERNEL_ABI_H
 #define UKERNEL_ABI_H
 
 #include <stdint.h>
 
 #define UK_ABI_VERSION_MAJOR 1
-#define UK_ABI_VERSION_MINOR 0
+#define UK_ABI_VERSION_MINOR 1
 #define UK_ABI_VERSION ((UK_ABI_VERSION_MAJOR << 16) | UK_ABI_VERSION_MINOR)
 
 /* Published limits */
@@ -18,6 +18,7 @@
 #define UK_MAX_POLL_ITEMS 1024
 #define UK_MAX_PARKED_CALLS 64
 #define UK_MAX_LOG_BYTES 16384
+#define UK_REPLY_GRANTED 0x8000
 #define UK_TOKEN_BYTES 16
 #define UK_ENV_ENDPOINT "UKERNEL_ENDPOINT"
 #define UK_ENV_TOKEN "UKERNEL_TOKEN"
@@ -44,6 +45,7 @@
 #define UK_ERR_REFUSED 12
 #define UK_ERR_ADDRINUSE 13
 #define UK_ERR_TOOBIG 14
+#define UK_ERR_BUSY 15
 
 /* Capability bits */
 #define UK_CAP_LOG 1
@@ -88,6 +90,7 @@
 #define UK_NET_SHUT_RDWR 3
 #define UK_NET_ADDR_LOCAL 0
 #define UK_NET_ADDR_PEER 1
+#define UK_NET_DIRECT 256
 
 /* task_status states */
 #define UK_TASK_RUNNING 0

@@ -194,6 +194,9 @@ class TricklingSocket:
     def recv_into(self, buf, nbytes=0, *flags):
         return self._sock.recv_into(memoryview(buf)[:self._most], 0, *flags)
 
+    def recvmsg_into(self, buffers, *args):
+        return self._sock.recvmsg_into([memoryview(buffers[0])[:self._most]], *args)
+
     def __getattr__(self, name):
         return getattr(self._sock, name)
 
@@ -383,3 +386,61 @@ def test_call_from_a_signal_handler_during_a_call_does_not_deadlock():
         signal.signal(signal.SIGALRM, previous)
     assert inner and "signal handler or finalizer" in str(inner[0])
     assert c.call("cap_acquire", 0) == 2
+
+
+# -- ABI 1.1: descriptors that travel with granted replies ---------------------------------------------------------
+
+def send_with_fd(sock, data, fd):
+    sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", fd))])
+
+
+def test_a_granted_reply_takes_the_descriptor_sent_with_it():
+    def script(sock):
+        seq = next_seq(sock)
+        r, w = os.pipe()
+        os.write(w, b"through the descriptor")
+        os.close(w)
+        send_with_fd(sock, encode_reply(seq, _abi.OK | _abi.REPLY_GRANTED, (7, b"127.0.0.1", 5000)), r)
+        os.close(r)
+        sock.recv(4096)
+
+    c = scripted(script, TricklingSocket)  # the descriptor comes with the first of many reads
+    seq = c.submit([(c_spec("net_accept"), (1,))])[0]
+    reply = c.collect(seq)
+    assert reply[:3] == (seq, _abi.OK, (7, b"127.0.0.1", 5000))
+    fd = reply[3]
+    try:
+        assert os.read(fd, 100) == b"through the descriptor"
+    finally:
+        os.close(fd)
+
+
+def test_a_descriptor_without_a_granted_reply_is_closed():
+    r, w = os.pipe()
+
+    def script(sock):
+        send_with_fd(sock, encode_reply(next_seq(sock), _abi.OK, (1,)), r)
+        os.close(r)
+        sock.recv(4096)
+
+    c = scripted(script)
+    assert c.call("cap_acquire", 0) == 1
+    # The client closed the copy it was sent: with the script's closed too, the pipe has no reader left.
+    with pytest.raises(BrokenPipeError):
+        os.write(w, b"x")
+    os.close(w)
+
+
+def test_a_granted_reply_without_a_descriptor_is_a_protocol_error():
+    def script(sock):
+        sock.sendall(encode_reply(next_seq(sock), _abi.OK | _abi.REPLY_GRANTED, (1,)))
+        sock.recv(4096)
+
+    c = scripted(script)
+    with pytest.raises(ProtocolError, match="no descriptor"):
+        c.call("cap_acquire", 0)
+
+
+def c_spec(name):
+    from ukernel._calls import spec
+    return spec(name)

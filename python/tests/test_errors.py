@@ -23,6 +23,7 @@ EXPECTED = {
     "ERR_REFUSED": (ukernel.RefusedError, errno.ECONNREFUSED, ConnectionRefusedError),
     "ERR_ADDRINUSE": (ukernel.AddrInUseError, errno.EADDRINUSE, None),
     "ERR_TOOBIG": (ukernel.TooBigError, errno.EMSGSIZE, None),
+    "ERR_BUSY": (ukernel.BusyError, errno.EBUSY, None),
 }
 
 

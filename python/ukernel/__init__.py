@@ -36,6 +36,7 @@ from ._errors import (
     RefusedError,
     TimedOutError,
     TooBigError,
+    BusyError,
     UnsupportedError,
     WouldBlockError,
 )
@@ -71,7 +72,7 @@ __all__ = [
     # errors
     "KernelError", "UnsupportedError", "DeniedError", "BadHandleError", "InvalidArgumentError",
     "WouldBlockError", "InProgressError", "ClosedError", "LimitError", "NotFoundError", "TimedOutError",
-    "KernelIOError", "RefusedError", "AddrInUseError", "TooBigError", "KernelGoneError", "ProtocolError",
+    "KernelIOError", "RefusedError", "AddrInUseError", "TooBigError", "BusyError", "KernelGoneError", "ProtocolError",
 ]
 
 # Constants in friendly form (the enums below hold the same numbers). The NET_* names keep their prefix: the

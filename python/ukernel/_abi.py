@@ -1,8 +1,8 @@
-"""ukernel ABI v1.0 constants. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit."""
+"""ukernel ABI v1.1 constants. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit."""
 
 # fmt: off
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 1
 VERSION = (VERSION_MAJOR << 16) | VERSION_MINOR
 
 MAX_FRAME_BYTES = 1048576
@@ -14,6 +14,7 @@ MAX_MSG_BYTES = 65536
 MAX_POLL_ITEMS = 1024
 MAX_PARKED_CALLS = 64
 MAX_LOG_BYTES = 16384
+REPLY_GRANTED = 0x8000
 TOKEN_BYTES = 16
 ENV_ENDPOINT = "UKERNEL_ENDPOINT"
 ENV_TOKEN = "UKERNEL_TOKEN"
@@ -41,6 +42,7 @@ ERR_IO = 11
 ERR_REFUSED = 12
 ERR_ADDRINUSE = 13
 ERR_TOOBIG = 14
+ERR_BUSY = 15
 
 # Capability bits
 CAP_LOG = 1
@@ -85,6 +87,7 @@ NET_SHUT_WR = 2
 NET_SHUT_RDWR = 3
 NET_ADDR_LOCAL = 0
 NET_ADDR_PEER = 1
+NET_DIRECT = 256
 
 # task_status states
 TASK_RUNNING = 0
@@ -151,6 +154,7 @@ STATUS_NAMES = {
     12: "ERR_REFUSED",
     13: "ERR_ADDRINUSE",
     14: "ERR_TOOBIG",
+    15: "ERR_BUSY",
 }
 
 CAP_NAMES = {

@@ -10,10 +10,17 @@ lock meanwhile. So a thread can make calls while another waits for a parked ``io
 ``submit``/``collect`` keep several calls in flight. A call made from a signal handler or finalizer while the
 same thread is inside a call raises ``RuntimeError`` instead of corrupting the stream; ``post`` (a call whose
 reply is dropped, the event loop's wake-up) is allowed there.
+
+Granted descriptors (ABI 1.1): the connection is read with ``recvmsg``; descriptors that arrive (``SCM_RIGHTS``)
+wait in a FIFO, and a reply whose status carries ``REPLY_GRANTED`` takes the oldest one: it becomes the 4-tuple
+``(seq, OK, values, fd)`` and whoever takes the reply owns ``fd`` (``collect`` hands it over as is; an
+abandoned or unexpected one is closed). A descriptor no granted reply claims is closed.
 """
 
 import _socket
 import os as _os
+from array import array as _array
+from collections import deque as _deque
 import select as _select
 from _thread import RLock, allocate_lock, get_ident
 from itertools import count as _count
@@ -48,6 +55,11 @@ MAX_SEND_BYTES = _abi.MAX_FRAME_BYTES - 8 - 9 - 5
 MAX_RECV_BYTES = _abi.MAX_FRAME_BYTES - 8 - 5
 # net_socket also takes the host's socket.AF_INET / AF_INET6 numbers.
 _FAMILIES = {_socket.AF_INET: _abi.NET_AF_INET, _socket.AF_INET6: _abi.NET_AF_INET6}
+_GRANTED = _abi.REPLY_GRANTED
+# Room for the descriptors one recvmsg can bring: the kernel sends one per sendmsg, and Linux stops a read at the
+# first message carrying descriptors; the slack only lets a misbehaving peer be detected (MSG_CTRUNC) late.
+_ANCBUF = _socket.CMSG_SPACE(16 * 4)
+_RECV_FLAGS = getattr(_socket, "MSG_CMSG_CLOEXEC", 0)
 _REENTRANT = ("a kernel call was made from a signal handler or finalizer while this thread was inside "
               "another kernel call; defer it (e.g. with loop.call_soon) instead")
 
@@ -98,6 +110,7 @@ class Client:
         self._start = 0
         self._end = 0
         self._gone = None
+        self._fds = _deque()  # descriptors received and not yet claimed by a granted reply
         self._keys = {}  # handle -> fileno()-like key (see key_of)
         self._key_handles = {}  # key -> handle
         self._key_objects = {}  # key -> the object (e.g. a KernelSocket) that asked for it
@@ -255,7 +268,32 @@ class Client:
             reply = self._await(seq)
         finally:
             inside.discard(me)
+        if len(reply) > 3:
+            _os.close(reply[3])  # granted to a caller that did not ask for the descriptor: use the direct methods
         return result(s, reply, args)
+
+    def _invoke_granted(self, s, args):
+        """As ``_invoke``, for a call that may be granted: ``(results, fd or None)``; the caller owns ``fd``."""
+        me = get_ident()
+        inside = self._inside
+        if me in inside:
+            raise RuntimeError(_REENTRANT)
+        inside.add(me)
+        try:
+            seq = next(self._counter) & SEQ_MASK
+            frame = s.encode(seq, args)
+            self._outstanding.add(seq)
+            self._write(frame, (seq,))
+            reply = self._await(seq)
+        finally:
+            inside.discard(me)
+        fd = reply[3] if len(reply) > 3 else None
+        try:
+            return result(s, reply, args), fd
+        except BaseException:
+            if fd is not None:
+                _os.close(fd)
+            raise
 
     def _run_batch(self, frames, results):
         data = frames[0] if len(frames) == 1 else b"".join(frames)
@@ -476,7 +514,7 @@ class Client:
         if self._end == len(self._buf):
             self._make_room()
         try:
-            n = sock.recv_into(self._view[self._end:], 0, _socket.MSG_DONTWAIT)
+            n = self._recv(sock, _socket.MSG_DONTWAIT)
         except BlockingIOError:
             return
         except OSError as e:
@@ -493,8 +531,12 @@ class Client:
             if reply is None:
                 break
             self._start += used
+            if reply[1] & _GRANTED:
+                reply = self._claim(reply)
             if self._start == self._end:
                 self._start = self._end = 0
+                if self._fds:
+                    self._close_fds()
             self._route(reply)
 
     def _flush_deferred(self):
@@ -572,6 +614,8 @@ class Client:
         with self._mutex:
             if rseq in self._abandoned:
                 self._abandoned.discard(rseq)  # the answer to an interrupted call, or to a post
+                if len(reply) > 3:
+                    _os.close(reply[3])
                 return
             if rseq in self._outstanding:
                 self._replies[rseq] = reply
@@ -594,8 +638,12 @@ class Client:
                     raise ProtocolError("malformed reply from the kernel: %s" % e.strerror, e.seq) from None
                 if reply is not None:
                     start += used
+                    if reply[1] & _GRANTED:
+                        reply = self._claim(reply)
                     if start == end:
                         self._start = self._end = 0
+                        if self._fds:
+                            self._close_fds()  # every reply received so far is decoded: these had no mark
                     else:
                         self._start = start
                     return reply
@@ -611,12 +659,42 @@ class Client:
         if self._end == len(self._buf):
             self._make_room()
         try:
-            n = sock.recv_into(self._view[self._end:])
+            n = self._recv(sock, 0)
         except OSError as e:
             self._lost("cannot read from the kernel: %s" % (e.strerror or e), e)
         if not n:
             self._lost("the kernel closed the connection")
         self._end += n
+
+    def _recv(self, sock, flags):
+        """Reads into the buffer's free end with ``recvmsg``; received descriptors join the FIFO."""
+        n, anc, mflags, _ = sock.recvmsg_into((self._view[self._end:],), _ANCBUF, flags | _RECV_FLAGS)
+        if anc:
+            for level, kind, data in anc:
+                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                    fds = _array("i")
+                    fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+                    self._fds.extend(fds)
+        if mflags & _socket.MSG_CTRUNC:
+            self._close_fds()
+            self._lost("the kernel sent more descriptors at once than this adapter takes")
+        return n
+
+    def _claim(self, reply):
+        """A granted reply with its descriptor: ``(seq, OK, values, fd)``."""
+        seq, status, values = reply
+        if status != _GRANTED or not self._fds:
+            self._drop("the kernel sent a granted reply without a descriptor")
+            raise ProtocolError("reply %d is marked granted (status %#x) but no descriptor came with it"
+                                % (seq, status), seq)
+        return seq, 0, values, self._fds.popleft()
+
+    def _close_fds(self):
+        while self._fds:
+            try:
+                _os.close(self._fds.popleft())
+            except OSError:
+                pass
 
     def _make_room(self):
         start, end = self._start, self._end
@@ -646,6 +724,7 @@ class Client:
             return
         self._sock = None
         self._gone = reason
+        self._close_fds()
         try:
             sock.shutdown(_socket.SHUT_RDWR)
         except OSError:
@@ -752,9 +831,12 @@ class Client:
 
     # -- net -----------------------------------------------------------------------------------------------------
 
-    def net_socket(self, family=_abi.NET_AF_INET, type=_abi.NET_SOCK_STREAM):
+    def net_socket(self, family=_abi.NET_AF_INET, type=_abi.NET_SOCK_STREAM, direct=False):
         """Creates a TCP socket (``NET_AF_INET`` or ``NET_AF_INET6``; ``socket.AF_INET``/``AF_INET6`` work too);
-        returns its handle."""
+        returns its handle. ``direct=True`` (ABI 1.1, ``NET_DIRECT``): once connected, or for each connection
+        accepted from it, the worker is granted the host descriptor (:meth:`net_connect`, :meth:`net_accept`)."""
+        if direct:
+            type |= _abi.NET_DIRECT
         return self._invoke(_NET_SOCKET, (_FAMILIES.get(family, family), type))
 
     def net_bind(self, sock, host, port):
@@ -771,20 +853,49 @@ class Client:
         self._invoke(_NET_LISTEN, (sock, backlog))
 
     def net_accept(self, sock):
-        """``(conn, peer_host, peer_port)``: the oldest pending connection. ``WouldBlockError`` when none."""
-        conn, host, port = self._invoke(_NET_ACCEPT, (sock,))
+        """``(conn, peer_host, peer_port)``: the oldest pending connection. ``WouldBlockError`` when none. On a
+        direct listener ``conn`` is a granted ``socket.socket`` (``conn.handle`` is its kernel handle)."""
+        (conn, host, port), fd = self._invoke_granted(_NET_ACCEPT, (sock,))
+        if fd is not None:
+            conn = _granted_socket(self, conn, fd)
         return conn, host.decode("utf-8", "replace"), port
 
     def net_connect(self, sock, host, port):
         """Starts connecting to ``host:port``. Returns when connected at once; raises ``InProgressError`` (a
         ``BlockingIOError`` with errno ``EINPROGRESS``, as a non-blocking socket does) when the connect goes on:
         wait for ``WRITABLE``, then read the outcome with :meth:`net_error`. ``DeniedError`` names the address
-        when no ``net.connect`` rule of ``[caps.net]`` allows it."""
+        when no ``net.connect`` rule of ``[caps.net]`` allows it. On a direct socket (ABI 1.1) the call waits
+        until the host connected and returns the granted ``socket.socket``; a failure raises its error."""
         args = (sock, host, port)
         try:
-            self._invoke(_NET_CONNECT, args)
+            _, fd = self._invoke_granted(_NET_CONNECT, args)
         except DeniedError as e:
             raise self._denied(_NET_CONNECT, args, e) from None
+        if fd is not None:
+            return _granted_socket(self, sock, fd)
+        return None
+
+    def connect_direct(self, host, port, family=_abi.NET_AF_INET):
+        """A direct connection to ``host:port`` (ABI 1.1): the kernel checks ``net.connect``, connects, and grants
+        the host descriptor. Returns a non-blocking ``socket.socket`` whose ``handle`` is its kernel handle; closing
+        the socket closes the handle too. Raises what :meth:`net_connect` raises (the handle is closed then)."""
+        h = self.net_socket(family, _abi.NET_SOCK_STREAM, direct=True)
+        try:
+            sock = self.net_connect(h, host, port)
+        except BaseException:
+            try:
+                self.handle_close(h)
+            except Exception:
+                pass
+            raise
+        if sock is None:  # a kernel that ignored NET_DIRECT (never ABI >= 1.1)
+            self.handle_close(h)
+            raise ProtocolError("the kernel connected socket %d without granting its descriptor" % h)
+        return sock
+
+    def post_close(self, handle):
+        """Closes a handle without waiting for the reply (a granted socket's close: its descriptor is gone)."""
+        self.post(_HANDLE_CLOSE, (handle,))
 
     def net_send(self, sock, data):
         """Queues as much of ``data`` as fits; returns how many bytes (possibly fewer: send the rest when
@@ -915,6 +1026,11 @@ def _sendmsg_all(sock, buffers, progress, wait):
             else:
                 offset += n
                 n = 0
+
+
+def _granted_socket(client, handle, fd):
+    from ._granted import GrantedSocket  # imported on the first grant: most workers never need it
+    return GrantedSocket(client, handle, fd)
 
 
 def _handles(handles):

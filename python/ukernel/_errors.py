@@ -14,7 +14,8 @@ from . import _abi
 __all__ = [
     "KernelError", "UnsupportedError", "DeniedError", "BadHandleError", "InvalidArgumentError",
     "WouldBlockError", "InProgressError", "ClosedError", "LimitError", "NotFoundError", "TimedOutError",
-    "KernelIOError", "RefusedError", "AddrInUseError", "TooBigError", "KernelGoneError", "ProtocolError",
+    "KernelIOError", "RefusedError", "AddrInUseError", "TooBigError", "BusyError", "KernelGoneError",
+    "ProtocolError",
     "error_for", "denied_message", "format_address",
 ]
 
@@ -145,6 +146,14 @@ class TooBigError(KernelError):
     status, code, _errno_value = "ERR_TOOBIG", _abi.ERR_TOOBIG, _errno.EMSGSIZE
 
 
+class BusyError(KernelError):
+    """``ERR_BUSY`` (errno ``EBUSY``, ABI 1.1): the socket is granted, so the worker holds its host descriptor and
+    moves its bytes itself; the kernel no longer sends or receives on it, and its handle cannot move to another
+    task. Use the ``socket.socket`` the grant returned."""
+
+    status, code, _errno_value = "ERR_BUSY", _abi.ERR_BUSY, _errno.EBUSY
+
+
 class KernelGoneError(ConnectionError):
     """The connection to the kernel is lost (or was never there: the process was not started by a ukernel
     kernel). No further call can succeed; the kernel ends a task whose connection closes."""
@@ -173,7 +182,7 @@ class ProtocolError(OSError):
 
 _CLASSES = (
     UnsupportedError, DeniedError, BadHandleError, InvalidArgumentError, WouldBlockError, InProgressError,
-    ClosedError, LimitError, NotFoundError, TimedOutError, KernelIOError, RefusedError, AddrInUseError,
+    ClosedError, LimitError, NotFoundError, TimedOutError, KernelIOError, RefusedError, AddrInUseError, BusyError,
     TooBigError,
 )
 BY_CODE = {cls.code: cls for cls in _CLASSES}
@@ -193,6 +202,7 @@ _REASONS = {
     "ERR_REFUSED": "connection refused",
     "ERR_ADDRINUSE": "address already in use",
     "ERR_TOOBIG": "too big (exceeds a published limit)",
+    "ERR_BUSY": "busy (the socket is granted: the worker holds its descriptor)",
 }
 
 # Where a held capability can still be refused by a scope, say so.

@@ -9,7 +9,9 @@
       tag 2 BYTES payload = u32 n, n bytes
       tag 3 I64S  payload = u32 n, n * i64
 
-``length`` counts the bytes after itself, at most ``MAX_FRAME_BYTES``. Python values map to wire values as
+``length`` counts the bytes after itself, at most ``MAX_FRAME_BYTES``. In a reply, bit 15 of ``status``
+(``REPLY_GRANTED``, ABI 1.1) says a host descriptor travels with it; the decoder leaves the bit in the status it
+returns (the client takes the descriptor and clears it). Python values map to wire values as
 ``int`` -> I64, ``bytes``/``bytearray``/``memoryview``/``str`` (UTF-8) -> BYTES, ``list``/``tuple`` of ints ->
 I64S; decoding gives ``int``, ``bytes`` and ``tuple`` of ints.
 
@@ -22,7 +24,7 @@ wrong type, ``OverflowError`` for an integer outside i64 and :class:`TooBigError
 from struct import Struct
 from struct import error as _StructError
 
-from ._abi import MAX_FRAME_BYTES, MAX_VALUES, OK, STATUS_NAMES, TAG_BYTES, TAG_I64, TAG_I64S
+from ._abi import MAX_FRAME_BYTES, MAX_VALUES, OK, REPLY_GRANTED, STATUS_NAMES, TAG_BYTES, TAG_I64, TAG_I64S
 from ._errors import ProtocolError, TooBigError
 
 __all__ = [
@@ -152,8 +154,9 @@ def encode_request(seq, call, args=(), tags=None):
 
 
 def encode_reply(seq, status, values=(), tags=None):
-    """Encodes a reply frame. A reply with a status other than ``OK`` carries no values."""
-    if status != OK and values:
+    """Encodes a reply frame. A reply with a status other than ``OK`` (or ``OK | REPLY_GRANTED``) carries no
+    values."""
+    if status & ~REPLY_GRANTED != OK and values:
         raise ValueError("a reply with status %s carries no values" % STATUS_NAMES.get(status, status))
     return _encode_frame(seq, status, values, tags, "reply")
 
@@ -253,7 +256,7 @@ def _decode(buf, offset, end, kind):
         return (seq, code, ()), total
     if count > MAX_VALUES:
         raise ProtocolError("%d values exceed the limit of %d" % (count, MAX_VALUES), seq, total)
-    if kind == "reply" and code != OK:
+    if kind == "reply" and code & ~REPLY_GRANTED != OK:
         raise ProtocolError("a reply with status %s carries %d values (it must carry none)"
                             % (STATUS_NAMES.get(code, code), count), seq, total)
     pos = offset + HEADER_BYTES

@@ -8,7 +8,7 @@ public final class Abi {
     /** Incompatible changes bump the major version (see docs/kernel-abi.md, "Changing the ABI"). */
     public static final int VERSION_MAJOR = 1;
     /** Compatible additions bump the minor version. */
-    public static final int VERSION_MINOR = 0;
+    public static final int VERSION_MINOR = 1;
     /** {@code abi_version} returns {@code major << 16 | minor}. */
     public static final long VERSION = ((long) VERSION_MAJOR << 16) | VERSION_MINOR;
 
@@ -23,6 +23,13 @@ public final class Abi {
     public static final int REQUEST_HEADER_BYTES = 12;
     /** Bytes in a reply header: length u32, seq u32, status u16, count u16. */
     public static final int REPLY_HEADER_BYTES = 12;
+    /**
+     * ABI 1.1: a bit of a reply's status field saying that one host descriptor travels with this reply
+     * ({@code SCM_RIGHTS} on the kernel connection, attached to the {@code sendmsg} that carries the reply's first
+     * byte). The status is the field without this bit. Only replies to calls that asked for a direct socket
+     * ({@code NET_DIRECT}) carry it.
+     */
+    public static final int REPLY_GRANTED = 0x8000;
     /** Most handles moved by one {@code ipc_send} (Zircon's limit). */
     public static final int MAX_MSG_HANDLES = 64;
     /** Most payload bytes in one {@code ipc_send} (Zircon's limit). */

@@ -133,6 +133,7 @@ public final class AbiGenerator {
                 new String[] {"MAX_POLL_ITEMS", Integer.toString(Abi.MAX_POLL_ITEMS)},
                 new String[] {"MAX_PARKED_CALLS", Integer.toString(Abi.MAX_PARKED_CALLS)},
                 new String[] {"MAX_LOG_BYTES", Integer.toString(Abi.MAX_LOG_BYTES)},
+                new String[] {"REPLY_GRANTED", "0x" + Integer.toHexString(Abi.REPLY_GRANTED)},
                 new String[] {"TOKEN_BYTES", Integer.toString(Abi.TOKEN_BYTES)});
     }
 

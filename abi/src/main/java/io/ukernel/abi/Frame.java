@@ -25,10 +25,26 @@ public sealed interface Frame permits Frame.Request, Frame.Reply {
         }
     }
 
-    /** The kernel's answer. A reply with a status other than {@code OK} carries no values. */
-    record Reply(int seq, Status status, List<Value> values) implements Frame {
+    /**
+     * The kernel's answer. A reply with a status other than {@code OK} carries no values. {@code granted} (ABI
+     * 1.1, {@link Abi#REPLY_GRANTED} on the wire) says a host descriptor travels with it; only an {@code OK} reply
+     * can be granted. The descriptor itself is the transport's business, not the codec's.
+     */
+    record Reply(int seq, Status status, List<Value> values, boolean granted) implements Frame {
         public Reply {
             values = List.copyOf(values);
+            if (granted && status != Status.OK) {
+                throw new IllegalArgumentException("only an OK reply can carry a descriptor");
+            }
+        }
+
+        public Reply(int seq, Status status, List<Value> values) {
+            this(seq, status, values, false);
+        }
+
+        /** An OK reply with a descriptor attached by the transport. */
+        public static Reply granted(int seq, Value... values) {
+            return new Reply(seq, Status.OK, List.of(values), true);
         }
 
         public static Reply ok(int seq, Value... values) {

@@ -11,6 +11,7 @@ import java.util.List;
  * <pre>
  * request  = u32 length, u32 seq, u16 call,   u16 argc,  value * argc
  * reply    = u32 length, u32 seq, u16 status, u16 count, value * count
+ *   status bit 15 (ABI 1.1, Abi.REPLY_GRANTED): a host descriptor travels with this reply
  * value    = u8 tag, payload
  *   tag 1 (I64)   payload = i64
  *   tag 2 (BYTES) payload = u32 n, n bytes
@@ -61,7 +62,7 @@ public final class FrameCodec {
         buf.putInt(frame.seq());
         switch (frame) {
             case Frame.Request r -> buf.putShort((short) r.call());
-            case Frame.Reply r -> buf.putShort((short) r.status().code());
+            case Frame.Reply r -> buf.putShort((short) (r.status().code() | (r.granted() ? Abi.REPLY_GRANTED : 0)));
         }
         buf.putShort((short) frame.values().size());
         for (Value v : frame.values()) {
@@ -175,11 +176,12 @@ public final class FrameCodec {
         if (request) {
             return (Decoded<F>) new Decoded.Whole<>(new Frame.Request(seq, code, values), total);
         }
-        Status status = Status.ofCode(code);
-        if (status == null) {
+        boolean granted = (code & Abi.REPLY_GRANTED) != 0;
+        Status status = Status.ofCode(code & ~Abi.REPLY_GRANTED);
+        if (status == null || granted && status != Status.OK) {
             return new Decoded.Malformed<>("unknown status code " + code, seq, total);
         }
-        return (Decoded<F>) new Decoded.Whole<>(new Frame.Reply(seq, status, values), total);
+        return (Decoded<F>) new Decoded.Whole<>(new Frame.Reply(seq, status, values, granted), total);
     }
 
     /**

@@ -19,7 +19,8 @@ public enum Status implements AbiConstant {
     ERR_IO(11, "the host failed the operation"),
     ERR_REFUSED(12, "the peer refused the connection"),
     ERR_ADDRINUSE(13, "the address is already in use"),
-    ERR_TOOBIG(14, "the message or buffer exceeds a published limit");
+    ERR_TOOBIG(14, "the message or buffer exceeds a published limit"),
+    ERR_BUSY(15, "the worker holds the host descriptor of this socket (granted): the kernel no longer does this");
 
     private static final Status[] BY_CODE = values();
     private final int code;

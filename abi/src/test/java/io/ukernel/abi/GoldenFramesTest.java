@@ -27,7 +27,9 @@ class GoldenFramesTest {
             Frame.Reply.ok(9, Value.of(42), Value.of("main")),
             Frame.Reply.ok(3, Value.of(new long[0])),
             Frame.Reply.error(4, Status.ERR_DENIED),
-            Frame.Reply.error(5, Status.ERR_TOOBIG));
+            Frame.Reply.error(5, Status.ERR_TOOBIG),
+            Frame.Reply.granted(11, Value.of(5), Value.of("127.0.0.1"), Value.of(80)),
+            Frame.Reply.granted(12));
 
     @Test
     void goldenFile_matchesTheJavaCodec() throws IOException {
@@ -47,7 +49,8 @@ class GoldenFramesTest {
             s.append("\"seq\": ").append(f.seq()).append(", ");
             switch (f) {
                 case Frame.Request r -> s.append("\"call\": ").append(r.call());
-                case Frame.Reply r -> s.append("\"status\": ").append(r.status().code());
+                case Frame.Reply r -> s.append("\"status\": ")
+                        .append(r.status().code() | (r.granted() ? Abi.REPLY_GRANTED : 0));
             }
             s.append(", \"values\": [");
             for (int k = 0; k < f.values().size(); k++) {

@@ -286,6 +286,7 @@ public final class Kernel implements Session, TaskControl {
         if (connections.remove(task, connection)) {
             task.replies(null);
             task.cancelParked();
+            task.dropGrants();
         }
         if (protocolError) {
             console.event(task.name(), task.id(), Level.WARN, "abi.disconnect", "disconnected from the kernel: "
@@ -304,6 +305,7 @@ public final class Kernel implements Session, TaskControl {
         }
         task.cancelParked();
         task.replies(null);
+        task.dropGrants();
         task.handles().closeAll();
         Connection c = connections.remove(task);
         if (c != null) {

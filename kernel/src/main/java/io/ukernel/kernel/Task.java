@@ -149,6 +149,39 @@ public final class Task {
         exitStatus = -1;
     }
 
+    /**
+     * Host descriptors (duplicates the kernel owns) waiting to travel with this task's next granted replies, in
+     * order: a handler stages one just before it returns or sends a granted reply, and the connection takes it when
+     * it queues that reply (docs/kernel-abi.md, "Granted descriptors").
+     */
+    private final java.util.ArrayDeque<Integer> grants = new java.util.ArrayDeque<>();
+
+    /**
+     * Stages a duplicate of {@code fd} for the next granted reply; false when the host refused the duplicate
+     * (out of descriptors), and then nothing is staged.
+     */
+    public boolean stageGrant(int fd) {
+        int copy = io.ukernel.kernel.io.RawFd.dup(fd);
+        if (copy < 0) {
+            return false;
+        }
+        grants.add(copy);
+        return true;
+    }
+
+    /** The staged descriptor for the granted reply being queued (the taker owns it), or -1. */
+    public int takeGrant() {
+        Integer fd = grants.poll();
+        return fd == null ? -1 : fd;
+    }
+
+    /** Closes the staged descriptors nobody took (the connection is gone). */
+    public void dropGrants() {
+        for (Integer fd; (fd = grants.poll()) != null; ) {
+            io.ukernel.kernel.io.RawFd.close(fd);
+        }
+    }
+
     /** Where replies to parked calls go: the task's connection (set on hello, cleared when it closes). */
     void replies(java.util.function.Consumer<io.ukernel.abi.Frame.Reply> sink) {
         replies = sink;

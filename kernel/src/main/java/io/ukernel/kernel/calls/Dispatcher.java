@@ -51,7 +51,7 @@ public final class Dispatcher {
             return Frame.Reply.error(seq, Status.ERR_UNSUPPORTED);
         }
         return switch (handler.get().handle(task, new Args(seq, request.values()))) {
-            case Outcome.Ok ok -> new Frame.Reply(seq, Status.OK, ok.results());
+            case Outcome.Ok ok -> new Frame.Reply(seq, Status.OK, ok.results(), ok.granted());
             case Outcome.Err err -> err.audited() ? quietly(task, seq, call, err.status(), err.reason())
                     : refuse(task, seq, call, err.status(), err.reason());
             case Outcome.Later later -> null;

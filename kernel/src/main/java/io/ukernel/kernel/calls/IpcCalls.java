@@ -61,6 +61,10 @@ final class IpcCalls {
             if (o.isEmpty() || !seen.add(x)) {
                 return Outcome.err(Status.ERR_BADHANDLE, "handle " + x + " is not open or is listed twice");
             }
+            if (o.get().granted()) {
+                return Outcome.err(Status.ERR_BUSY, "handle " + x + " is a granted socket: its descriptor is in"
+                        + " this worker's hands, so the handle cannot move to another task");
+            }
             objects.add(o.get());
         }
         Account account = task.handles().account();

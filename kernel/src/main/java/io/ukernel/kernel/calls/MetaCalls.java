@@ -50,6 +50,14 @@ final class MetaCalls {
         task.caps().drop(new CapabilitySet(mask));
         console.audit(task.name(), task.id(), Level.INFO, "cap.drop", "caps: dropped " + Cap.format(mask)
                 + " for good (active " + task.caps().active() + ", ceiling " + task.caps().ceiling() + ")");
+        if (!task.caps().active().has(Cap.NET)) {
+            // A descriptor in the worker's hands is authority too: without NET it loses every granted socket.
+            int n = task.handles().closeIf(o -> o.granted());
+            if (n > 0) {
+                console.audit(task.name(), task.id(), Level.INFO, "net.revoke", "cap_drop: " + n
+                        + " granted socket(s) shut down (NET is no longer active)");
+            }
+        }
         return Outcome.ok(Value.of(task.caps().active().mask()));
     }
 
@@ -59,6 +67,8 @@ final class MetaCalls {
 
     Outcome handleClose(Task task, Args args) {
         long h = args.i64(0);
+        task.handles().get(h, io.ukernel.kernel.net.NetSocket.class).filter(s -> s.granted())
+                .ifPresent(s -> NetCalls.revokedLine(console, task, h, s, "closed"));
         return task.handles().close(h) ? Outcome.ok() : Outcome.err(Status.ERR_BADHANDLE, "no handle " + h);
     }
 }

@@ -1,6 +1,7 @@
 package io.ukernel.kernel.calls;
 
 import io.ukernel.abi.Abi;
+import io.ukernel.abi.Frame;
 import io.ukernel.abi.NetConst;
 import io.ukernel.abi.Status;
 import io.ukernel.abi.Value;
@@ -8,6 +9,7 @@ import io.ukernel.kernel.KernelContext;
 import io.ukernel.kernel.Task;
 import io.ukernel.kernel.console.Console;
 import io.ukernel.kernel.console.Level;
+import io.ukernel.kernel.io.RawFd;
 import io.ukernel.kernel.net.AddressRules;
 import io.ukernel.kernel.net.Hosts;
 import io.ukernel.kernel.net.NetSocket;
@@ -25,6 +27,12 @@ import java.util.Optional;
  * {@code net_socket} … {@code net_error}: TCP over {@link NetSocket}s. Authority is checked where it is exercised
  * (WASI): {@code net_bind} against {@code net.bind}, {@code net_connect} against {@code net.connect}; a refusal
  * is {@code ERR_DENIED} and a console line naming the rule to add.
+ *
+ * <p>ABI 1.1 direct sockets ({@code NET_DIRECT} in {@code net_socket}'s type): {@code net_connect} parks until
+ * the host connected, then its reply carries the host descriptor; {@code net_accept} on a direct listener (which
+ * stays in the kernel: it accepts, counts and audits every connection) grants each connection the same way. The
+ * kernel keeps its own reference in the handle table (limits, {@code net_addr}, revocation by closing it) and
+ * never reads or writes the bytes of a granted socket ({@code ERR_BUSY}).
  */
 final class NetCalls {
     /** Most bytes one reply can carry in a single BYTES value (frame minus reply header and value header). */
@@ -49,6 +57,8 @@ final class NetCalls {
     Outcome socket(Task task, Args args) {
         long family = args.i64(0);
         long type = args.i64(1);
+        boolean direct = (type & NetConst.DIRECT.value()) != 0;
+        type &= ~NetConst.DIRECT.value();
         boolean inet = family == NetConst.AF_INET.value() || family == NetConst.AF_INET6.value();
         if (!inet || type != NetConst.SOCK_STREAM.value() && type != NetConst.SOCK_DGRAM.value()) {
             return Outcome.err(Status.ERR_INVAL, "family " + family + " / type " + type + " is not AF_INET(6)"
@@ -57,11 +67,17 @@ final class NetCalls {
         if (type == NetConst.SOCK_DGRAM.value()) {
             return Outcome.err(Status.ERR_UNSUPPORTED, "UDP is reserved in ABI v1");
         }
+        if (direct && !RawFd.available()) {
+            console.audit(task.name(), task.id(), Level.WARN, "net.direct", "net_socket: NET_DIRECT refused: "
+                    + RawFd.MISSING);
+            return Outcome.audited(Status.ERR_UNSUPPORTED, RawFd.MISSING);
+        }
         if (task.handles().room() <= 0) {
             return Outcome.err(Status.ERR_LIMIT, "handle table full: " + IpcCalls.usage(task.handles()));
         }
         try {
-            NetSocket s = NetSocket.open(net, family == NetConst.AF_INET6.value(), task.handles().account());
+            NetSocket s = NetSocket.open(net, family == NetConst.AF_INET6.value(), task.handles().account(),
+                    direct);
             return Outcome.ok(Value.of(task.handles().install(s).orElseThrow()));
         } catch (IOException e) {
             return Outcome.err(Status.ERR_IO, "the host refused a socket: " + e.getMessage());
@@ -131,7 +147,16 @@ final class NetCalls {
             }
             InetSocketAddress peer = conn.peerAddress();
             long ch = task.handles().install(conn).orElseThrow();
-            return Outcome.ok(Value.of(ch), Value.of(Hosts.format(peer.getAddress())), Value.of(peer.getPort()));
+            Value[] results = {Value.of(ch), Value.of(Hosts.format(peer.getAddress())), Value.of(peer.getPort())};
+            if (!conn.granted()) {
+                return Outcome.ok(results);
+            }
+            if (!task.stageGrant(RawFd.of(conn.grantedChannel()))) {
+                task.handles().close(ch);
+                return Outcome.err(Status.ERR_LIMIT, "the kernel is out of descriptors: the connection was closed");
+            }
+            grantLine(task, "net_accept", ch, conn);
+            return Outcome.granted(results);
         } catch (IOException e) {
             return Outcome.err(Status.ERR_IO, "accept: " + e.getMessage());
         }
@@ -159,11 +184,23 @@ final class NetCalls {
         }
         int p = (int) port;
         String target = name != null ? name + ":" + p : Hosts.hostPort(ip, p);
+        boolean direct = s.get().direct();
+        if (direct && task.parkedCount() >= Abi.MAX_PARKED_CALLS) {
+            return Outcome.err(Status.ERR_LIMIT, "this task already has " + task.parkedCount() + " calls waiting"
+                    + " (at most MAX_PARKED_CALLS=" + Abi.MAX_PARKED_CALLS + "); a direct net_connect waits too");
+        }
         if (ip != null) {
             if (!connectRules.allows(name, ip, p)) {
                 return denied(task, "net_connect", "connect", target);
             }
-            return answer(s.get().connect(new InetSocketAddress(ip, p)), "connect " + target);
+            Status started = s.get().connect(new InetSocketAddress(ip, p));
+            if (direct && started == Status.OK) {
+                return grantConnected(task, h, s.get());
+            }
+            if (direct && started == Status.ERR_INPROGRESS) {
+                return parkConnect(task, args.seq(), h, s.get());
+            }
+            return answer(started, "connect " + target);
         }
         // No lookup without authority: a name is resolved only when a rule that names it (or a wildcard covering
         // it) allows the call. Asking the host's resolver about any other name would be traffic no rule allowed,
@@ -175,7 +212,43 @@ final class NetCalls {
         // an address-level rule applies to names too).
         s.get().connect(name, p, a -> connectRules.allows(name, a, p),
                 a -> deniedLine(task, "net_connect", target + " (" + Hosts.format(a) + ")", "connect", target));
-        return Outcome.err(Status.ERR_INPROGRESS, "resolving " + name);
+        return direct ? parkConnect(task, args.seq(), h, s.get())
+                : Outcome.err(Status.ERR_INPROGRESS, "resolving " + name);
+    }
+
+    /** A direct socket that connected at once: the reply carries its descriptor. */
+    private Outcome grantConnected(Task task, long h, NetSocket s) {
+        if (!task.stageGrant(RawFd.of(s.grantedChannel()))) {
+            return Outcome.err(Status.ERR_LIMIT, "the kernel is out of descriptors");
+        }
+        grantLine(task, "net_connect", h, s);
+        return Outcome.granted();
+    }
+
+    /** Answers a direct connect once the host is done: granted when connected, else the failure's status. */
+    private Outcome parkConnect(Task task, int seq, long h, NetSocket s) {
+        Runnable cancel = s::cancelWhenConnected;
+        s.whenConnected(st -> {
+            task.unpark(cancel);
+            if (st != Status.OK) {
+                s.takeError(); // told in the reply, not left pending
+                task.replyLater(Frame.Reply.error(seq, st));
+            } else if (!task.stageGrant(RawFd.of(s.grantedChannel()))) {
+                task.replyLater(Frame.Reply.error(seq, Status.ERR_LIMIT));
+            } else {
+                grantLine(task, "net_connect", h, s);
+                task.replyLater(Frame.Reply.granted(seq));
+            }
+        });
+        task.park(cancel);
+        return new Outcome.Later();
+    }
+
+    private void grantLine(Task task, String call, long h, NetSocket s) {
+        console.audit(task.name(), task.id(), Level.INFO, "net.grant", call + ": socket " + h + " "
+                + Hosts.hostPort(s.localAddress().getAddress(), s.localAddress().getPort()) + " <-> "
+                + Hosts.hostPort(s.peerAddress().getAddress(), s.peerAddress().getPort())
+                + " granted: the worker holds its descriptor");
     }
 
     Outcome send(Task task, Args args) {
@@ -184,6 +257,9 @@ final class NetCalls {
         Optional<NetSocket> s = socketOf(task, h);
         if (s.isEmpty()) {
             return notASocket(h);
+        }
+        if (s.get().granted()) {
+            return busy(h, "net_send");
         }
         Outcome notReady = notStreaming(s.get(), h);
         if (notReady != null) {
@@ -208,6 +284,9 @@ final class NetCalls {
         }
         if (max <= 0) {
             return Outcome.err(Status.ERR_INVAL, "max " + max + " must be positive");
+        }
+        if (s.get().granted()) {
+            return busy(h, "net_recv");
         }
         Outcome notReady = notStreaming(s.get(), h);
         if (notReady != null) {
@@ -240,11 +319,28 @@ final class NetCalls {
 
     Outcome close(Task task, Args args) {
         long h = args.i64(0);
-        if (socketOf(task, h).isEmpty()) {
+        Optional<NetSocket> s = socketOf(task, h);
+        if (s.isEmpty()) {
             return notASocket(h);
+        }
+        if (s.get().granted()) {
+            revokedLine(console, task, h, s.get(), "closed");
         }
         task.handles().close(h);
         return Outcome.ok();
+    }
+
+    /** The audit line of a granted socket the kernel shuts down ({@code why}: closed, revoked by cap_drop...). */
+    static void revokedLine(Console console, Task task, long h, NetSocket s, String why) {
+        InetSocketAddress peer = s.peerAddress();
+        console.audit(task.name(), task.id(), Level.INFO, "net.revoke", "socket " + h + " to "
+                + (peer == null ? "?" : Hosts.hostPort(peer.getAddress(), peer.getPort())) + " " + why
+                + ": the kernel shut down the granted descriptor");
+    }
+
+    private static Outcome busy(long h, String call) {
+        return Outcome.err(Status.ERR_BUSY, call + ": socket " + h + " is granted: the worker holds its descriptor"
+                + " and moves the bytes itself");
     }
 
     Outcome addr(Task task, Args args) {

@@ -7,7 +7,16 @@ import java.util.List;
 /** What a call handler returns: results, or a status with a reason for the console. Guest errors never throw. */
 public sealed interface Outcome permits Outcome.Ok, Outcome.Err, Outcome.Later {
 
-    record Ok(List<Value> results) implements Outcome {}
+    /**
+     * @param results the values of the reply
+     * @param granted whether the reply carries the descriptor the handler staged ({@link
+     *                io.ukernel.kernel.Task#stageGrant}): ABI 1.1 granted sockets
+     */
+    record Ok(List<Value> results, boolean granted) implements Outcome {
+        public Ok(List<Value> results) {
+            this(results, false);
+        }
+    }
 
     /**
      * @param status  the ABI status
@@ -29,6 +38,11 @@ public sealed interface Outcome permits Outcome.Ok, Outcome.Err, Outcome.Later {
 
     static Outcome ok(Value... results) {
         return new Ok(List.of(results));
+    }
+
+    /** Results that travel with the descriptor the handler just staged. */
+    static Outcome granted(Value... results) {
+        return new Ok(List.of(results), true);
     }
 
     static Outcome err(Status status, String reason) {

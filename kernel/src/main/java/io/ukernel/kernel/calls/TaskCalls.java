@@ -71,6 +71,10 @@ final class TaskCalls {
             if (!seen.add(h) || task.handles().get(h).isEmpty()) {
                 return Outcome.err(Status.ERR_BADHANDLE, "handle " + h + " is not open or is listed twice");
             }
+            if (task.handles().get(h).orElseThrow().granted()) {
+                return Outcome.err(Status.ERR_BUSY, "handle " + h + " is a granted socket: its descriptor is in"
+                        + " this worker's hands, so the handle cannot move to another task");
+            }
         }
         if (task.handles().room() <= 0 && handles.length == 0) {
             return Outcome.err(Status.ERR_LIMIT, "no room for the task handle: " + IpcCalls.usage(task.handles()));

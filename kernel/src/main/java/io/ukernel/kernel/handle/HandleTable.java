@@ -116,6 +116,14 @@ public final class HandleTable {
         return o.isPresent();
     }
 
+    /** Closes every handle whose object {@code which} accepts; returns how many. */
+    public int closeIf(java.util.function.Predicate<KernelObject> which) {
+        List<Integer> doomed = objects.entrySet().stream().filter(e -> which.test(e.getValue()))
+                .map(Map.Entry::getKey).toList();
+        doomed.forEach(this::close);
+        return doomed.size();
+    }
+
     /** Closes every handle (the task ended). */
     public void closeAll() {
         List<Map.Entry<Integer, KernelObject>> all = List.copyOf(objects.entrySet());

@@ -42,23 +42,42 @@ public final class NetSocket extends Waitable {
     private final NetStack net;
     private final boolean ipv6;
     private final Account account;
+    /** ABI 1.1 {@code NET_DIRECT}: once connected (or accepted from it) the worker is granted the host descriptor. */
+    private final boolean direct;
     private State state;
     /** The host socket before it listens or connects (FRESH, BOUND, CONNECTING); null afterwards. */
     private SocketChannel channel;
     private TcpListener listener;
     private TcpStream stream;
     private Status pending = Status.OK;
+    /**
+     * A granted connection: the kernel's own reference to the host socket whose descriptor the worker holds. Not
+     * registered with the reactor (the worker moves the bytes); closing the handle shuts it down for both holders.
+     */
+    private SocketChannel granted;
+    private InetSocketAddress grantedLocal;
+    private InetSocketAddress grantedPeer;
+    /** Told once how a parked direct connect ended (OK: connected); null when nobody waits. */
+    private Consumer<Status> connectDone;
+    private SelectionKey connectKey;
 
-    private NetSocket(NetStack net, boolean ipv6, State state, SocketChannel channel, Account account) {
+    private NetSocket(NetStack net, boolean ipv6, State state, SocketChannel channel, Account account,
+            boolean direct) {
         this.net = net;
         this.ipv6 = ipv6;
         this.account = account;
         this.state = state;
         this.channel = channel;
+        this.direct = direct;
     }
 
     /** A new unbound socket of the family ({@code ipv6} or IPv4), its buffers charged to {@code account}. */
     public static NetSocket open(NetStack net, boolean ipv6, Account account) throws IOException {
+        return open(net, ipv6, account, false);
+    }
+
+    /** As {@link #open(NetStack, boolean, Account)}; {@code direct} asks for granted connections (ABI 1.1). */
+    public static NetSocket open(NetStack net, boolean ipv6, Account account, boolean direct) throws IOException {
         SocketChannel ch = SocketChannel.open(ipv6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
         try {
             ch.configureBlocking(false);
@@ -66,7 +85,43 @@ public final class NetSocket extends Waitable {
             ch.close();
             throw e;
         }
-        return new NetSocket(net, ipv6, State.FRESH, ch, account);
+        return new NetSocket(net, ipv6, State.FRESH, ch, account, direct);
+    }
+
+    /** Whether this socket was made with {@code NET_DIRECT}. */
+    public boolean direct() {
+        return direct;
+    }
+
+    /** The host channel of a granted connection (its descriptor is what the worker is sent), or null. */
+    public SocketChannel grantedChannel() {
+        return granted;
+    }
+
+    @Override
+    public boolean granted() {
+        return granted != null;
+    }
+
+    /**
+     * Asks to be told once how the connect that just answered ERR_INPROGRESS ends: OK when connected (the socket
+     * is then granted), else the failure. Told ERR_CLOSED if the handle is closed first.
+     */
+    public void whenConnected(Consumer<Status> done) {
+        connectDone = done;
+    }
+
+    /** Forgets the parked connect (its task ended). */
+    public void cancelWhenConnected() {
+        connectDone = null;
+    }
+
+    private void connectFinished(Status st) {
+        Consumer<Status> done = connectDone;
+        connectDone = null;
+        if (done != null) {
+            done.accept(st);
+        }
     }
 
     public State state() {
@@ -138,9 +193,13 @@ public final class NetSocket extends Waitable {
         if (ch == null) {
             return null;
         }
-        NetSocket s = new NetSocket(net, ipv6, State.CONNECTED, null, account);
+        NetSocket s = new NetSocket(net, ipv6, State.CONNECTED, null, account, direct);
         try {
-            s.stream = new TcpStream(net, ch, s);
+            if (direct) {
+                s.grant(ch);
+            } else {
+                s.stream = new TcpStream(net, ch, s);
+            }
         } catch (IOException e) {
             ch.close();
             throw e;
@@ -160,7 +219,7 @@ public final class NetSocket extends Waitable {
                 established();
                 return Status.OK;
             }
-            net.reactor().register(channel, SelectionKey.OP_CONNECT, k -> finishConnect());
+            connectKey = net.reactor().register(channel, SelectionKey.OP_CONNECT, k -> finishConnect());
             state = State.CONNECTING;
             changed();
             return Status.ERR_INPROGRESS;
@@ -193,6 +252,7 @@ public final class NetSocket extends Waitable {
                 if (s != Status.OK && s != Status.ERR_INPROGRESS) {
                     pending = s;
                     changed();
+                    connectFinished(s);
                 }
             }
         });
@@ -209,10 +269,25 @@ public final class NetSocket extends Waitable {
     }
 
     private void established() throws IOException {
-        stream = new TcpStream(net, channel, this);
-        channel = null; // the stream owns it now
+        if (direct) {
+            if (connectKey != null) {
+                connectKey.cancel(); // the worker waits on the descriptor; the kernel never reads this socket
+                connectKey = null;
+            }
+            grant(channel);
+        } else {
+            stream = new TcpStream(net, channel, this);
+        }
+        channel = null; // the stream (or the grant) owns it now
         state = State.CONNECTED;
         changed();
+        connectFinished(Status.OK);
+    }
+
+    private void grant(SocketChannel ch) throws IOException {
+        grantedLocal = (InetSocketAddress) ch.getLocalAddress();
+        grantedPeer = (InetSocketAddress) ch.getRemoteAddress();
+        granted = ch;
     }
 
     /** The connect failed: the host socket is released, and {@code why} (unless OK) becomes the pending status. */
@@ -223,6 +298,7 @@ public final class NetSocket extends Waitable {
             pending = why;
         }
         changed();
+        connectFinished(why == Status.OK ? Status.ERR_IO : why);
     }
 
     /** Queues bytes on a connected socket; returns how many were taken (0: the send buffer is full). */
@@ -247,6 +323,19 @@ public final class NetSocket extends Waitable {
 
     /** Shuts down reading and/or writing of a connected socket. */
     public void shutdown(boolean read, boolean write) {
+        if (granted != null) {
+            try {
+                if (read) {
+                    granted.shutdownInput();
+                }
+                if (write) {
+                    granted.shutdownOutput();
+                }
+            } catch (IOException e) {
+                // already reset: nothing left to shut down
+            }
+            return;
+        }
         stream.shutdown(read, write);
     }
 
@@ -254,7 +343,7 @@ public final class NetSocket extends Waitable {
     public InetSocketAddress localAddress() {
         InetSocketAddress a = switch (state) {
             case LISTENING -> listener.local();
-            case CONNECTED -> stream.local();
+            case CONNECTED -> granted != null ? grantedLocal : stream.local();
             default -> {
                 try {
                     yield channel == null ? null : (InetSocketAddress) channel.getLocalAddress();
@@ -268,7 +357,7 @@ public final class NetSocket extends Waitable {
 
     /** The peer's address, or null when the socket is not connected. */
     public InetSocketAddress peerAddress() {
-        return state == State.CONNECTED ? stream.peer() : null;
+        return state != State.CONNECTED ? null : granted != null ? grantedPeer : stream.peer();
     }
 
     /** Takes the pending status (OK when none), clearing it and its ERROR signal. */
@@ -294,7 +383,7 @@ public final class NetSocket extends Waitable {
         }
         int s = switch (state) {
             case LISTENING -> listener.hasPending() ? Event.READABLE.bit() : 0;
-            case CONNECTED -> stream.signals();
+            case CONNECTED -> granted != null ? 0 : stream.signals(); // the worker polls the descriptor
             case FAILED -> Event.WRITABLE.bit(); // the connect finished (and failed)
             default -> 0;
         };
@@ -324,8 +413,33 @@ public final class NetSocket extends Waitable {
     protected void onClose() {
         switch (state) {
             case LISTENING -> listener.close();
-            case CONNECTED -> stream.close();
+            case CONNECTED -> {
+                if (granted != null) {
+                    revoke();
+                } else {
+                    stream.close();
+                }
+            }
             default -> closeQuietly();
+        }
+        connectFinished(Status.ERR_CLOSED);
+    }
+
+    /**
+     * Ends a granted connection for both holders: shutdown(SHUT_RDWR) reaches the one host socket the worker's
+     * descriptor also names (its reads see end of stream, its writes EPIPE), then the kernel's copy is closed.
+     */
+    private void revoke() {
+        try {
+            granted.shutdownOutput();
+            granted.shutdownInput();
+        } catch (IOException e) {
+            // already reset or shut down: nothing more to end
+        }
+        try {
+            granted.close();
+        } catch (IOException e) {
+            // nothing left to release
         }
     }
 }

@@ -9,11 +9,13 @@ import io.ukernel.abi.Status;
 import io.ukernel.abi.Value;
 import io.ukernel.kernel.Reactor;
 import io.ukernel.kernel.Task;
+import io.ukernel.kernel.io.RawFd;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayDeque;
 import java.util.HexFormat;
 import java.util.Optional;
 
@@ -29,6 +31,14 @@ import java.util.Optional;
  * lost; a worker that does not read simply stops being served. The bytes held are therefore at most the backlog,
  * plus one reply (at most {@link Abi#MAX_FRAME_BYTES} and a header), plus the replies of the task's parked calls
  * completing meanwhile (bounded by {@link Abi#MAX_PARKED_CALLS}), plus one frame being read.
+ *
+ * <p><b>Granted descriptors (ABI 1.1).</b> A granted reply takes the descriptor its task staged
+ * ({@link Task#takeGrant}) and records where its first byte sits in the stream of replies. Replies are still
+ * written in batches, but a batch is cut at each such mark: the bytes before it go with a plain write, and the
+ * reply's bytes (up to the next mark) with one {@code sendmsg} carrying the descriptor as {@code SCM_RIGHTS}, so
+ * the worker has the descriptor no later than the first byte of the reply that announces it, and never sooner
+ * than the replies before it. The connection owns each duplicate until it is sent (then closes its copy) or the
+ * connection closes.
  */
 public final class Connection implements Reactor.Handler {
     private static final int INITIAL_BUFFER = 64 * 1024;
@@ -51,6 +61,10 @@ public final class Connection implements Reactor.Handler {
     private boolean paused;
     /** Whether the session was told of a pause already (once per connection: a console line, not a flood). */
     private boolean toldStall;
+    /** Where {@code out[0]} sits in the stream of reply bytes (everything before was written). */
+    private long written;
+    /** Granted replies not sent yet, in stream order: the first byte's stream position and the descriptor. */
+    private final ArrayDeque<long[]> grants = new ArrayDeque<>();
 
     Connection(SocketChannel channel, Session session) {
         this.channel = channel;
@@ -208,6 +222,14 @@ public final class Connection implements Reactor.Handler {
 
     /** Queues a frame (reply) for the next flush. */
     public void enqueue(Frame frame) {
+        if (frame instanceof Frame.Reply r && r.granted()) {
+            int fd = task == null ? -1 : task.takeGrant();
+            if (fd < 0) { // a handler marked a reply without staging a descriptor: a bug, never a lost descriptor
+                frame = Frame.Reply.error(r.seq(), Status.ERR_IO);
+            } else {
+                grants.add(new long[] {written + out.position(), fd});
+            }
+        }
         int size = FrameCodec.size(frame);
         if (out.remaining() < size) {
             ByteBuffer bigger = ByteBuffer.allocate(Math.max(out.capacity() * 2, out.position() + size))
@@ -226,18 +248,57 @@ public final class Connection implements Reactor.Handler {
         }
         out.flip();
         try {
-            channel.write(out);
+            if (grants.isEmpty()) {
+                channel.write(out);
+            } else {
+                writeGranted();
+            }
         } catch (IOException e) {
             out.clear();
             close("write failed: " + e.getMessage(), false);
             return;
         }
+        written += out.position();
         boolean pending = out.hasRemaining();
         out.compact();
         // A paused connection keeps OP_WRITE even when all is written: the writable event is where it resumes.
         key.interestOps((paused ? 0 : SelectionKey.OP_READ) | (pending || paused ? SelectionKey.OP_WRITE : 0));
         if (!pending && closeAfterFlush) {
             close(closeReason, protocolError);
+        }
+    }
+
+    /** Writes {@code out} (flipped) cut at the granted replies' marks; stops when the socket is full. */
+    private void writeGranted() throws IOException {
+        while (out.hasRemaining()) {
+            int before = out.position();
+            long[] g = grants.peek();
+            int limit = out.limit();
+            if (g == null) {
+                channel.write(out);
+            } else if (g[0] - written > before) {
+                out.limit((int) (g[0] - written)); // the replies before the mark, without a descriptor
+                channel.write(out);
+                out.limit(limit);
+            } else {
+                long[] next = grants.size() > 1 ? grants.stream().skip(1).findFirst().orElseThrow() : null;
+                if (next != null) {
+                    out.limit((int) (next[0] - written));
+                }
+                long r = RawFd.sendWithFd(RawFd.of(channel), out, (int) g[1]);
+                out.limit(limit);
+                if (r == -RawFd.EAGAIN) {
+                    return;
+                }
+                if (r < 0) {
+                    throw new IOException("sendmsg with a descriptor failed: errno " + -r);
+                }
+                grants.poll();
+                RawFd.close((int) g[1]);
+            }
+            if (out.position() == before) {
+                return; // the socket is full: OP_WRITE resumes
+            }
         }
     }
 
@@ -257,6 +318,9 @@ public final class Connection implements Reactor.Handler {
             return;
         }
         closed = true;
+        for (long[] g; (g = grants.poll()) != null; ) {
+            RawFd.close((int) g[1]);
+        }
         key.cancel();
         try {
             channel.close();

@@ -54,7 +54,8 @@ public final class ImageBuilder {
     /** The JVM's options in the guest: start-up first (the guest often runs under emulation). */
     static final List<String> JVM_OPTIONS = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
             "-XX:-UsePerfData", "-XX:+DisableAttachMechanism", "-Xss512k", "-XX:MaxRAMPercentage=40",
-            "-Xlog:cds=off", "-Xlog:aot=off", "--enable-native-access=ALL-UNNAMED", "-Dstdout.encoding=UTF-8",
+            "-Xlog:cds=off", "-Xlog:aot=off", "--enable-native-access=ALL-UNNAMED",
+            "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "-Dstdout.encoding=UTF-8",
             "-Dstderr.encoding=UTF-8", "-Djava.io.tmpdir=/tmp");
 
     /** How the archive is compressed. */
