@@ -443,14 +443,19 @@ WORKLOADS = {
         else:
             raise AssertionError("/dev/zero opened for writing")
     """,
-    "tempfile (refused: no write)": """
-        import tempfile
-        try:
-            tempfile.TemporaryFile()
-        except (PermissionError, FileNotFoundError):
-            pass
+    "tempfile (the task's private TMPDIR; refused without one)": """
+        import os, tempfile
+        if os.environ.get("TMPDIR"):  # through a kernel: the task's own temporary directory
+            with tempfile.TemporaryDirectory() as d, tempfile.TemporaryFile() as f:
+                assert os.path.dirname(d) == os.environ["TMPDIR"], d
+                f.write(b"x")
         else:
-            raise AssertionError("a temporary file was created")
+            try:
+                tempfile.TemporaryFile()
+            except (PermissionError, FileNotFoundError):
+                pass
+            else:
+                raise AssertionError("a temporary file was created")
     """,
 }
 

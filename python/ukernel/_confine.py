@@ -6,8 +6,10 @@ In this order (docs/confinement.md explains why):
 2. every Linux capability dropped (a worker started as root keeps its uid but loses CAP_SYS_ADMIN and friends);
 3. **Landlock**, the best ABI the host offers: read-only access beneath the Python runtime (``sys.prefix`` and
    friends, the directories of the shared libraries already mapped, the platform's library directories), the
-   bundle and a few public data files (``ld.so.cache``, time zones, CA certificates); no write, create, remove,
-   rename or execute anywhere; TCP bind and connect denied (ABI >= 4); abstract Unix sockets and signals scoped
+   bundle and a few public data files (``ld.so.cache``, time zones, CA certificates), and the task's own rules
+   (``_environ.TaskView.rules``: its preopens read-only or read-write as the manifest says, HOME and TMPDIR
+   read-write, its /etc files read-only); write, create, remove and rename only beneath those read-write trees
+   (never symbolic links, devices, sockets or FIFOs); execute nowhere; TCP bind and connect denied (ABI >= 4); abstract Unix sockets and signals scoped
    to the worker itself (ABI >= 6);
 4. **seccomp-bpf** on every thread (``SECCOMP_FILTER_FLAG_TSYNC``): an allow-list (:mod:`ukernel._seccomp`, one
    declaration of every call a worker may make, with argument checks where a call is only safe with some
@@ -47,6 +49,10 @@ FS_EXECUTE = 1 << 0
 FS_WRITE_FILE = 1 << 1
 FS_READ_FILE = 1 << 2
 FS_READ_DIR = 1 << 3
+FS_REMOVE_DIR = 1 << 4
+FS_REMOVE_FILE = 1 << 5
+FS_MAKE_DIR = 1 << 7
+FS_MAKE_REG = 1 << 8
 FS_REFER = 1 << 13  # ABI 2
 FS_TRUNCATE = 1 << 14  # ABI 3
 FS_IOCTL_DEV = 1 << 15  # ABI 5
@@ -83,6 +89,7 @@ class Report:
     def __init__(self):
         self.landlock_abi = 0
         self.read_paths = []
+        self.write_paths = []
         self.net = False
         self.scopes = []
         self.seccomp_calls = 0
@@ -92,7 +99,9 @@ class Report:
 
     def line(self):
         parts = []
-        ll = "landlock abi %d (read-only: %d paths, no write" % (self.landlock_abi, len(self.read_paths))
+        ll = "landlock abi %d (read-only: %d paths, %s" % (
+            self.landlock_abi, len(self.read_paths),
+            "read-write: %s" % " ".join(self.write_paths) if self.write_paths else "no write")
         if self.net:
             ll += ", tcp bind/connect denied"
         if self.scopes:
@@ -163,10 +172,12 @@ def seccomp_table():
 
 # -- the steps -----------------------------------------------------------------------------------------------------
 
-def confine(bundle, max_abi=None):
+def confine(bundle, max_abi=None, rules=(), writable=False):
     """Confines this process for good; returns a :class:`Report`. Raises :class:`ConfinementError` when any step
     fails (the process may then be partly confined: it must not run the app). ``max_abi`` (tests only) pretends
-    the host offers at most that Landlock ABI."""
+    the host offers at most that Landlock ABI. ``rules``: ``[(path, writable)]`` beyond the read list (the task's
+    preopens, HOME, temporary directory and /etc files: ``_environ.TaskView.rules``); ``writable``: the seccomp
+    filter's rw variant (record locks), for a task with an ``rw`` preopen."""
     report = Report()
     table = seccomp_table()
     if table is None:
@@ -183,10 +194,10 @@ def confine(bundle, max_abi=None):
     paths = read_paths(bundle)
     _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "prctl(PR_SET_NO_NEW_PRIVS)")
     report.caps_dropped = _drop_capabilities()
-    _landlock(abi, paths, report)
-    _seccomp(table, abi, report)
+    _landlock(abi, paths, report, rules)
+    _seccomp(table, abi, report, writable)
     sys.dont_write_bytecode = True  # the bundle is read-only now: no __pycache__ attempts
-    install_messages(paths)
+    install_messages(paths + [p for p, _ in rules], [p for p, w in rules if w])
     return report
 
 
@@ -285,7 +296,18 @@ def _fs_rights(abi):
     return rights
 
 
-def _landlock(abi, paths, report):
+def _write_rights(abi):
+    """What a writable tree allows beneath it: write, create and remove regular files and directories, truncate
+    (ABI >= 3), move within the tree (refer, ABI >= 2). Never symbolic links, devices, sockets or FIFOs."""
+    rights = FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_DIR | FS_MAKE_REG
+    if abi >= 2:
+        rights |= FS_REFER
+    if abi >= 3:
+        rights |= FS_TRUNCATE
+    return rights
+
+
+def _landlock(abi, paths, report, rules=()):
     ctypes, _ = _c()
 
     class RulesetAttr(ctypes.Structure):
@@ -322,6 +344,24 @@ def _landlock(abi, paths, report):
             finally:
                 os.close(fd)
             report.read_paths.append(p)
+        for p, writable in rules:
+            try:
+                fd = os.open(p, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                is_dir = os.path.isdir(p)
+                rights = FS_READ_FILE | (FS_READ_DIR if is_dir else 0)
+                if writable:
+                    rights |= FS_WRITE_FILE | (FS_TRUNCATE if abi >= 3 else 0)
+                    if is_dir:
+                        rights |= _write_rights(abi)
+                rule = PathBeneath(rights, fd)
+                _check(_syscall(SYS_LANDLOCK_ADD_RULE, int(ruleset), LANDLOCK_RULE_PATH_BENEATH,
+                                ctypes.byref(rule), 0), "landlock_add_rule(%s)" % p)
+            finally:
+                os.close(fd)
+            (report.write_paths if writable else report.read_paths).append(p)
         for dev, rights in DEVICES.items():
             try:
                 fd = os.open(dev, os.O_PATH | os.O_CLOEXEC)
@@ -339,19 +379,19 @@ def _landlock(abi, paths, report):
         os.close(int(ruleset))
 
 
-def build_filter(table, arch, own_pid):
+def build_filter(table, arch, own_pid, writable=False):
     """The seccomp program as ``(code, jt, jf, k)`` tuples: the allow-list of :mod:`ukernel._seccomp`, signals and
     ``prlimit64`` limited to ``own_pid``. ``table`` is the one :func:`seccomp_table` returns (x86_64 only)."""
     if table is not _allow.X86_64:
         raise ConfinementError("no seccomp allow-list for this syscall table")
-    return _allow.build_filter(own_pid, arch)
+    return _allow.build_filter(own_pid, arch, writable)
 
 
-def _seccomp(table_arch, abi, report):
+def _seccomp(table_arch, abi, report, writable=False):
     ctypes, _ = _c()
     table, arch = table_arch
     # The pid is read now, in the process being confined: in a PID namespace of its own the worker is pid 1.
-    prog = build_filter(table, arch, own_pid=os.getpid())
+    prog = build_filter(table, arch, own_pid=os.getpid(), writable=writable)
 
     class SockFilter(ctypes.Structure):
         _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
@@ -366,7 +406,7 @@ def _seccomp(table_arch, abi, report):
                "seccomp(SECCOMP_SET_MODE_FILTER)")
     if r > 0:
         raise ConfinementError("seccomp: thread %d could not be synchronised" % r)
-    report.seccomp_calls = len(_allow.ALLOWED)
+    report.seccomp_calls = len(_allow.calls(writable))
     report.seccomp_checks = len(_allow.argument_checks())
 
 
@@ -388,10 +428,12 @@ def _say(text):
         pass
 
 
-def install_messages(paths):
-    """Makes refusals speak: a guarded ``socket`` type and an audit hook (the host does the refusing)."""
+def install_messages(paths, writable=()):
+    """Makes refusals speak: a guarded ``socket`` type and an audit hook (the host does the refusing).
+    ``writable``: the trees the task may write (no message for writes beneath them)."""
     _guard_sockets()
     roots = tuple(p.rstrip("/") + "/" for p in paths if os.path.isdir(p))
+    wroots = tuple(p.rstrip("/") + "/" for p in writable)
     files = frozenset(p for p in paths if not os.path.isdir(p))
     own = os.getpid()
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -412,6 +454,18 @@ def install_messages(paths):
         real = os.path.realpath(p)
         return not (real.startswith(roots) or real in files or real + "/" in roots)
 
+    def inside_writable(path):
+        if not wroots:
+            return False
+        if isinstance(path, bytes):
+            path = path.decode("utf-8", "surrogateescape")
+        if not isinstance(path, str):
+            return False
+        p = os.path.normpath(path if path.startswith("/") else os.path.join(os.getcwd(), path)) + "/"
+        # the deepest tree the path is in decides: a read-only bind (the bundle) may lie beneath /tmp
+        best = max((r for r in roots + wroots if p.startswith(r)), key=len, default=None)
+        return best is not None and best in wroots
+
     def hook(event, args):
         if event == "open":
             path, _, flags = args if len(args) == 3 else (args[0], None, 0)
@@ -420,9 +474,9 @@ def install_messages(paths):
             rights = DEVICES.get(path if isinstance(path, str) else os.fsdecode(path))
             if rights is not None and (rights & FS_WRITE_FILE or not flags & write_flags):
                 return  # a device Landlock lets the worker open this way (os.devnull, /dev/urandom)
-            if flags & write_flags:
-                _say("%s: the worker's filesystem is read-only; write files through the IO capability "
-                     "(ukernel.io_open on a preopen with mode = \"rw\")" % _call("open", path))
+            if flags & write_flags and not inside_writable(path):
+                _say("%s: outside the trees the task may write (its rw preopens, named by UKERNEL_PREOPEN_<NAME>; "
+                     "HOME; TMPDIR): declare a preopen with mode = \"rw\" in [caps.io]" % _call("open", path))
             elif outside(path):
                 _say("%s: outside the worker's read-only view (the Python runtime and the bundle); read files "
                      "through the IO capability (ukernel.io_open)" % _call("open", path))
@@ -433,7 +487,7 @@ def install_messages(paths):
         elif event in process:
             _say("%s: a ukernel worker cannot %s (seccomp); start another task with ukernel.task_spawn"
                  % (_call(event, *(args[:1] if event != "os.fork" else ())), process[event]))
-        elif event in writes:
+        elif event in writes and not (args and inside_writable(args[0])):
             _say("%s: the worker's filesystem is read-only; write files through the IO capability"
                  % _call(event, *args[:1]))
         elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):

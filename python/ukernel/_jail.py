@@ -72,6 +72,17 @@ PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
 SYS_PIVOT_ROOT = 155  # x86_64
 SYS_UNSHARE = 272  # x86_64
+SYS_OPEN_TREE = 428  # x86_64
+SYS_MOVE_MOUNT = 429
+SYS_MOUNT_SETATTR = 442
+# <linux/mount.h>
+OPEN_TREE_CLONE = 1
+AT_EMPTY_PATH = 0x1000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_IDMAP = 0x00100000
 
 #: The worker ids the kernel hands out when it runs as root: above every common allocation (system and login
 #: users < 65536, the subordinate ids tools give users from 100000, systemd's container range 524288-1879048191),
@@ -84,7 +95,7 @@ HOSTNAME = b"ukernel"
 DEVICES = tuple(_DEVICE_RIGHTS)  # the devices Landlock lets the worker open (_confine.DEVICES)
 #: Top-level links a merged-/usr system resolves library paths through (ld.so.cache names /lib/x86_64-linux-gnu).
 ROOT_LINKS = ("/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin")
-TMPFS_OPTIONS = b"mode=0755,size=1m,nr_inodes=4096"
+TMPFS_OPTIONS = b"mode=0755,size=2m,nr_inodes=4096"
 #: RLIMIT_NPROC of a root kernel's worker: its threads (each a host pid, which the pid namespace hides but does not
 #: count). The worker id is its own, so the limit counts exactly its threads; without it one worker could take
 #: every pid of the host (pid_max is 32768 on small hosts) and no host process could fork.
@@ -110,11 +121,18 @@ class Jail:
         self.uid = None
         self.gid = None
         self.alive_fd = None  # in C: the read end of P's pipe (EOF once P is gone)
+        self.task = None  # the _environ.TaskView built into the view (preopens, tmpfs, /etc)
 
     def text(self):
         if self.namespaces:
-            ns = "namespaces %s (minimal root: %d read-only binds, no /proc%s)" % (
-                "+".join(self.namespaces), self.binds, ", moved over the initramfs" if _SWITCHED else "")
+            extra = ""
+            if self.task is not None and self.task.namespaced:
+                pre = self.task.present()
+                extra = ", %s, /tmp and HOME on a %d KiB tmpfs, /etc generated" % (
+                    "preopens " + " ".join("%s(%s)" % (p.name, "rw" if p.writable else "ro") for p in pre)
+                    if pre else "no preopens", self.task.tmp_bytes // 1024)
+            ns = "namespaces %s (minimal root: %d read-only binds, no /proc%s%s)" % (
+                "+".join(self.namespaces), self.binds, ", moved over the initramfs" if _SWITCHED else "", extra)
         else:
             ns = "namespaces none (%s)" % self.why_not
         return "%s, uid %s gid %s (no groups, empty capability bounding set, not dumpable)" % (ns, self.uid, self.gid)
@@ -212,17 +230,24 @@ def readable_by(path, uid, gid):
 
 # -- the steps -------------------------------------------------------------------------------------------------------
 
-def isolate(bundle, namespaces, worker_id, kernel_fd, kernel_pid, on_child=None):
+def isolate(bundle, namespaces, worker_id, kernel_fd, kernel_pid, on_child=None, task=None):
     """Isolates the worker; returns a :class:`Jail` in the process that will run the app (C, or this process
     without namespaces). ``namespaces``: ``auto``, ``on`` or ``off``. ``worker_id``: the uid/gid to run as.
     ``kernel_fd``: the kernel connection, closed in P. ``on_child``: called first thing in C (the loader restores
-    its process-wide client there). Raises :class:`JailError` (or :class:`Unavailable` under ``on``)."""
+    its process-wide client there). ``task``: the :class:`_environ.TaskView` to build into the view (preopens,
+    the task's tmpfs, /etc; none of it when None). Raises :class:`JailError` (or :class:`Unavailable` under
+    ``on``)."""
     jail = Jail()
+    jail.task = task
     root = os.geteuid() == 0
     if not WORKER_ID_MIN <= worker_id <= WORKER_ID_MAX:
         raise JailError("worker id %d is outside %d-%d" % (worker_id, WORKER_ID_MIN, WORKER_ID_MAX))
     if namespaces != "off":
         paths, links = view(bundle)
+        pre = task.present() if task is not None else []
+        # Made before unshare: the helper process that holds a mapping must not be the new pid namespace's
+        # first process (its exit would end the namespace).
+        idmaps = _idmaps(pre, worker_id) if root and pre else {}
         try:
             flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS
             outer_uid, outer_gid = os.geteuid(), os.getegid()
@@ -235,14 +260,26 @@ def isolate(bundle, namespaces, worker_id, kernel_fd, kernel_pid, on_child=None)
             _note_rootfs()
             fds = _open_all(paths)
             try:
-                jail.binds = _build_root(paths, links, fds, userns=not root)
-            finally:
+                pre_fds = _open_all([p.path for p in pre])
+            except OSError:
                 for fd in fds.values():
                     os.close(fd)
+                raise
+            fds.update(pre_fds)
+            try:
+                jail.binds = _build_root(paths, links, fds, userns=not root, task=task, preopens=pre,
+                                         worker_id=worker_id, idmaps=idmaps)
+            finally:
+                for fd in list(fds.values()) + list(idmaps.values()):
+                    os.close(fd)
+            if task is not None:
+                task.namespaced = True
             jail.namespaces = ([] if root else ["user"]) + list(NAMESPACES)
             os.chdir(bundle)
             _fork(jail, kernel_fd, kernel_pid, on_child)  # returns in C only
         except Unavailable as e:
+            for fd in idmaps.values():
+                os.close(fd)
             if namespaces == "on":
                 raise
             jail.why_not = "the host refused them: %s" % e
@@ -314,22 +351,41 @@ def _kept_flags(fd):
     return sum(ms for st_bit, ms in _ST_TO_MS if st.f_flag & st_bit and ms != MS_RDONLY)
 
 
-def _build_root(paths, links, fds, userns):
+def _build_root(paths, links, fds, userns, task=None, preopens=(), worker_id=None, idmaps=None):
     """Builds the new root on a tmpfs mounted over /tmp (the host's /tmp is hidden from here on, which is why
     the sources were opened first; nothing propagates to the host: / is private) and pivots into it; returns the
-    number of bind mounts."""
+    number of bind mounts. With ``task``: first the task's tmpfs (``/tmp`` and ``HOME``), so that the read-only
+    binds of host paths under /tmp (a bundle there) land on it; after them the ``preopens`` (read-write ones
+    without ``MS_RDONLY``) and the generated /etc."""
     new = "/tmp"
     _mount(b"tmpfs", new, b"tmpfs", MS_NOSUID | MS_NODEV, TMPFS_OPTIONS)
     for link, target in sorted(links.items()):
         _mkdirs(os.path.dirname(new + link))
         if not os.path.lexists(new + link):
             os.symlink(target, new + link)
+    if task is not None:
+        _task_tmpfs(new, task.tmp_bytes, worker_id)
     binds = 0
     for p in sorted(paths):
         if any(p == l or p.startswith(l + "/") for l in links):
             continue  # a path through a link: bound at the link's target, which is in the list too
         _bind(fds[p], new + p, os.path.isdir("/proc/self/fd/%d" % fds[p]), userns, 0)
         binds += 1
+    for p in sorted(preopens, key=lambda p: p.path):
+        if idmaps and p.path in idmaps:
+            _bind_idmapped(fds[p.path], new + p.path, idmaps[p.path], p.writable)
+        else:
+            _bind(fds[p.path], new + p.path, True, userns, 0, writable=p.writable)
+    if task is not None:
+        from . import _environ
+
+        _mkdirs(new + "/etc")
+        for name, data in _environ.etc_files(worker_id, worker_id).items():
+            fd = os.open(new + "/etc/" + name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
     _mkdirs(new + "/dev")
     for dev in DEVICES:
         if os.path.exists(dev):
@@ -359,6 +415,104 @@ def _build_root(paths, links, fds, userns):
     return binds
 
 
+def _idmaps(preopens, worker_id):
+    """A root kernel's worker id owns no host file, so it could neither write a preopen nor read a private one:
+    each preopen is bound through an **idmapped mount** whose files owned by the directory's owner (uid and gid)
+    appear owned by the worker id, and files the worker creates are written as that owner on the host. Returns
+    ``{path: user namespace fd}`` (the namespace carrying the mapping ``owner -> worker id``), made before the
+    jail's ``unshare``; other owners' files appear as the overflow id (nobody) there."""
+    out, by_owner = {}, {}
+    try:
+        for p in preopens:
+            st = os.stat(p.path)
+            key = (st.st_uid, st.st_gid)
+            if key not in by_owner:
+                by_owner[key] = _mapping_userns(st.st_uid, st.st_gid, worker_id)
+            out[p.path] = os.dup(by_owner[key])
+    finally:
+        for fd in by_owner.values():
+            os.close(fd)
+    return out
+
+
+def _mapping_userns(uid, gid, inside_to):
+    """An fd of a new user namespace whose uid_map/gid_map map ``uid``/``gid`` (inside) to ``inside_to``
+    (outside): the shape an idmapped mount reads (on-disk id -> id seen through the mount)."""
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a throw-away process: unshare a user namespace, wait for its mapping, exit
+        try:
+            os.close(ready_r)
+            os.close(done_w)
+            ctypes, lib = _c()
+            ok = lib.syscall(ctypes.c_long(SYS_UNSHARE), ctypes.c_long(CLONE_NEWUSER)) == 0
+            os.write(ready_w, b"1" if ok else b"0")
+            os.read(done_r, 1)
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(done_r)
+    try:
+        if os.read(ready_r, 1) != b"1":
+            raise JailError("unshare(CLONE_NEWUSER) for an idmapped preopen failed")
+        for name, text in (("uid_map", "%d %d 1" % (uid, inside_to)), ("gid_map", "%d %d 1" % (gid, inside_to))):
+            with open("/proc/%d/%s" % (pid, name), "w") as f:
+                f.write(text)
+        return os.open("/proc/%d/ns/user" % pid, os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(ready_r)
+        os.close(done_w)
+        os.waitpid(pid, 0)
+
+
+def _bind_idmapped(fd, target, userns_fd, writable):
+    """Binds the directory ``fd`` at ``target`` as an idmapped mount (``open_tree`` clone, ``mount_setattr`` with
+    ``MOUNT_ATTR_IDMAP``, ``move_mount``), nosuid, nodev, read-only unless ``writable``."""
+    ctypes, lib = _c()
+
+    class MountAttr(ctypes.Structure):
+        _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64),
+                    ("userns_fd", ctypes.c_uint64)]
+
+    _mkdirs(target)
+    tree = lib.syscall(ctypes.c_long(SYS_OPEN_TREE), ctypes.c_long(fd), b"",
+                       ctypes.c_long(OPEN_TREE_CLONE | os.O_CLOEXEC | AT_EMPTY_PATH))
+    if tree < 0:
+        _fail("open_tree(%s)" % target)
+    try:
+        attr = MountAttr(MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+                         | (0 if writable else MOUNT_ATTR_RDONLY), 0, 0, userns_fd)
+        if lib.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_long(tree), b"", ctypes.c_long(AT_EMPTY_PATH),
+                       ctypes.byref(attr), ctypes.c_long(ctypes.sizeof(attr))) < 0:
+            _fail("mount_setattr(MOUNT_ATTR_IDMAP) on %s (the host's filesystem may not support idmapped mounts)"
+                  % target)
+        if lib.syscall(ctypes.c_long(SYS_MOVE_MOUNT), ctypes.c_long(tree), b"", ctypes.c_long(-100),
+                       os.fsencode(target), ctypes.c_long(MOVE_MOUNT_F_EMPTY_PATH)) < 0:
+            _fail("move_mount(%s)" % target)
+    finally:
+        os.close(tree)
+
+
+def _task_tmpfs(new, size, owner):
+    """The task's private tmpfs of ``size`` bytes, owned by ``owner``: its ``tmp/`` bound at ``/tmp`` and its
+    ``home/`` at ``HOME`` (one filesystem: the two share the bound). It lives as long as the task's mount
+    namespace: when the task's last process ends, the host frees it."""
+    from . import _environ
+
+    stage = new + "/.task"
+    _mkdirs(stage)
+    opts = "mode=0700,size=%d,nr_inodes=%d,uid=%d,gid=%d" % (size, max(1024, size // 4096), owner, owner)
+    _mount(b"tmpfs", stage, b"tmpfs", MS_NOSUID | MS_NODEV, opts)
+    for sub, where in (("tmp", _environ.TMP), ("home", _environ.HOME)):
+        os.mkdir(stage + "/" + sub, 0o700)
+        os.chown(stage + "/" + sub, owner, owner)
+        _mkdirs(new + where)
+        _mount(stage + "/" + sub, new + where, None, MS_BIND)
+    _check(_c()[1].umount2(os.fsencode(stage), MNT_DETACH), "umount2(%s)" % stage)
+    os.rmdir(stage)
+
+
 def _is_rootfs():
     """Whether "/" is the kernel's initial rootfs (an initramfs), read before the view shrank: see _build_root."""
     return _ROOTFS
@@ -384,7 +538,7 @@ def _mkdirs(path):
     os.makedirs(path, mode=0o755, exist_ok=True)
 
 
-def _bind(fd, target, is_dir, userns, extra, nodev=True):
+def _bind(fd, target, is_dir, userns, extra, nodev=True, writable=False):
     if is_dir:
         _mkdirs(target)
     else:
@@ -398,6 +552,8 @@ def _bind(fd, target, is_dir, userns, extra, nodev=True):
     flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | (MS_NODEV if nodev else 0) | extra | _kept_flags(fd)
     if not nodev:
         flags &= ~MS_NODEV
+    if writable:
+        flags &= ~MS_RDONLY
     _mount(None, target, None, flags)
 
 

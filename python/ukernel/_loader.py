@@ -17,6 +17,10 @@
 ``UKERNEL_NAMESPACES``, ``UKERNEL_WORKER_ID``
     strict mode only: ``auto``, ``on`` or ``off``, and the uid/gid the worker runs as (``_jail``). Unset (the
     loader run by hand), the worker gets no namespaces and keeps its uid.
+``UKERNEL_PREOPENS``, ``UKERNEL_TMP_BYTES``, ``UKERNEL_SCRATCH``
+    the task's view (``_environ``): its preopens by path, the size of its private tmpfs, and a host scratch
+    directory for HOME and TMPDIR where it may have no mount namespace. The app sees ``UKERNEL_PREOPEN_<NAME>``,
+    ``HOME``, ``TMPDIR``, ``USER`` and ``LOGNAME`` instead.
 
 Start-up, in order: death signal, connect + ``hello``, then ``_jail.isolate`` (namespaces and a minimal root;
 this process, P, forks the worker C, PID 1 of a new pid namespace, and only supervises it from then on, exiting
@@ -77,14 +81,43 @@ def main():
         _say("ukernel: cannot reach the kernel: %s" % (getattr(e, "strerror", None) or e))
         return EXIT_KERNEL_GONE
     mode = os.environ.pop(ENV_SANDBOX, None)
-    jail = _isolate(os, kernel, mode)  # with namespaces, only the worker C returns from here
-    if jail is False or not _confine(os, mode, jail):
+    task = _task_view(os)
+    if task is False:
         return _finish(kernel, EXIT_UNCONFINED)
+    jail = _isolate(os, kernel, mode, task)  # with namespaces, only the worker C returns from here
+    if jail is False or not _confine(os, mode, jail, task):
+        return _finish(kernel, EXIT_UNCONFINED)
+    if task is not None:
+        task.apply(os.environ, _user_name(os) if mode == "off" else None)
     code = _run_task(os)
     return _finish(kernel, code)
 
 
-def _isolate(os, kernel, mode):
+def _task_view(os):
+    """The preopens, tmpfs size and scratch directory the kernel passed (``_environ``), None when it passed none
+    (the loader run by hand), False when they are malformed (the app's code must not run)."""
+    if "UKERNEL_TMP_BYTES" not in os.environ and "UKERNEL_PREOPENS" not in os.environ:
+        return None
+    from . import _environ
+
+    try:
+        return _environ.from_kernel(os.environ)
+    except ValueError as e:
+        _say("ukernel: the task's view from the kernel is malformed, the task's code is not run: %s" % e)
+        return False
+
+
+def _user_name(os):
+    """The name of this process's user (unconfined: the kernel's own), else the worker's."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return None
+
+
+def _isolate(os, kernel, mode, task=None):
     """Namespaces, minimal root and the identity drop (``_jail.py``); the :class:`_jail.Jail` applied, None when
     the kernel asked for none (unconfined, or the loader run by hand), False when isolation failed (the app's
     code must not run). Before ``_confine``: mounting and forking need the privileges it drops."""
@@ -104,7 +137,7 @@ def _isolate(os, kernel, mode):
     _signal.signal(_signal.SIGTERM, _on_sigterm)
     try:
         return _jail.isolate(os.getcwd(), namespaces, int(worker_id), kernel.fileno(),
-                             int(pid) if pid.isdigit() else 0, on_child=lambda: _keep_client(kernel))
+                             int(pid) if pid.isdigit() else 0, on_child=lambda: _keep_client(kernel), task=task)
     except Exception as e:
         _say("ukernel: isolation failed, the task's code is not run: %s (sandbox mode \"strict\", namespaces "
              "\"%s\"; --insecure-no-sandbox runs it unconfined)" % (e, namespaces))
@@ -119,7 +152,7 @@ def _keep_client(kernel):
     package._forked = False
 
 
-def _confine(os, mode, jail):
+def _confine(os, mode, jail, task=None):
     """Confines this process (``_confine.py``) now that it holds its only door, the kernel connection, and before
     any of the app's code is imported; False when that fails in strict mode. ``UKERNEL_SANDBOX`` (set by the
     kernel): ``strict`` confines and reports what was applied on stdout, for the console; ``off`` says the worker is
@@ -133,7 +166,8 @@ def _confine(os, mode, jail):
     from . import _confine
 
     try:
-        report = _confine.confine(os.getcwd())
+        report = _confine.confine(os.getcwd(), rules=task.rules() if task is not None else (),
+                                  writable=task is not None and task.writable())
     except Exception as e:
         _say("ukernel: confinement failed, the task's code is not run: %s (sandbox mode \"strict\"; "
              "--insecure-no-sandbox runs it unconfined)" % e)

@@ -96,6 +96,8 @@ FCNTL_COMMANDS = {
     "F_DUPFD": 0, "F_GETFD": 1, "F_SETFD": 2, "F_GETFL": 3, "F_SETFL": 4, "F_DUPFD_CLOEXEC": 1030,
     "F_GETPIPE_SZ": 1032, "F_ADD_SEALS": 1033, "F_GET_SEALS": 1034,
 }
+# The record-lock commands, allowed only in the rw variant of the filter (see RW_VARIANT).
+FCNTL_LOCKS = {"F_GETLK": 5, "F_SETLK": 6, "F_SETLKW": 7, "F_OFD_GETLK": 36, "F_OFD_SETLK": 37, "F_OFD_SETLKW": 38}
 
 
 # <linux/fadvise.h>, <linux/fs.h>: page-cache advice and read flags that reach other processes' cache (every file a
@@ -301,6 +303,11 @@ FAMILIES = (
       ("chdir", 80), ("fchdir", 81), ("readlink", 89), ("statfs", 137), ("fstatfs", 138), ("getdents64", 217),
       ("openat", 257), ("newfstatat", 262), ("readlinkat", 267), ("faccessat", 269), ("statx", 332),
       ("openat2", 437), ("faccessat2", 439))),
+    ("names (Landlock decides)", "create and remove files and directories, rename them: Landlock handles each of "
+     "these rights and grants them only beneath the task's writable trees (its `rw` preopens, `HOME`, the "
+     "temporary directory); everywhere else they fail (`EACCES`, or `EROFS` on the read-only binds)",
+     (("rename", 82), ("mkdir", 83), ("rmdir", 84), ("unlink", 87), ("mkdirat", 258), ("unlinkat", 263),
+      ("renameat", 264), ("renameat2", 316))),
     ("waiting", "readiness and timers on the worker's own descriptors (selectors, asyncio, the kernel loop)",
      (("poll", 7), ("select", 23), ("epoll_create", 213), ("epoll_wait", 232), ("epoll_ctl", 233),
       ("pselect6", 270), ("ppoll", 271), ("epoll_pwait", 281), ("signalfd", 282), ("timerfd_create", 283),
@@ -362,15 +369,15 @@ REFUSED = (
       "setpgid": 109}),
     ("sockets and addresses", "the worker already holds its kernel connection; the network is the NET capability",
      {"socket": 41, "connect": 42, "accept": 43, "bind": 49, "listen": 50, "accept4": 288, "sendmmsg": 307}),
-    ("file metadata and names", "Landlock covers contents, not metadata: a root worker could chmod/chown host "
-     "files; names are changed through the IO capability",
+    ("file metadata and links", "Landlock covers contents and names, not metadata: a root worker could "
+     "chmod/chown host files; a symbolic link made in a preopen could send a host program that follows it "
+     "outside (`flock` is allowed in the rw variant)",
      {"chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93, "lchown": 94,
       "fchownat": 260, "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280, "setxattr": 188,
       "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199,
       "getxattr": 191, "lgetxattr": 192, "fgetxattr": 193, "listxattr": 194, "llistxattr": 195,
-      "flistxattr": 196, "setxattrat": 463, "removexattrat": 466, "rename": 82, "renameat": 264,
-      "renameat2": 316, "link": 86, "linkat": 265, "unlink": 87, "unlinkat": 263, "symlink": 88, "symlinkat": 266,
-      "mkdir": 83, "mkdirat": 258, "rmdir": 84, "mknod": 133, "mknodat": 259, "truncate": 76, "creat": 85,
+      "flistxattr": 196, "setxattrat": 463, "removexattrat": 466, "link": 86, "linkat": 265,
+      "symlink": 88, "symlinkat": 266, "mknod": 133, "mknodat": 259, "truncate": 76, "creat": 85,
       "fallocate": 285, "flock": 73, "file_setattr": 469}),
     ("watching files", "inotify and fanotify see host paths Landlock hides",
      {"inotify_init": 253, "inotify_add_watch": 254, "inotify_init1": 294, "fanotify_init": 300,
@@ -405,6 +412,24 @@ REFUSED = (
       "syncfs": 306}),
 )
 
+#: The rw variant: a task whose app declares an ``rw`` preopen gets these rules instead (``build_filter(...,
+#: writable=True)``): record locks and ``flock``, which SQLite and lock-file libraries need on the files they write.
+#: The price: such a task can also lock the host files of its read-only view (see FCNTL_COMMANDS).
+RW_VARIANT = (
+    ("fcntl", 72, OneOf(1, "cmd", dict(FCNTL_COMMANDS, **FCNTL_LOCKS),
+                        note="as without the variant, record locks (`F_GETLK`/`F_SETLK`/`F_SETLKW`, OFD) added")),
+    ("flock", 73),
+)
+
+
+def calls(writable=False):
+    """The allowed calls, by number: :data:`ALLOWED`, with :data:`RW_VARIANT` when ``writable``."""
+    if not writable:
+        return ALLOWED
+    over = {e[0]: Call(e[0], e[1], "rw variant", e[2] if len(e) > 2 else None) for e in RW_VARIANT}
+    return tuple(sorted([c for c in ALLOWED if c.name not in over] + list(over.values()), key=lambda c: c.nr))
+
+
 #: Every x86_64 number this module names (allowed, ENOSYS, refused), for ``_confine`` and the tests.
 X86_64 = {c.name: c.nr for c in ALLOWED}
 X86_64.update(ENOSYS_CALLS)
@@ -420,9 +445,10 @@ def argument_checks():
 
 # -- the program ---------------------------------------------------------------------------------------------------
 
-def build_filter(own_pid, arch=AUDIT_ARCH_X86_64):
+def build_filter(own_pid, arch=AUDIT_ARCH_X86_64, writable=False):
     """The seccomp program, as ``(code, jt, jf, k)`` tuples. ``own_pid``: the pid signals and ``prlimit64`` may
-    target (the worker's ``getpid()`` when the filter is installed; ``None`` in tests: no pid matches)."""
+    target (the worker's ``getpid()`` when the filter is installed; ``None`` in tests: no pid matches).
+    ``writable``: the rw variant (:data:`RW_VARIANT`), for a task with an ``rw`` preopen."""
     eperm = SECCOMP_RET_ERRNO | EPERM
     enosys = SECCOMP_RET_ERRNO | ENOSYS
     prog = [
@@ -433,7 +459,7 @@ def build_filter(own_pid, arch=AUDIT_ARCH_X86_64):
         (BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),  # x32 calls share the arch value: refuse every one
         (BPF_RET_K, 0, 0, eperm),
     ]
-    for call in ALLOWED:
+    for call in calls(writable):
         if call.rule is None:
             prog += [(BPF_JEQ_K, 0, 1, call.nr), (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)]
             continue
@@ -472,6 +498,11 @@ def markdown():
     lines += ["", "| \\* argument check | allowed only when | what it stops |", "|---|---|---|"]
     for c in sorted(argument_checks(), key=lambda c: c.name):
         lines.append("| `%s` | %s | %s |" % (c.name, c.rule.text(), c.rule.note or "-"))
+    lines += ["", "| rw variant (a task whose app declares an `rw` preopen) | allowed when | why |", "|---|---|---|"]
+    for e in RW_VARIANT:
+        lines.append("| `%s` | %s | %s |" % (e[0], e[2].text() if len(e) > 2 else "any arguments",
+                                           (e[2].note if len(e) > 2 else "") or "SQLite and lock files on the "
+                                           "files the task writes; it can also lock files of its read-only view"))
     lines += ["", "| refused (EPERM), notably | calls | why |", "|---|---|---|"]
     for family, why, calls in REFUSED:
         lines.append("| %s | %s | %s |" % (family, ", ".join("`%s`" % n for n in sorted(calls, key=calls.get)),

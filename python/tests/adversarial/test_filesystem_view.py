@@ -91,9 +91,15 @@ def test_strict_worker_sees_only_the_minimal_root(tmp_path):
         # From outside: the worker's root is the minimal one.
         root = "/proc/%d/root" % run.worker_pid("main")
         top = set(os.listdir(root))
-        assert {"proc", "sys", "home", "var", "run", "boot"}.isdisjoint(top), top
+        assert {"proc", "sys", "var", "run", "boot"}.isdisjoint(top), top
+        assert os.listdir(root + "/home") == ["ukernel"]  # the task's own HOME (its tmpfs), no host home
         assert set(os.listdir(root + "/dev")) == {"null", "zero", "random", "urandom"}
-        assert set(os.listdir(root + "/etc")) <= {"ld.so.cache", "localtime", "ssl"}, os.listdir(root + "/etc")
+        # /etc: the public data bound from the host, and the files the jail generates (docs/confinement.md)
+        assert set(os.listdir(root + "/etc")) <= {"ld.so.cache", "localtime", "ssl", "passwd", "group", "hosts",
+                                                  "host.conf", "nsswitch.conf", "services", "protocols",
+                                                  "mime.types"}, os.listdir(root + "/etc")
+        with open(root + "/etc/passwd") as f:
+            assert {l.split(":", 1)[0] for l in f.read().splitlines()} == {"root", "ukernel", "nobody"}
         assert not os.path.exists(root + str(secret)) and not os.path.exists(root + "/etc/shadow")
         assert os.path.isfile(root + str(app / "build/root/src/main.py")), "the bundle is in the view"
         with pytest.raises(OSError):  # read-only, even for root on the host side

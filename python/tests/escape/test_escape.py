@@ -185,7 +185,9 @@ def test_strict_run_denies_every_attempt_and_audits_it(tmp_path):
     assert events.count("cap.denied") >= 2, info  # the reporter's NET, main's IO after cap_drop
     assert "sandbox.refused" not in events, info
     refused = [text(l) for l in lines if l.get("level") == "ERR" and text(l).startswith("ukernel: refused ")]
-    for needle in ("open('/etc/passwd')", "open('/tmp/ukernel-escape-", "escape-was-here.txt", "os.listdir('/')",
+    # (reading /etc/passwd says nothing with namespaces: the worker reads its own generated one, no refusal)
+    needles = ("open('/etc/passwd')",) if not namespaces_expected() else ()
+    for needle in needles + ("open('/var/tmp/ukernel-escape-", "escape-was-here.txt", "os.listdir('/')",
                    "socket(AF_INET, SOCK_STREAM)", "socket(AF_INET, SOCK_DGRAM)", "socket(AF_UNIX, SOCK_STREAM)",
                    "socket(AF_NETLINK, SOCK_RAW)", "subprocess.Popen", "os.system", "os.fork", "os.exec",
                    "os.kill(", "/environ", "/mem"):

@@ -77,13 +77,22 @@ UNWRITABLE = ReadOnlyFileSystem if NAMESPACES else PermissionError
 NO_SUCH_PROCESS = (ProcessLookupError, PermissionError)
 
 
+#: The users of the /etc/passwd the jail generates for the worker (its own view: not the host's users).
+WORKER_USERS = {"root", "ukernel", "nobody"}
+
+
 def read_etc_passwd():
     with open("/etc/passwd") as f:
-        return "read %d bytes of /etc/passwd" % len(f.read())
+        users = {line.split(":", 1)[0] for line in f.read().splitlines() if line}
+    if users <= WORKER_USERS:  # the worker's own file: the host's list of users stayed out of reach
+        raise FileNotFoundError(errno.ENOENT, "the host's /etc/passwd is not in the view (this one is the "
+                                "worker's own: %s)" % " ".join(sorted(users)), "/etc/passwd")
+    return "read the host's users: %s" % " ".join(sorted(users))
 
 
 def write_tmp():
-    path = "/tmp/ukernel-escape-%d" % os.getpid()
+    # /var/tmp: the host's shared temporary directory (the worker's /tmp is its own private tmpfs)
+    path = "/var/tmp/ukernel-escape-%d" % os.getpid()
     with open(path, "w") as f:
         f.write("escaped\n")
     os.unlink(path)
@@ -294,7 +303,7 @@ def main():
     reporter = Reporter()
     attempts = [
         (HOST, "read /etc/passwd", read_etc_passwd, HIDDEN),
-        (HOST, "write /tmp", read_only(write_tmp), UNWRITABLE),
+        (HOST, "write /var/tmp", read_only(write_tmp), HIDDEN),
         (HOST, "write into the bundle", read_only(write_bundle), UNWRITABLE),
         (HOST, "list /", list_root, PermissionError),
         (HOST, "socket TCP", make_socket(socket.AF_INET, socket.SOCK_STREAM), PermissionError),

@@ -64,7 +64,10 @@ public record Manifest(
         }
     }
 
-    /** A directory inside the app that {@code io_open} may reach under {@code name}. */
+    /**
+     * A directory inside the app that {@code io_open} may reach under {@code name}, and that the worker sees by path
+     * (read-only, or read-write when {@code writable}) at its host path, named by {@code UKERNEL_PREOPEN_<NAME>}.
+     */
     public record Preopen(String name, String path, boolean writable) {}
 
     /**
@@ -79,21 +82,32 @@ public record Manifest(
      *                     channels together, wherever their receiving ends went
      * @param netBytes     most bytes buffered in the kernel for the sockets one task created, send and receive
      *                     queues together (closed sockets still flushing included)
+     * @param tmpBytes     size of each task's private temporary filesystem ({@code /tmp} and {@code HOME} in the
+     *                     worker's view, one tmpfs, gone when the task ends)
      */
     public record Limits(int tasks, int handles, long channelBytes, long socketBytes, long queuedBytes,
-            long netBytes) {
+            long netBytes, long tmpBytes) {
         /** Default of {@code limits.queued_bytes}: 16 MiB, sixteen full channels' worth. */
         public static final long DEFAULT_QUEUED_BYTES = 16L << 20;
         /** Default of {@code limits.net_bytes}: 64 MiB, eight sockets with both queues full. */
         public static final long DEFAULT_NET_BYTES = 64L << 20;
+        /** Default of {@code limits.tmp_bytes}: 64 MiB of the host's memory per task (a tmpfs). */
+        public static final long DEFAULT_TMP_BYTES = 64L << 20;
 
-        /** Limits with the default {@code queued_bytes} and {@code net_bytes}. */
+        /** Limits with the default {@code queued_bytes}, {@code net_bytes} and {@code tmp_bytes}. */
         public Limits(int tasks, int handles, long channelBytes, long socketBytes) {
             this(tasks, handles, channelBytes, socketBytes, DEFAULT_QUEUED_BYTES, DEFAULT_NET_BYTES);
         }
 
+        /** Limits with the default {@code tmp_bytes}. */
+        public Limits(int tasks, int handles, long channelBytes, long socketBytes, long queuedBytes,
+                long netBytes) {
+            this(tasks, handles, channelBytes, socketBytes, queuedBytes, netBytes, DEFAULT_TMP_BYTES);
+        }
+
         public static Limits defaults() {
-            return new Limits(16, 1024, 1L << 20, 4L << 20, DEFAULT_QUEUED_BYTES, DEFAULT_NET_BYTES);
+            return new Limits(16, 1024, 1L << 20, 4L << 20, DEFAULT_QUEUED_BYTES, DEFAULT_NET_BYTES,
+                    DEFAULT_TMP_BYTES);
         }
     }
 

@@ -53,7 +53,7 @@ public final class ManifestParser {
     private static final List<String> NET_KEYS = List.of("connect", "bind");
     private static final List<String> PREOPEN_KEYS = List.of("path", "mode");
     private static final List<String> LIMITS_KEYS = List.of("tasks", "handles", "channel_bytes", "socket_bytes",
-            "queued_bytes", "net_bytes");
+            "queued_bytes", "net_bytes", "tmp_bytes");
     private static final List<String> RESTART_KEYS = List.of("policy", "max_retries", "backoff_ms", "backoff_max_ms");
     private static final List<String> SANDBOX_KEYS = List.of("mode", "namespaces");
     private static final List<String> TASK_KEYS = List.of("name", "entry", "caps", "start", "restart");
@@ -222,6 +222,7 @@ public final class ManifestParser {
             Entry path = p.string("path").orElseThrow(() -> p.error("path", e.line(),
                     "missing: write " + e.key() + " = { path = \"" + e.key() + "\", mode = \"ro\" }"));
             check(p, path, Checks.relativePath(Section.text(path)));
+            check(p, path, Checks.preopenPath(Section.text(path)));
             boolean writable = false;
             Optional<Entry> mode = p.string("mode");
             if (mode.isPresent()) {
@@ -257,7 +258,9 @@ public final class ManifestParser {
                 s.integer("socket_bytes", d.socketBytes(), 4096, 1L << 30),
                 // At least 128 KiB, so that one message of the largest size (64 KiB and overhead) always fits.
                 s.integer("queued_bytes", d.queuedBytes(), 128L << 10, 1L << 32),
-                s.integer("net_bytes", d.netBytes(), 64L << 10, 1L << 36));
+                s.integer("net_bytes", d.netBytes(), 64L << 10, 1L << 36),
+                // At least 1 MiB: HOME and the temporary directory share it.
+                s.integer("tmp_bytes", d.tmpBytes(), 1L << 20, 1L << 36));
     }
 
     private static Sandbox sandbox(Optional<Section> section) throws ManifestException {

@@ -48,6 +48,7 @@ class ManifestParserTest {
             socket_bytes = 8388608
             queued_bytes = 4_194_304
             net_bytes = 33_554_432
+            tmp_bytes = 2_097_152
 
             [restart]
             policy = "on-failure"
@@ -95,7 +96,7 @@ class ManifestParserTest {
                 new NetScope(List.of("127.0.0.1:8080", "localhost:*", "*.example.com:443", "[::1]:9000"),
                         List.of("127.0.0.1:0")),
                 Map.of("data", new Preopen("data", "data", false), "cache", new Preopen("cache", "var/cache", true)),
-                new Limits(8, 2048, 65536, 8388608, 4_194_304, 33_554_432),
+                new Limits(8, 2048, 65536, 8388608, 4_194_304, 33_554_432, 2_097_152),
                 restart,
                 List.of(new TaskSpec("consumer", "src/consumer.py", Cap.LOG.bit() | Cap.IPC.bit(), true,
                                 new RestartPolicy(RestartPolicy.Mode.ALWAYS, 3, 50, 5000)),
@@ -138,7 +139,7 @@ class ManifestParserTest {
     @Test
     void unknownKey_withoutCloseMatchListsValidKeys() {
         assertError(error("name = \"x\"\n[limits]\nmemory = 5\n"), 3, "limits.memory",
-                "valid keys in [limits]: tasks, handles, channel_bytes, socket_bytes, queued_bytes, net_bytes");
+                "valid keys in [limits]: tasks, handles, channel_bytes, socket_bytes, queued_bytes, net_bytes, tmp_bytes");
     }
 
     @Test
@@ -232,6 +233,10 @@ class ManifestParserTest {
         assertError(error(head + "d = { path = \"d\", mode = \"wr\" }\n"), 5, "caps.io.d.mode", "\"ro\"", "\"rw\"");
         assertError(error(head + "d = { mode = \"ro\" }\n"), 5, "caps.io.d.path", "missing");
         assertError(error(head + "d = { path = \"d\", mod = \"ro\" }\n"), 5, "caps.io.d.mod", "did you mean \"mode\"?");
+        for (String dir : new String[] {"build", "dist", "logs", "adapter", "build/root/data", "logs/x"}) {
+            assertError(error(head + "d = { path = \"" + dir + "\", mode = \"rw\" }\n"), 5, "caps.io.d.path",
+                    "which the kernel uses", "path = \"data\"");
+        }
     }
 
     @Test

@@ -112,7 +112,7 @@ public final class Kernel implements Session, TaskControl {
                 + " · io " + m.preopens().keySet() + " · limits tasks=" + m.limits().tasks()
                 + " handles=" + m.limits().handles() + " channel_bytes=" + m.limits().channelBytes()
                 + " socket_bytes=" + m.limits().socketBytes() + " queued_bytes=" + m.limits().queuedBytes()
-                + " net_bytes=" + m.limits().netBytes());
+                + " net_bytes=" + m.limits().netBytes() + " tmp_bytes=" + m.limits().tmpBytes());
         try {
             endpoint = Endpoint.open(reactor, this);
         } catch (IOException e) {
@@ -159,8 +159,13 @@ public final class Kernel implements Session, TaskControl {
             env = new HashMap<>(env);
             env.putAll(kernelEnv);
         }
+        Manifest m = config.manifest();
+        List<WorkerSpec.Dir> preopens = m.preopens().values().stream()
+                .map(p -> new WorkerSpec.Dir(p.name(), config.appDir().toAbsolutePath().resolve(p.path()), p.writable()))
+                .sorted(java.util.Comparator.comparing(WorkerSpec.Dir::name))
+                .toList();
         WorkerSpec spec = new WorkerSpec(task.id(), task.name(), task.entry(), config.bundleDir(), endpoint.path(), task.token(),
-                env);
+                env, preopens, m.limits().tmpBytes());
         task.state(Task.State.STARTING);
         try {
             Worker w = config.platform().start(spec, listener(task));

@@ -38,6 +38,20 @@ public final class ProcessPlatform implements Platform {
     /** Tells the loader the uid and gid the worker runs as (see {@link #workerId}). */
     public static final String ENV_WORKER_ID = "UKERNEL_WORKER_ID";
     /**
+     * Tells the loader the preopens the worker sees by path: one line each, {@code ro|rw NAME /host/path}
+     * (python/ukernel/_loader.py turns them into {@code UKERNEL_PREOPEN_<NAME>}, the jail binds them, Landlock
+     * allows them).
+     */
+    public static final String ENV_PREOPENS = "UKERNEL_PREOPENS";
+    /** Tells the loader the size of the task's private tmpfs ({@code limits.tmp_bytes}). */
+    public static final String ENV_TMP_BYTES = "UKERNEL_TMP_BYTES";
+    /**
+     * Where the worker has no mount namespace of its own (the sandbox off, {@code namespaces = "off"}, or a host
+     * that refuses them): a private host directory the kernel made for this worker (with {@code home/} and
+     * {@code tmp/}), removed when the worker's process ends; HOME and TMPDIR point into it.
+     */
+    public static final String ENV_SCRATCH = "UKERNEL_SCRATCH";
+    /**
      * First worker id. Workers of a root kernel run as {@code WORKER_ID_BASE + (kernel pid mod 2^22) * 512 + n mod
      * 512}: above every common allocation (system and login users below 65536, subordinate ids from 100000,
      * systemd's container range 524288-1879048191), below {@code 2^32 - 1}, distinct between the kernels running at
@@ -146,7 +160,7 @@ public final class ProcessPlatform implements Platform {
         }
         int abi = h.landlockAbi();
         return "strict: " + namespaces(h) + "; " + identity(h) + "; no_new_privs, Landlock ABI " + abi
-                + " (read-only runtime and bundle, no write" + (abi >= 4 ? ", TCP bind/connect denied" : "")
+                + " (read-only runtime and bundle; writes only beneath rw preopens, HOME and TMPDIR" + (abi >= 4 ? ", TCP bind/connect denied" : "")
                 + (abi >= 6 ? ", abstract Unix sockets and signals scoped" : ", signals limited by seccomp")
                 + "), seccomp allow-list (only the calls CPython needs, argument-checked; everything else refused), "
                 + "capabilities dropped; each worker reports what it applied";
@@ -157,7 +171,8 @@ public final class ProcessPlatform implements Platform {
             case "off" -> "namespaces off ([sandbox] namespaces = \"off\")";
             default -> h.namespaces()
                     ? "namespaces mount+pid+ipc+net+uts" + (h.root() ? "" : "+user") + " (" + h.namespacesDetail()
-                            + "; minimal read-only root: runtime, bundle, 4 devices, no /proc; killed with the kernel)"
+                            + "; minimal read-only root: runtime, bundle, preopens, 4 devices, /etc of its own, /tmp and HOME on a"
+                            + " private tmpfs, no /proc; killed with the kernel)"
                     : "namespaces none (" + h.namespacesDetail() + ")";
         };
     }
@@ -215,13 +230,26 @@ public final class ProcessPlatform implements Platform {
         env.put(ENV_SANDBOX, sandbox.strict() ? "strict" : "off");
         // Set after the app's variables, so the app's environment cannot choose them.
         env.put(ENV_NAMESPACES, sandbox.strict() ? sandbox.namespaces() : "off");
-        env.put(ENV_WORKER_ID, Long.toString(workerId(ProcessHandle.current().pid(), started.getAndIncrement())));
+        long id = workerId(ProcessHandle.current().pid(), started.getAndIncrement());
+        env.put(ENV_WORKER_ID, Long.toString(id));
+        env.put(ENV_PREOPENS, preopens(spec));
+        env.put(ENV_TMP_BYTES, Long.toString(spec.tmpBytes()));
+        Path scratch = needsScratch() ? scratch(spec, sandbox.strict() && host().root() ? id : -1) : null;
+        if (scratch != null) {
+            env.put(ENV_SCRATCH, scratch.toString());
+        }
         if (!dropped.isEmpty()) {
             java.util.Collections.sort(dropped);
             listener.output("ukernel: not passed to the worker: " + String.join(", ", dropped) + " (PYTHON*, LD_* "
                     + "and other loader variables could run code before the sandbox is in place)", true);
         }
-        Process process = pb.start();
+        Process process;
+        try {
+            process = pb.start();
+        } catch (IOException | RuntimeException e) {
+            removeTree(scratch);
+            throw e;
+        }
         process.getOutputStream().close();
         ProcessWorker worker = new ProcessWorker(process);
         CountDownLatch drained = new CountDownLatch(2);
@@ -230,9 +258,72 @@ public final class ProcessPlatform implements Platform {
         // Report the exit only after both pipes are drained, so the last lines precede the exit line.
         process.onExit().thenRun(() -> {
             awaitQuietly(drained);
+            removeTree(scratch);
             listener.exited(process.exitValue());
         });
         return worker;
+    }
+
+    /** The {@link #ENV_PREOPENS} value: {@code ro|rw NAME /host/path} lines. */
+    static String preopens(WorkerSpec spec) throws IOException {
+        StringBuilder b = new StringBuilder();
+        for (WorkerSpec.Dir d : spec.preopens()) {
+            String path = d.path().toAbsolutePath().normalize().toString();
+            if (path.indexOf('\n') >= 0 || d.name().indexOf(' ') >= 0) {
+                throw new IOException("preopen " + d.name() + ": its path " + path.replace("\n", "\\n")
+                        + " contains a newline; move the app to a directory whose path has none");
+            }
+            b.append(d.writable() ? "rw " : "ro ").append(d.name()).append(' ').append(path).append('\n');
+        }
+        return b.toString();
+    }
+
+    /** Whether a worker may run without a mount namespace of its own, and so needs a host scratch directory. */
+    private boolean needsScratch() {
+        return !sandbox.strict() || sandbox.namespaces().equals("off") || !host().namespaces();
+    }
+
+    /**
+     * A private host directory for the worker's HOME and TMPDIR ({@link #ENV_SCRATCH}), mode 0700, owned by
+     * {@code owner} when not negative (a root kernel's worker id).
+     */
+    private static Path scratch(WorkerSpec spec, long owner) throws IOException {
+        Path dir = java.nio.file.Files.createTempDirectory("ukernel-task-" + spec.taskId() + "-",
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        try {
+            for (Path p : List.of(dir, java.nio.file.Files.createDirectory(dir.resolve("home")),
+                    java.nio.file.Files.createDirectory(dir.resolve("tmp")))) {
+                if (owner >= 0) {
+                    java.nio.file.Files.setAttribute(p, "unix:uid", (int) owner,
+                            java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                    java.nio.file.Files.setAttribute(p, "unix:gid", (int) owner,
+                            java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            removeTree(dir);
+            throw new IOException("cannot prepare the worker's scratch directory " + dir + ": " + e, e);
+        }
+        return dir;
+    }
+
+    /** Removes {@code dir} and everything beneath it (links are removed, never followed); quietly. */
+    static void removeTree(Path dir) {
+        if (dir == null) {
+            return;
+        }
+        try (var walk = java.nio.file.Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    java.nio.file.Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    // a file the worker made unremovable (chmod is refused in the sandbox): left behind
+                }
+            });
+        } catch (IOException | java.io.UncheckedIOException e) {
+            // already gone
+        }
     }
 
     static boolean unsafe(String name) {

@@ -1,6 +1,7 @@
 package io.ukernel.platform.spi;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -13,10 +14,32 @@ import java.util.Map;
  * @param endpoint  the kernel's Unix socket the worker connects to
  * @param token     the hex handshake token binding the connection to this task
  * @param env       the app's environment (env/ukernel.env and -e options); the platform adds the ABI variables
+ * @param preopens  the manifest's preopens, as absolute host directories: the worker sees each by path (read-only,
+ *                  or read-write when the preopen says so)
+ * @param tmpBytes  the size of the task's private temporary filesystem ({@code limits.tmp_bytes})
  */
 public record WorkerSpec(int taskId, String taskName, String entry, Path bundleDir, Path endpoint, String token,
-        Map<String, String> env) {
+        Map<String, String> env, List<Dir> preopens, long tmpBytes) {
+    /** Default of {@link #tmpBytes} where the caller names none: 64 MiB. */
+    public static final long DEFAULT_TMP_BYTES = 64L << 20;
+
     public WorkerSpec {
         env = Map.copyOf(env);
+        preopens = List.copyOf(preopens);
     }
+
+    /** A spec with no preopens and the default temporary filesystem size. */
+    public WorkerSpec(int taskId, String taskName, String entry, Path bundleDir, Path endpoint, String token,
+            Map<String, String> env) {
+        this(taskId, taskName, entry, bundleDir, endpoint, token, env, List.of(), DEFAULT_TMP_BYTES);
+    }
+
+    /**
+     * A preopen as the worker sees it.
+     *
+     * @param name     its name in the manifest
+     * @param path     the absolute host directory
+     * @param writable whether the worker may write beneath it
+     */
+    public record Dir(String name, Path path, boolean writable) {}
 }

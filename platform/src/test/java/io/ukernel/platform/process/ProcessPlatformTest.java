@@ -180,6 +180,31 @@ class ProcessPlatformTest {
     }
 
     @Test
+    void worker_getsItsPreopensTmpSizeAndAScratchDirectory_removedAtItsEnd_whichTheAppCannotOverride(
+            @TempDir Path dir) throws Exception {
+        Path bundle = bundleWithBoot(dir, """
+                import os
+                print("pre", repr(os.environ["UKERNEL_PREOPENS"]), "tmp", os.environ["UKERNEL_TMP_BYTES"])
+                scratch = os.environ["UKERNEL_SCRATCH"]
+                print("scratch", scratch, sorted(os.listdir(scratch)), oct(os.stat(scratch).st_mode & 0o777))
+                open(os.path.join(scratch, "tmp", "left"), "w").close()
+                """);
+        ProcessPlatform p = new ProcessPlatform(python(), "3", ProcessPlatform.Sandbox.off("test"));
+        WorkerSpec spec = new WorkerSpec(1, "main", "src/main.py", bundle, Path.of("/tmp/abi.sock"), "ab12",
+                Map.of("UKERNEL_PREOPENS", "rw x /", "UKERNEL_TMP_BYTES", "1"),
+                java.util.List.of(new WorkerSpec.Dir("data", dir.resolve("data"), true),
+                        new WorkerSpec.Dir("conf", dir.resolve("etc/conf"), false)), 5 << 20);
+        p.start(spec, listener);
+        assertEquals(0, exit.get(20, TimeUnit.SECONDS));
+        assertTrue(lines.contains("out: pre 'rw data " + dir.resolve("data") + "\\nro conf " + dir.resolve("etc/conf")
+                + "\\n' tmp " + (5 << 20)), lines.toString());
+        String line = lines.stream().filter(l -> l.startsWith("out: scratch ")).findFirst().orElseThrow();
+        assertTrue(line.endsWith(" ['home', 'tmp'] 0o700"), line);
+        Path scratch = Path.of(line.split(" ")[2]);
+        assertFalse(Files.exists(scratch), "the scratch directory is removed when the worker ends: " + scratch);
+    }
+
+    @Test
     void workerIds_areInTheDocumentedRange_distinctPerKernelAndPerWorker() {
         long maxPid = (1 << 22) - 1;
         assertEquals(ProcessPlatform.WORKER_ID_BASE, ProcessPlatform.workerId(0, 0));

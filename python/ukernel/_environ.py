@@ -1,0 +1,167 @@
+"""The environment a task's code finds, whatever the platform: its preopens by path, ``HOME``, a private temporary
+directory, a user name, and (in the worker's own mount namespace) a minimal ``/etc``.
+
+The kernel passes (``ProcessPlatform``, set after the app's variables, so the app's environment cannot choose them):
+
+``UKERNEL_PREOPENS``
+    one line per preopen of the manifest, ``ro|rw NAME /host/path``;
+``UKERNEL_TMP_BYTES``
+    the size of the task's private tmpfs (``[limits] tmp_bytes``);
+``UKERNEL_SCRATCH``
+    only where the worker may have no mount namespace of its own: a private host directory (``home/``, ``tmp/``)
+    the kernel made for this worker and removes when its process ends.
+
+:func:`from_kernel` reads (and removes) them; the loader then hands the :class:`TaskView` to ``_jail`` (which
+builds it into the minimal root: preopens bound at their host paths, one tmpfs for ``/tmp`` and ``HOME``, the
+generated ``/etc``) and to ``_confine`` (Landlock rules: :meth:`TaskView.rules`). :meth:`TaskView.apply` sets the
+variables the app sees: ``UKERNEL_PREOPEN_<NAME>``, ``HOME``, ``TMPDIR``, ``USER``, ``LOGNAME``.
+docs/confinement.md, "The worker's view", has the table.
+"""
+
+import os
+
+ENV_PREOPENS = "UKERNEL_PREOPENS"
+ENV_TMP_BYTES = "UKERNEL_TMP_BYTES"
+ENV_SCRATCH = "UKERNEL_SCRATCH"
+DEFAULT_TMP_BYTES = 64 << 20
+
+#: The worker's user name, and its home in its own mount namespace.
+USER = "ukernel"
+HOME = "/home/" + USER
+TMP = "/tmp"
+
+#: The files of the worker's /etc (in its own mount namespace) other than the public data _confine.DATA_PATHS
+#: binds; each generated, or copied from the host when the host has one (``COPIED``).
+ETC_FILES = ("passwd", "group", "hosts", "host.conf", "nsswitch.conf", "services", "protocols", "mime.types")
+COPIED = ("services", "protocols", "mime.types")
+#: The most of a host file copied into the worker's /etc (the root tmpfs is small); a larger one is replaced by
+#: the minimal generated content.
+MAX_COPY = 512 << 10
+
+HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tukernel\n"
+NSSWITCH = ("passwd: files\ngroup: files\nshadow: files\nhosts: files\nnetworks: files\nprotocols: files\n"
+            "services: files\nethers: files\nrpc: files\n")
+MIN_SERVICES = ("ftp\t\t21/tcp\nssh\t\t22/tcp\nsmtp\t\t25/tcp\ndomain\t\t53/tcp\ndomain\t\t53/udp\n"
+                "http\t\t80/tcp\t\twww\npop3\t\t110/tcp\nntp\t\t123/udp\nimap2\t\t143/tcp\t\timap\n"
+                "https\t\t443/tcp\nsubmission\t587/tcp\nimaps\t\t993/tcp\npop3s\t\t995/tcp\n"
+                "postgresql\t5432/tcp\nredis\t\t6379/tcp\n")
+MIN_PROTOCOLS = "ip\t0\tIP\nicmp\t1\tICMP\ntcp\t6\tTCP\nudp\t17\tUDP\nipv6\t41\tIPv6\nipv6-icmp\t58\tIPv6-ICMP\n"
+MIN_MIME_TYPES = ("text/html\t\t\t\t\thtml htm\ntext/plain\t\t\t\t\ttxt text\ntext/css\t\t\t\t\tcss\n"
+                  "text/csv\t\t\t\t\tcsv\ntext/javascript\t\t\t\t\tjs mjs\napplication/json\t\t\t\tjson\n"
+                  "application/xml\t\t\t\t\txml\napplication/pdf\t\t\t\t\tpdf\napplication/zip\t\t\t\t\tzip\n"
+                  "application/gzip\t\t\t\tgz\napplication/octet-stream\t\t\tbin\nimage/png\t\t\t\t\tpng\n"
+                  "image/jpeg\t\t\t\t\tjpeg jpg\nimage/gif\t\t\t\t\tgif\nimage/svg+xml\t\t\t\t\tsvg\n"
+                  "image/webp\t\t\t\t\twebp\nfont/woff2\t\t\t\t\twoff2\n")
+_MINIMAL = {"services": MIN_SERVICES, "protocols": MIN_PROTOCOLS, "mime.types": MIN_MIME_TYPES}
+
+
+class Preopen:
+    """A preopen as the worker sees it: ``path`` is the host directory (and the path in the worker's view)."""
+
+    def __init__(self, name, path, writable):
+        self.name, self.path, self.writable = name, path, writable
+
+    def env_name(self):
+        return "UKERNEL_PREOPEN_" + "".join(c if c.isalnum() else "_" for c in self.name.upper())
+
+    def __repr__(self):
+        return "Preopen(%r, %r, %s)" % (self.name, self.path, "rw" if self.writable else "ro")
+
+
+class TaskView:
+    """What the kernel asked for this task: preopens, the tmpfs size, the host scratch directory (or None)."""
+
+    def __init__(self, preopens=(), tmp_bytes=DEFAULT_TMP_BYTES, scratch=None):
+        self.preopens = list(preopens)
+        self.tmp_bytes = tmp_bytes
+        self.scratch = scratch
+        self.namespaced = False  # set by _jail once the task's tmpfs and /etc are in its view
+        self.missing = []  # preopens whose directory does not exist (not in the view)
+
+    def present(self):
+        """The preopens whose directory exists (resolved: the view binds the real directory)."""
+        out = []
+        for p in self.preopens:
+            real = os.path.realpath(p.path)
+            if os.path.isdir(real):
+                out.append(Preopen(p.name, real, p.writable))
+        return out
+
+    def writable(self):
+        """Whether the task may write beneath some preopen (the seccomp filter's rw variant)."""
+        return any(p.writable for p in self.preopens)
+
+    def home(self):
+        return HOME if self.namespaced else (os.path.join(self.scratch, "home") if self.scratch else None)
+
+    def tmp(self):
+        return TMP if self.namespaced else (os.path.join(self.scratch, "tmp") if self.scratch else None)
+
+    def rules(self):
+        """Landlock rules beyond the read list: ``[(path, writable)]`` — the preopens, HOME and the temporary
+        directory (read-write), and the /etc files the worker reads (read-only)."""
+        out = [(p.path, p.writable) for p in self.present()]
+        for d in (self.home(), self.tmp()):
+            if d and os.path.isdir(d):
+                out.append((d, True))
+        # In its own view the worker reads the generated /etc; on the host's (no mount namespace), the public
+        # files only: not the host's users and groups.
+        names = ETC_FILES if self.namespaced else [f for f in ETC_FILES if f not in ("passwd", "group")]
+        out += [(f, False) for f in ("/etc/" + n for n in names) if os.path.isfile(f)]
+        return out
+
+    def apply(self, environ, user=None):
+        """Sets the variables the app sees in ``environ``."""
+        for p in self.preopens:
+            environ[p.env_name()] = p.path
+        home, tmp = self.home(), self.tmp()
+        if home:
+            environ["HOME"] = home
+        if tmp:
+            environ["TMPDIR"] = tmp
+        name = user or USER
+        environ["USER"] = environ["LOGNAME"] = name
+
+
+def from_kernel(environ):
+    """The :class:`TaskView` the kernel asked for (its variables are removed from ``environ``). Raises
+    ``ValueError`` on a malformed value."""
+    preopens = []
+    for line in environ.pop(ENV_PREOPENS, "").split("\n"):
+        if not line:
+            continue
+        mode, name, path = line.split(" ", 2)
+        if mode not in ("ro", "rw") or not path.startswith("/"):
+            raise ValueError("bad %s line %r" % (ENV_PREOPENS, line))
+        preopens.append(Preopen(name, path, mode == "rw"))
+    tmp = environ.pop(ENV_TMP_BYTES, "")
+    scratch = environ.pop(ENV_SCRATCH, "") or None
+    if scratch is not None and not scratch.startswith("/"):
+        raise ValueError("bad %s %r" % (ENV_SCRATCH, scratch))
+    return TaskView(preopens, int(tmp) if tmp.isdigit() else DEFAULT_TMP_BYTES, scratch)
+
+
+def etc_files(uid, gid, read_host=True):
+    """``{name: bytes}``: the worker's /etc in its own mount namespace, for uid/gid ``uid``/``gid``."""
+    files = {
+        "passwd": ("root:x:0:0:root:/root:/usr/sbin/nologin\n"
+                   "%s:x:%d:%d:ukernel worker:%s:/usr/sbin/nologin\n"
+                   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n" % (USER, uid, gid, HOME)),
+        "group": "root:x:0:\n%s:x:%d:\nnogroup:x:65534:\n" % (USER, gid),
+        "hosts": HOSTS,
+        "host.conf": "multi on\n",  # every address of a name in hosts (localhost: 127.0.0.1 and ::1)
+        "nsswitch.conf": NSSWITCH,
+    }
+    out = {k: v.encode() for k, v in files.items()}
+    for name in COPIED:
+        data = None
+        if read_host:
+            try:
+                with open("/etc/" + name, "rb") as f:
+                    data = f.read(MAX_COPY + 1)
+            except OSError:
+                data = None
+            if data is not None and len(data) > MAX_COPY:
+                data = None
+        out[name] = data if data is not None else _MINIMAL[name].encode()
+    return out
