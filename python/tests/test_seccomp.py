@@ -90,15 +90,20 @@ CLONE_FORBIDDEN = (0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x1000000
 PRCTL_OK = {2, 3, 7, 15, 16, 21, 23, 30, 37, 39, 0x53564D41}
 IOCTL_OK = {0x5401, 0x540F, 0x5413, 0x541B, 0x5421, 0x5450, 0x5451}
 FCNTL_OK = {0, 1, 2, 3, 4, 1030, 1032, 1033, 1034}  # no record locks: they reach host writers
+SOCKOPT_OK = ({(1, o) for o in (2, 7, 8, 9, 10, 13, 18, 19, 20, 21)}  # SOL_SOCKET
+              | {(6, o) for o in (1, 3, 4, 5, 6, 12, 18, 25)}  # IPPROTO_TCP
+              | {(0, 1), (41, 67)})  # IP_TOS, IPV6_TCLASS
 
 REFERENCE = {
     "fcntl": (1, lambda a: lo(a[1]) in FCNTL_OK, FCNTL_OK),
     "ioctl": (1, lambda a: lo(a[1]) in IOCTL_OK, IOCTL_OK),
-    "sendto": (4, lambda a: a[4] == 0, {0}),
+    "sendto": (4, lambda a: a[4] == 0 and not lo(a[3]) & 0x20000000, {0}),  # no address, no MSG_FASTOPEN
+    "sendmsg": (2, lambda a: not lo(a[2]) & 0x20000000, {0, 0x40, 0x4000, 0x8000}),
     "socketpair": (1, lambda a: lo(a[0]) == 1 and lo(a[1]) & ~(0o4000 | 0o2000000) == 1,  # AF_UNIX, SOCK_STREAM
                    {1, 1 | 0o4000, 1 | 0o2000000}),
     "clone": (0, lambda a: bool(lo(a[0]) & 0x10000) and not lo(a[0]) & CLONE_FORBIDDEN, {0x3D0F00, 0x10000}),
-    "setsockopt": (2, lambda a: lo(a[2]) not in (26, 50, 51, 52), {1, 2, 7, 8, 9, 20, 21}),
+    # (level, optname): what asyncio and common clients set on a connected stream, nothing that re-routes it
+    "setsockopt": (2, lambda a: (lo(a[1]), lo(a[2])) in SOCKOPT_OK, {o for _, o in SOCKOPT_OK}),
     "kill": (0, lambda a: lo(a[0]) == OWN, {OWN}),
     "tgkill": (0, lambda a: lo(a[0]) == OWN, {OWN}),
     "rt_sigqueueinfo": (0, lambda a: lo(a[0]) == OWN, {OWN}),
@@ -164,6 +169,10 @@ def test_every_declared_call_is_reachable_with_good_arguments():
                 args[index] = value
                 if call.name == "socketpair":
                     args[0], args[1] = 1, value
+                if call.name == "setsockopt":
+                    for level, optname in SOCKOPT_OK:
+                        assert verdict(call.nr, 3, level, optname, 0x1000, 4) == ALLOW, (level, optname)
+                    continue
                 assert verdict(call.nr, *args) == ALLOW, (call, value)
 
 
@@ -202,6 +211,8 @@ def test_argument_rule_agrees_with_the_reference(name):
         args[index] = _interesting(rng, good)
         if name == "socketpair":
             args[0] = rng.choice([1, 1, 2, 10, 16, 1 | (1 << 40)])
+        if name == "setsockopt":
+            args[1] = rng.choice([0, 1, 6, 41, 1 | (1 << 40), 6 | (1 << 33), 17, rng.getrandbits(32)])
         assert verdict(nr, *args) == expected(nr, args), (name, [hex(a) for a in args])
 
 
@@ -233,6 +244,15 @@ def test_attacks_seen_on_main_are_refused_by_the_program():
     for optname in (26, 50):  # SO_ATTACH_FILTER, SO_ATTACH_BPF
         assert verdict(T["setsockopt"], 3, 1, optname, 0x1000, 16) == EPERM
     assert verdict(T["setsockopt"], 3, 1, 7, 0x1000, 4) == ALLOW  # SO_SNDBUF
+    # Granted sockets (ABI 1.1): nothing that re-routes, reconnects or rewrites a connection
+    for level, optname in ((1, 25), (1, 62), (1, 36), (6, 30), (6, 23), (6, 19), (6, 31), (6, 14), (0, 19),
+                           (6, 7)):  # BINDTODEVICE, BINDTOIFINDEX, MARK, FASTOPEN_CONNECT, FASTOPEN, REPAIR, ULP,
+        # MD5SIG, IP_TRANSPARENT, and SO_SNDBUF's number at the TCP level (TCP_MAXSEG)
+        assert verdict(T["setsockopt"], 3, level, optname, 0x1000, 4) == EPERM, (level, optname)
+    assert verdict(T["setsockopt"], 3, 6, 1, 0x1000, 4) == ALLOW  # TCP_NODELAY (asyncio sets it)
+    assert verdict(T["sendto"], 3, 0x1000, 1, 0x20000000, 0, 0) == EPERM  # MSG_FASTOPEN
+    assert verdict(T["sendmsg"], 3, 0x1000, 0x20000000 | 0x4000) == EPERM  # MSG_FASTOPEN | MSG_NOSIGNAL
+    assert verdict(T["sendmsg"], 3, 0x1000, 0x4000) == ALLOW
     for cmd in (8, 10, 15, 1024, 1026):  # F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY
         assert verdict(T["fcntl"], 3, cmd, 1) == EPERM, cmd
     for cmd in (5, 6, 7, 36, 37, 38):  # F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW

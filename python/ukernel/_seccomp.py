@@ -86,6 +86,30 @@ IOCTL_REQUESTS = {
 SOCKET_FILTER_OPTIONS = {"SO_ATTACH_FILTER": 26, "SO_ATTACH_BPF": 50, "SO_ATTACH_REUSEPORT_CBPF": 51,
                          "SO_ATTACH_REUSEPORT_EBPF": 52}
 
+# <linux/socket.h>: MSG_FASTOPEN makes a send on an unconnected TCP socket connect it (TCP Fast Open): a send that
+# names a peer. Refused in sendto/sendmsg flags: a granted socket reaches its one peer only.
+MSG_FASTOPEN = 0x20000000
+
+# The socket options a worker may set (level -> name -> number), on the sockets it holds: its kernel connection,
+# asyncio's self-pipe, and the host descriptors of granted TCP connections (ABI 1.1). What asyncio, aiohttp and
+# common clients set on a connected stream; never SO_BINDTODEVICE/SO_BINDTOIFINDEX (another route), SO_MARK
+# (policy routing), TCP_FASTOPEN/TCP_FASTOPEN_CONNECT (a send that connects), TCP_REPAIR* (rewriting a connection's
+# sequence numbers and peer), TCP_ULP (kTLS: kernel attack surface), TCP_MD5SIG, IP_TRANSPARENT, nor a BPF filter.
+SOL_SOCKET = 1
+IPPROTO_IP = 0
+IPPROTO_TCP = 6
+IPPROTO_IPV6 = 41
+SOCKET_OPTIONS = {
+    SOL_SOCKET: {"SO_REUSEADDR": 2, "SO_SNDBUF": 7, "SO_RCVBUF": 8, "SO_KEEPALIVE": 9, "SO_OOBINLINE": 10,
+                 "SO_LINGER": 13, "SO_RCVLOWAT": 18, "SO_SNDLOWAT": 19, "SO_RCVTIMEO": 20, "SO_SNDTIMEO": 21},
+    IPPROTO_TCP: {"TCP_NODELAY": 1, "TCP_CORK": 3, "TCP_KEEPIDLE": 4, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 6,
+                  "TCP_QUICKACK": 12, "TCP_USER_TIMEOUT": 18, "TCP_NOTSENT_LOWAT": 25},
+    IPPROTO_IP: {"IP_TOS": 1},
+    IPPROTO_IPV6: {"IPV6_TCLASS": 67},
+}
+LEVEL_NAMES = {SOL_SOCKET: "SOL_SOCKET", IPPROTO_TCP: "IPPROTO_TCP", IPPROTO_IP: "IPPROTO_IP",
+               IPPROTO_IPV6: "IPPROTO_IPV6"}
+
 # <linux/fcntl.h>: every command on the worker's own descriptors; never F_SETOWN/F_SETOWN_EX/F_SETSIG (SIGIO
 # aimed at another process: a signal the kill rule never sees), F_NOTIFY (dnotify: watching host directories),
 # F_SETLEASE (a lease blocks host processes opening the file), nor record locks (F_GETLK/F_SETLK/F_SETLKW and the
@@ -232,6 +256,31 @@ class NoBits(Rule):
         return "`%s` has none of %s" % (self.what, ", ".join("`%s`" % k for k in self.bits))
 
 
+class Pairs(Rule):
+    """``(args[first], args[second])`` (low 32 bits each) is one of the pairs of ``table`` (first -> name ->
+    second), e.g. a socket option's level and name."""
+
+    def __init__(self, first, second, what, table, names, note=""):
+        self.first, self.second, self.what, self.table, self.names, self.note = first, second, what, table, names, note
+
+    def code(self, own_pid):
+        prog = []
+        for level, options in self.table.items():
+            values = list(options.values())
+            block = [(BPF_LD_W_ABS, 0, 0, _lo(self.second))]
+            for i, v in enumerate(values):
+                block.append((BPF_JEQ_K, "end", "deny" if i == len(values) - 1 else 0, v))
+            prog += [(BPF_LD_W_ABS, 0, 0, _lo(self.first)), (BPF_JEQ_K, 0, len(block), level)] + block
+        prog.append((BPF_JEQ_K, "deny", "deny", 0))  # no level matched
+        end = len(prog)
+        return [(code, end - i - 1 if jt == "end" else jt, jf, k) for i, (code, jt, jf, k) in enumerate(prog)]
+
+    def text(self):
+        return "(`%s`) is one of %s" % (self.what, "; ".join(
+            "`%s`: %s" % (self.names[level], ", ".join("`%s`" % n for n in options))
+            for level, options in self.table.items()))
+
+
 class Null(Rule):
     """``args[arg]`` is 0 (all 64 bits: a NULL pointer)."""
 
@@ -315,12 +364,19 @@ FAMILIES = (
       ("epoll_create1", 291), ("epoll_pwait2", 441))),
     ("sockets held", "traffic on sockets the worker already holds; no call here creates a socket or names an "
      "address",
-     (("sendto", 44, Null(4, "dest_addr", note="a datagram to a host socket's address (`send()` passes NULL)")),
-      ("recvfrom", 45), ("sendmsg", 46), ("recvmsg", 47), ("shutdown", 48), ("getsockname", 51),
+     (("sendto", 44, All(Null(4, "dest_addr"), NoBits(3, "flags", {"MSG_FASTOPEN": MSG_FASTOPEN}),
+                         note="a datagram to a host socket's address (`send()` passes NULL); a send that connects "
+                              "(TCP Fast Open) a socket to another peer")),
+      ("recvfrom", 45),
+      ("sendmsg", 46, NoBits(2, "flags", {"MSG_FASTOPEN": MSG_FASTOPEN},
+                             note="a send that connects (TCP Fast Open); `msg_name` is out of the filter's reach "
+                                  "and ignored by a connected stream (docs/confinement.md, \"Granted sockets\")")),
+      ("recvmsg", 47), ("shutdown", 48), ("getsockname", 51),
       ("getpeername", 52), ("getsockopt", 55), ("recvmmsg", 299),
-      ("setsockopt", 54, NoneOf(2, "optname", SOCKET_FILTER_OPTIONS,
-                                note="attaching a BPF program to a socket (the kernel's BPF JIT as attack "
-                                     "surface)")),
+      ("setsockopt", 54, Pairs(1, 2, "level, optname", SOCKET_OPTIONS, LEVEL_NAMES,
+                               note="another route for a granted socket (`SO_BINDTODEVICE`, `SO_MARK`), a send "
+                                    "that connects (`TCP_FASTOPEN_CONNECT`), rewriting a connection "
+                                    "(`TCP_REPAIR`), kTLS (`TCP_ULP`), a BPF program (`SO_ATTACH_*`)")),
       ("socketpair", 53, All(OneOf(0, "domain", {"AF_UNIX": AF_UNIX}),
                              Masked(1, "type", ~(SOCK_NONBLOCK | SOCK_CLOEXEC) & 0xFFFFFFFF,
                                     {"SOCK_STREAM": SOCK_STREAM}),
