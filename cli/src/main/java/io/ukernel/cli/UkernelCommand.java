@@ -25,6 +25,8 @@ import picocli.CommandLine.Command;
             LogsCommand.class,
             PsCommand.class,
             StopCommand.class,
+            PushCommand.class,
+            K8sCommand.class,
             CommandLine.HelpCommand.class
         },
         footerHeading = "%nExamples:%n",

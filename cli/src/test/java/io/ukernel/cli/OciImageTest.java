@@ -167,14 +167,19 @@ class OciImageTest {
      */
     static Path runcBundle(Path tmp, List<String> args, List<String> extraEnv, Map<String, Object> seccomp)
             throws Exception {
+        return runcBundle(packed.layout(), tmp, args, extraEnv, seccomp, false);
+    }
+
+    static Path runcBundle(Path layout, Path tmp, List<String> args, List<String> extraEnv, Map<String, Object> seccomp,
+            boolean hostNetwork) throws Exception {
         Path bundle = tmp.resolve("bundle");
-        Out o = exec(tmp, 300, "umoci", "unpack", "--image", packed.layout() + ":latest", bundle.toString());
+        Out o = exec(tmp, 300, "umoci", "unpack", "--image", layout + ":latest", bundle.toString());
         assertEquals(0, o.exit(), o.text());
         Files.delete(bundle.resolve("config.json"));
         o = exec(bundle, 60, "runc", "spec");
         assertEquals(0, o.exit(), o.text());
         Map<String, Object> spec = Json.readObject(Files.readString(bundle.resolve("config.json")));
-        Map<?, ?> image = (Map<?, ?>) imageConfig(packed.layout()).get("config");
+        Map<?, ?> image = (Map<?, ?>) imageConfig(layout).get("config");
         @SuppressWarnings("unchecked")
         Map<String, Object> process = (Map<String, Object>) spec.get("process");
         process.put("terminal", false);
@@ -195,10 +200,14 @@ class OciImageTest {
         tmpfs.put("source", "tmpfs");
         tmpfs.put("options", List.of("nosuid", "nodev", "mode=1777"));
         mounts.add(tmpfs);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> linux = (Map<String, Object>) spec.get("linux");
         if (seccomp != null) {
-            @SuppressWarnings("unchecked")
-            Map<String, Object> linux = (Map<String, Object>) spec.get("linux");
             linux.put("seccomp", seccomp);
+        }
+        if (hostNetwork) {
+            linux.put("namespaces", ((List<?>) linux.get("namespaces")).stream()
+                    .filter(n -> !"network".equals(((Map<?, ?>) n).get("type"))).toList());
         }
         Files.writeString(bundle.resolve("config.json"), Json.write(spec));
         return bundle;
@@ -206,12 +215,16 @@ class OciImageTest {
 
     /** Runs the bundle under a unique container id; always deletes the container. */
     static Out runc(Path bundle) throws Exception {
-        String id = "ukernel-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+        String id = containerId();
         try {
             return exec(bundle, 300, "runc", "run", "--bundle", bundle.toString(), id);
         } finally {
             exec(bundle, 60, "runc", "delete", "--force", id);
         }
+    }
+
+    static String containerId() {
+        return "ukernel-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
     }
 
     static void assumeRunc() {
@@ -262,5 +275,105 @@ class OciImageTest {
         o = runc(bundle);
         assertEquals(0, o.exit(), o.text());
         assertTrue(o.text().contains("UNCONFINED") && o.text().contains("heartbeat 1 "), o.text());
+    }
+
+    @Test
+    void runc_echoServer_answersTheHost(@TempDir Path tmp) throws Exception {
+        assumeRunc();
+        Path repo = Path.of(System.getProperty("ukernel.repo"));
+        Path echo = MicrovmEndToEndTest.copyOf(repo.resolve("examples/echo"), tmp.resolve("echo"));
+        OciPacker.Result image = PackCommand.packOci(echo, "latest", OciPacker.DEFAULT_UID, false, null);
+        // the host's network (no network namespace); port 0: the kernel picks a free one and the app logs it
+        Path bundle = runcBundle(image.layout(), tmp, List.of(), List.of("PORT=0", "ECHO_LIMIT=1"), null, true);
+        Path log = tmp.resolve("echo.log");
+        String id = containerId();
+        Process runc = new ProcessBuilder("runc", "run", "--bundle", bundle.toString(), id).redirectErrorStream(true)
+                .redirectOutput(log.toFile()).start();
+        try {
+            runc.getOutputStream().close();
+            java.util.regex.Matcher m = null;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+            java.util.regex.Pattern listening = java.util.regex.Pattern.compile(
+                    "echo server listening on 127\\.0\\.0\\.1:(\\d+)");
+            while (m == null && runc.isAlive() && System.nanoTime() < deadline) {
+                java.util.regex.Matcher found = listening.matcher(Files.readString(log));
+                if (found.find()) {
+                    m = found;
+                } else {
+                    Thread.sleep(50);
+                }
+            }
+            assertTrue(m != null, "the echo server did not start:\n" + Files.readString(log));
+            try (java.net.Socket s = new java.net.Socket("127.0.0.1", Integer.parseInt(m.group(1)))) {
+                s.getOutputStream().write("hello from the host\n".getBytes(StandardCharsets.UTF_8));
+                s.shutdownOutput();
+                assertEquals("hello from the host\n", new String(s.getInputStream().readAllBytes(),
+                        StandardCharsets.UTF_8));
+            }
+            assertTrue(runc.waitFor(300, TimeUnit.SECONDS), Files.readString(log));
+            String t = Files.readString(log);
+            assertEquals(0, runc.exitValue(), t);
+            assertTrue(t.contains("closed after 20 bytes") && t.contains("platform container"), t);
+        } finally {
+            runc.destroyForcibly();
+            exec(bundle, 60, "runc", "delete", "--force", id);
+        }
+    }
+
+    @Test
+    void push_copiesTheImageToALocalRegistry_andAgainSendsOnlyWhatChanged(@TempDir Path tmp) throws Exception {
+        Assumptions.assumeTrue(onPath("skopeo"), "skopeo is not installed (apt-get install skopeo)");
+        Assumptions.assumeTrue(onPath("docker-registry"), "no local registry (apt-get install docker-registry)");
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = free.getLocalPort();
+        }
+        Files.writeString(tmp.resolve("registry.yml"), "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: "
+                + tmp.resolve("store") + "\nhttp:\n  addr: 127.0.0.1:" + port + "\n");
+        Process registry = new ProcessBuilder("docker-registry", "serve", tmp.resolve("registry.yml").toString())
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("registry.log").toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            boolean up = false;
+            while (!up && registry.isAlive() && System.nanoTime() < deadline) {
+                try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+                    up = true;
+                } catch (java.io.IOException notYet) {
+                    Thread.sleep(50);
+                }
+            }
+            assertTrue(up, "the registry did not start:\n" + Files.readString(tmp.resolve("registry.log")));
+            String ref = "127.0.0.1:" + port + "/hello:test";
+            CliTesting.Run r = CliTesting.run(new PushCommand(), ref, app.toString(), "--insecure");
+            assertEquals(0, r.exit(), r.out() + r.err());
+            assertTrue(r.out().contains("Pushed hello to " + ref), r.out());
+            Out o = exec(tmp, 120, "skopeo", "inspect", "--tls-verify=false", "docker://" + ref);
+            assertEquals(0, o.exit(), o.text());
+            assertEquals(packed.digest(), Json.readObject(o.text()).get("Digest"), "the registry holds the image as packed");
+            assertEquals(6, uploads(tmp.resolve("registry.log")), "five layers and the config uploaded");
+
+            // a one-line change: a new app layer; the registry already has the other four
+            Path main = app.resolve("src/main.py");
+            String before = Files.readString(main);
+            Files.writeString(main, before + "# pushed again\n");
+            try {
+                r = CliTesting.run(new PushCommand(), ref, app.toString(), "--insecure");
+                assertEquals(0, r.exit(), r.out() + r.err());
+                assertEquals(6 + 2, uploads(tmp.resolve("registry.log")), "only the app layer and the config uploaded:\n"
+                        + r.out());
+            } finally {
+                Files.writeString(main, before);
+            }
+        } finally {
+            registry.destroy();
+            registry.waitFor(30, TimeUnit.SECONDS);
+            registry.destroyForcibly();
+        }
+    }
+
+    /** Blob uploads the registry's access log shows. */
+    static long uploads(Path registryLog) throws Exception {
+        return Files.readAllLines(registryLog).stream().filter(l -> l.contains("\"POST /v2/hello/blobs/uploads/ HTTP"))
+                .count();
     }
 }
