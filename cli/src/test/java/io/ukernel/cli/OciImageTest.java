@@ -101,7 +101,7 @@ class OciImageTest {
         assertEquals("/app", c.get("WorkingDir"));
         Map<?, ?> labels = (Map<?, ?>) c.get("Labels");
         assertEquals("hello", labels.get("org.opencontainers.image.title"));
-        assertEquals("1.0", labels.get("io.ukernel.abi"));
+        assertEquals(io.ukernel.abi.Abi.VERSION_MAJOR + "." + io.ukernel.abi.Abi.VERSION_MINOR, labels.get("io.ukernel.abi"));
         assertEquals("caps=LOG|TIME; sandbox=strict, namespaces=auto", labels.get("io.ukernel.policy"));
         assertEquals(List.of("java runtime", "python + libraries", "kernel", "dependencies", "app"),
                 packed.layers().stream().map(l -> l.name()).toList());
