@@ -134,3 +134,98 @@ def test_direct_connect_and_accept_move_the_bytes_on_host_sockets(tmp_path):
     for needle in ("granted round trip ok: pong:500000", "net_send on a granted socket: ERR_BUSY",
                    "net_recv on a granted socket: ERR_BUSY", "net_connect: socket", "net_accept: socket"):
         assert needle in log, "%r not in the console log\n%s" % (needle, explain)
+
+
+AUTHORITY = """
+    import select
+    import socket
+
+    import ukernel
+
+
+    def pair(c, server):
+        client = c.connect_direct("127.0.0.1", c.net_addr(server)[1])
+        while True:
+            try:
+                conn = c.net_accept(server)[0]
+                return client, conn
+            except BlockingIOError:
+                ukernel.poll([(server, ukernel.EV_READABLE)], timeout=60)
+
+
+    def eof(sock):
+        sock.setblocking(True)
+        sock.settimeout(60)
+        return sock.recv(100) == b""
+
+
+    def main():
+        ukernel.cap_acquire("LOG", "NET", "IPC")
+        c = ukernel.client()
+        server = c.net_socket(direct=True)
+        c.net_bind(server, "127.0.0.1", 0)
+        c.net_listen(server, 8)
+
+        # Closing the handle revokes the descriptor the worker still holds: both ends see it at once.
+        a, b = pair(c, server)
+        c.handle_close(b.handle)
+        assert eof(a), "the peer did not see the end of the stream"
+        try:
+            b.send(b"after revocation")
+            raise AssertionError("a revoked descriptor still sends")
+        except BrokenPipeError:
+            ukernel.info("revoked by handle_close: peer saw EOF, send EPIPE")
+        b.detach()  # its handle is gone already
+        a.close()
+
+        # A granted handle stays in its task.
+        a, b = pair(c, server)
+        ch, _ = ukernel.ipc_channel_create()
+        try:
+            ukernel.ipc_send(ch, b"take it", [b.handle])
+            raise AssertionError("a granted handle moved")
+        except ukernel.BusyError as e:
+            ukernel.info("ipc_send of a granted handle: %s" % e.status)
+        a.close()
+        b.close()
+
+        # Granted sockets count in limits.handles: server + channel pair = 3, so at most 13 more fit under 16 (fewer:
+        # the connections the kernel accepted ahead into this task's listener count too).
+        held = []
+        try:
+            while True:
+                held.append(c.connect_direct("127.0.0.1", c.net_addr(server)[1]))
+                assert len(held) <= 13, "more sockets than limits.handles"
+        except ukernel.LimitError as e:
+            ukernel.info("LimitError after %d granted sockets: %s" % (len(held), e.status))
+        assert held, "not one granted socket fitted"
+        for s in held:
+            s.close()
+        # Their pending connections count for the listener's owner too: take them, then let them go.
+        taken = 0
+        while taken < len(held):
+            try:
+                c.net_accept(server)[0].close()
+                taken += 1
+            except BlockingIOError:
+                ukernel.poll([(server, ukernel.EV_READABLE)], timeout=60)
+
+        # Dropping NET revokes every granted socket of the task.
+        a, b = pair(c, server)
+        ukernel.cap_drop("NET")
+        assert eof(a) and eof(b), "a granted socket outlived cap_drop(NET)"
+        ukernel.info("cap_drop NET revoked both ends")
+        return 0
+    """
+
+
+def test_granted_sockets_are_counted_kept_and_revoked(tmp_path):
+    app = write_app(tmp_path / "app", MANIFEST.replace('grant = ["LOG", "NET"]', 'grant = ["LOG", "NET", "IPC"]')
+                    + "    [limits]\n    handles = 16\n", AUTHORITY)
+    status, log, explain = run_app(app)
+    assert status == 0, explain
+    for needle in ("revoked by handle_close: peer saw EOF, send EPIPE", "ipc_send of a granted handle: ERR_BUSY",
+                   "granted sockets: ERR_LIMIT", "limits.handles=16", "cap_drop NET revoked both ends",
+                   "closed: the kernel shut down the granted descriptor",
+                   "granted socket(s) shut down (NET is no longer active)"):
+        assert needle in log, "%r not in the console log\n%s" % (needle, explain)

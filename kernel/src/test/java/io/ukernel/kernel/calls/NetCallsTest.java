@@ -208,6 +208,79 @@ class NetCallsTest {
         }
     }
 
+    static final long DIRECT = io.ukernel.abi.NetConst.DIRECT.value();
+
+    /** What the host says descriptor {@code fd} of this process is, e.g. {@code socket:[123]}. */
+    static String fdTarget(int fd) throws IOException {
+        return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
+    }
+
+    @Test
+    void direct_connectParksUntilConnected_thenIsGranted_kernelKeepsItsReference_closeRevokes() throws Exception {
+        try (ServerSocket ss = new ServerSocket(0, 4, InetAddress.getByName(LOOP))) {
+            ss.setSoTimeout((int) LiveKernel.WAIT_MS);
+            long h = i64(check(call(Call.NET_SOCKET, Value.of(4), Value.of(1 | DIRECT)), Status.OK), 0);
+            Frame.Reply r = k.callLater(task, Call.NET_CONNECT, Value.of(h), Value.of(LOOP),
+                    Value.of(ss.getLocalPort())).get();
+            check(r, Status.OK);
+            assertTrue(r.granted(), "a direct connect's reply carries the descriptor");
+            int fd = k.onReactor(task::takeGrant);
+            assertTrue(fd >= 0 && fdTarget(fd).startsWith("socket:"), "a socket descriptor was staged");
+            assertEquals(-1, k.onReactor(task::takeGrant), "one descriptor per granted reply");
+            try (Socket js = ss.accept()) {
+                js.setSoTimeout((int) LiveKernel.WAIT_MS);
+                Frame.Reply peer = check(call(Call.NET_ADDR, Value.of(h), Value.of(1)), Status.OK);
+                assertEquals(ss.getLocalPort(), i64(peer, 1), "net_addr answers for a granted socket");
+                assertEquals(Status.ERR_BUSY, call(Call.NET_SEND, Value.of(h), Value.of("x")).status());
+                assertEquals(Status.ERR_BUSY, call(Call.NET_RECV, Value.of(h), Value.of(10)).status());
+                check(call(Call.NET_CLOSE, Value.of(h)), Status.OK);
+                // The staged copy is still open here (as a worker's descriptor would be): the revocation is the
+                // kernel's shutdown, not the last close.
+                assertEquals(-1, js.getInputStream().read(), "the peer sees the end of the stream");
+            } finally {
+                io.ukernel.kernel.io.RawFd.close(fd);
+            }
+            assertTrue(k.console().contains("granted: the worker holds its descriptor"), k.console());
+            assertTrue(k.console().contains("closed: the kernel shut down the granted descriptor"), k.console());
+        }
+    }
+
+    @Test
+    void direct_connectToAClosedPort_answersTheFailureInTheParkedReply() throws IOException {
+        long h = i64(check(call(Call.NET_SOCKET, Value.of(4), Value.of(1 | DIRECT)), Status.OK), 0);
+        Frame.Reply r;
+        try (Socket held = refusingPort()) {
+            r = k.callLater(task, Call.NET_CONNECT, Value.of(h), Value.of(LOOP), Value.of(held.getLocalPort())).get();
+        }
+        assertEquals(Status.ERR_REFUSED, r.status());
+        assertEquals(-1, k.onReactor(task::takeGrant), "nothing staged for a failure");
+    }
+
+    @Test
+    void direct_listener_grantsEachAcceptedConnection_andAGrantedHandleCannotMove() throws IOException {
+        long l = i64(check(call(Call.NET_SOCKET, Value.of(4), Value.of(1 | DIRECT)), Status.OK), 0);
+        check(call(Call.NET_BIND, Value.of(l), Value.of(LOOP), Value.of(0)), Status.OK);
+        check(call(Call.NET_LISTEN, Value.of(l), Value.of(0)), Status.OK);
+        try (Socket js = javaClient(localPort(l))) {
+            assertEquals(R, k.events(task, l, R, WAIT_NS));
+            Frame.Reply r = check(call(Call.NET_ACCEPT, Value.of(l)), Status.OK);
+            assertTrue(r.granted());
+            int fd = k.onReactor(task::takeGrant);
+            try {
+                assertTrue(fdTarget(fd).startsWith("socket:"));
+                assertEquals(js.getLocalPort(), i64(r, 2), "the peer's port is in the reply");
+                long conn = i64(r, 0);
+                Frame.Reply pair = check(call(Call.IPC_CHANNEL_CREATE), Status.OK);
+                assertEquals(Status.ERR_BUSY, call(Call.IPC_SEND, Value.of(i64(pair, 0)), Value.of("h"),
+                        Value.of(new long[] {conn})).status());
+                check(call(Call.HANDLE_CLOSE, Value.of(conn)), Status.OK);
+                assertEquals(-1, js.getInputStream().read(), "closing the handle ends the connection");
+            } finally {
+                io.ukernel.kernel.io.RawFd.close(fd);
+            }
+        }
+    }
+
     @Test
     void connect_toAClosedPort_isInProgress_thenWritableAndError_withRefusedFromNetError() throws IOException {
         long h = socket();

@@ -149,6 +149,14 @@ public final class LiveKernel implements AutoCloseable {
         };
     }
 
+    /** Serves one call; the supplier waits (bounded) for its reply, at once or parked (a direct net_connect). */
+    public Supplier<Frame.Reply> callLater(Task task, Call call, Value... args) {
+        List<Frame.Reply> replies = late.get(task);
+        int before = replies.size();
+        Frame.Reply now = call(task, call, args);
+        return () -> now == null ? awaitReply(replies, before) : now;
+    }
+
     /** Waits (bounded) until {@code replies} holds more than {@code before} replies; returns the first new one. */
     private static Frame.Reply awaitReply(List<Frame.Reply> replies, int before) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT_MS);
