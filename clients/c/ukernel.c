@@ -39,6 +39,14 @@ static uint32_t g_seq;
 static int64_t g_kernel_version;
 static uint8_t g_tx[UK_FRAME_CAP];
 static uint8_t g_rx[UK_FRAME_CAP];
+/*
+ * ABI 1.1 granted descriptors: what recvmsg brought (SCM_RIGHTS), oldest first, and the descriptor of the last
+ * granted reply until uk_take_granted_fd() takes it. One request is outstanding at a time, so at most one waits.
+ */
+#define UK_MAX_PENDING_FDS 16
+static int g_fds[UK_MAX_PENDING_FDS];
+static size_t g_nfds;
+static int g_granted = -1;
 
 /* ---- little-endian helpers ---------------------------------------------------------------------------- */
 
@@ -210,8 +218,9 @@ int uk_decode_reply(const uint8_t *in, size_t len, uint32_t *seq, uint16_t *stat
     }
     uint16_t st = get_u16(in + 8);
     uint16_t n = get_u16(in + 10);
-    if (n > UK_MAX_VALUES || (st != UK_OK && n != 0)) {
-        return UK_E_PROTO;
+    uint16_t bare = (uint16_t)(st & ~UK_REPLY_GRANTED);
+    if (n > UK_MAX_VALUES || (bare != UK_OK && n != 0) || (st != bare && bare != UK_OK)) {
+        return UK_E_PROTO; /* only an OK reply may carry values, or a descriptor */
     }
     size_t pos = UK_REPLY_HEADER_BYTES;
     /* First pass validates the whole frame; decoding into `out` only when it fits. */
@@ -278,13 +287,34 @@ int uk_decode_reply(const uint8_t *in, size_t len, uint32_t *seq, uint16_t *stat
 
 /* ---- transport ---------------------------------------------------------------------------------------- */
 
+/* Closes every received descriptor no granted reply claimed. */
+static void close_pending_fds(void) {
+    int saved = errno;
+    for (size_t i = 0; i < g_nfds; i++) {
+        close(g_fds[i]);
+    }
+    g_nfds = 0;
+    errno = saved;
+}
+
 void uk_disconnect(void) {
+    close_pending_fds();
+    if (g_granted >= 0) {
+        close(g_granted);
+        g_granted = -1;
+    }
     if (g_fd >= 0) {
         int saved = errno;
         close(g_fd);
         g_fd = -1;
         errno = saved;
     }
+}
+
+int uk_take_granted_fd(void) {
+    int fd = g_granted;
+    g_granted = -1;
+    return fd;
 }
 
 int uk_fd(void) {
@@ -316,9 +346,51 @@ static int write_all(const uint8_t *p, size_t n) {
     return UK_OK;
 }
 
+/* read() with recvmsg: descriptors that come with the bytes (SCM_RIGHTS) join g_fds. */
+static ssize_t read_some(uint8_t *p, size_t n) {
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(UK_MAX_PENDING_FDS * sizeof(int))];
+    } control;
+    struct iovec iov = {.iov_base = p, .iov_len = n};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    ssize_t r = recvmsg(g_fd, &msg, MSG_CMSG_CLOEXEC);
+    if (r < 0) {
+        return r;
+    }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (g_nfds < UK_MAX_PENDING_FDS) {
+                g_fds[g_nfds++] = fd;
+            } else {
+                close(fd);
+            }
+        }
+    }
+    if (msg.msg_flags & MSG_CTRUNC) {
+        errno = EPROTO;
+        return -2; /* descriptors were lost: the stream can no longer be trusted */
+    }
+    return r;
+}
+
 static int read_full(uint8_t *p, size_t n) {
     while (n > 0) {
-        ssize_t r = read(g_fd, p, n);
+        ssize_t r = read_some(p, n);
+        if (r == -2) {
+            return UK_E_PROTO;
+        }
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
@@ -366,6 +438,20 @@ static int call_raw(uint16_t call, const uk_value *args, size_t argc, uk_value *
     if ((rc != UK_OK && rc != UK_E_TRUNC) || rseq != seq) {
         return fail(UK_E_PROTO);
     }
+    if (g_granted >= 0) { /* the previous grant was never taken */
+        close(g_granted);
+        g_granted = -1;
+    }
+    if (status & UK_REPLY_GRANTED) {
+        if (g_nfds == 0) {
+            return fail(UK_E_PROTO); /* marked granted, but no descriptor came with it */
+        }
+        g_granted = g_fds[0];
+        memmove(g_fds, g_fds + 1, (g_nfds - 1) * sizeof(int));
+        g_nfds--;
+        status = UK_OK;
+    }
+    close_pending_fds(); /* the reply is whole and no other is outstanding: anything left had no mark */
     if (rc == UK_E_TRUNC) {
         return rc; /* well-formed, but the caller's array was too small; the stream is still in step */
     }
@@ -735,6 +821,38 @@ int uk_io_poll(const uk_poll_item *pairs, size_t npairs, int64_t timeout_ns, uk_
     return k < ready ? UK_E_TRUNC : UK_OK;
 }
 
+/* ---- net, ABI 1.1 direct sockets ------------------------------------------------------------------------- */
+
+int uk_net_connect_direct(int64_t family, const char *host, int64_t port, int64_t *handle, int *fd) {
+    if (host == NULL || handle == NULL || fd == NULL) {
+        return UK_E_ARG;
+    }
+    uk_value out[1];
+    uk_value args[3] = {uk_i64(family), uk_i64(UK_NET_SOCK_STREAM | UK_NET_DIRECT), uk_i64(0)};
+    int rc = call_sig(UK_CALL_NET_SOCKET, args, 2, "I", out);
+    if (rc != UK_OK) {
+        return rc;
+    }
+    int64_t h = out[0].i64;
+    args[0] = uk_i64(h);
+    args[1] = uk_bytes(host, strlen(host));
+    args[2] = uk_i64(port);
+    rc = call_sig(UK_CALL_NET_CONNECT, args, 3, "", NULL);
+    int granted = uk_take_granted_fd();
+    if (rc == UK_OK && granted < 0) {
+        rc = UK_E_PROTO; /* a kernel before ABI 1.1 connected it the buffered way */
+    }
+    if (rc != UK_OK) {
+        if (g_fd >= 0) {
+            uk_handle_close(h);
+        }
+        return rc;
+    }
+    *handle = h;
+    *fd = granted;
+    return UK_OK;
+}
+
 /* ---- names -------------------------------------------------------------------------------------------- */
 
 const char *uk_strerror(int64_t code) {
@@ -742,12 +860,13 @@ const char *uk_strerror(int64_t code) {
         "UK_OK",          "UK_ERR_UNSUPPORTED", "UK_ERR_DENIED",   "UK_ERR_BADHANDLE", "UK_ERR_INVAL",
         "UK_ERR_WOULDBLOCK", "UK_ERR_INPROGRESS", "UK_ERR_CLOSED", "UK_ERR_LIMIT",     "UK_ERR_NOTFOUND",
         "UK_ERR_TIMEOUT", "UK_ERR_IO",          "UK_ERR_REFUSED",  "UK_ERR_ADDRINUSE", "UK_ERR_TOOBIG",
+        "UK_ERR_BUSY",
     };
-    _Static_assert(sizeof status_names / sizeof status_names[0] == UK_ERR_TOOBIG + 1, "one name per status");
-    if (code >= 0 && code <= UK_ERR_TOOBIG) {
+    _Static_assert(sizeof status_names / sizeof status_names[0] == UK_ERR_BUSY + 1, "one name per status");
+    if (code >= 0 && code <= UK_ERR_BUSY) {
         return status_names[code];
     }
-    if (code < 0 && -code <= UK_ERR_TOOBIG) {
+    if (code < 0 && -code <= UK_ERR_BUSY) {
         return status_names[-code]; /* uk_connect's -status */
     }
     switch (code) {

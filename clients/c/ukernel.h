@@ -176,6 +176,22 @@ typedef struct uk_poll_item {
 int uk_io_poll(const uk_poll_item *pairs, size_t npairs, int64_t timeout_ns, uk_poll_item *out, size_t outcap,
                size_t *nout);
 
+/*
+ * ABI 1.1 granted descriptors (docs/kernel-abi.md §2.6). The connection is read with recvmsg; a reply marked
+ * UK_REPLY_GRANTED brings one host descriptor, which uk_call keeps until uk_take_granted_fd() takes it (the caller
+ * then owns it; an untaken one is closed by the next call). Descriptors no granted reply claims are closed.
+ */
+int uk_take_granted_fd(void);
+
+/*
+ * A direct TCP connection to host:port (family UK_NET_AF_INET or UK_NET_AF_INET6): net_socket with UK_NET_DIRECT,
+ * then net_connect, which waits until the host connected. On UK_OK, *handle is the kernel's handle and *fd the
+ * host descriptor (non-blocking) to send and receive on. Close both: close(fd), then uk_handle_close(handle) (the
+ * kernel's reference keeps the connection open until then). On failure the handle is closed and nothing is
+ * returned.
+ */
+int uk_net_connect_direct(int64_t family, const char *host, int64_t port, int64_t *handle, int *fd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -84,6 +84,17 @@ class CWorkerTest {
     }
 
     @Test
+    void cWorker_directSockets_receivesGrantedDescriptors_andMovesTheBytesItself() throws Exception {
+        Path direct = gcc("test-direct", "clients/c/ukernel.c", "clients/c/test_direct.c");
+        Run run = boot(Cap.LOG.bit() | Cap.NET.bit(), direct,
+                new Manifest.NetScope(List.of("127.0.0.1:*"), List.of("127.0.0.1:0")));
+        assertEquals(0, run.status(), run.console());
+        assertTrue(run.console().contains("c-direct: granted round trip ok on port"), run.console());
+        assertTrue(run.console().contains("net_accept: socket"), run.console());
+        assertTrue(run.console().contains("closed: the kernel shut down the granted descriptor"), run.console());
+    }
+
+    @Test
     void cCodec_selfTest_passes() throws Exception {
         Path test = gcc("test-codec", "clients/c/ukernel.c", "clients/c/test_codec.c");
         Output out = exec(List.of(test.toString()), 30);
@@ -99,9 +110,14 @@ class CWorkerTest {
 
     /** Boots the real kernel with the C binary as the main task's worker; returns its exit status and console. */
     static Run boot(long grant, Path executable) throws Exception {
+        return boot(grant, executable, Manifest.NetScope.none());
+    }
+
+    /** As {@link #boot(long, Path)}, with the app's {@code [caps.net]} allow-lists. */
+    static Run boot(long grant, Path executable, Manifest.NetScope net) throws Exception {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         Manifest m = new Manifest(dir.resolve(Manifest.FILE_NAME), "c-worker", executable.getFileName().toString(),
-                "3.11", grant, Manifest.NetScope.none(), Map.of(), Manifest.Limits.defaults(),
+                "3.11", grant, net, Map.of(), Manifest.Limits.defaults(),
                 Manifest.RestartPolicy.never(), List.of(), Manifest.Sandbox.defaults());
         Console console = Console.open(KernelClock.system(), LineFormat.TEXT,
                 new PrintStream(bytes, true, StandardCharsets.UTF_8), null, true);
