@@ -82,7 +82,19 @@ import os, signal, socket, sys
 sys.path.insert(0, sys.argv[1])
 from ukernel import _jail
 kernel, other_end = socket.socketpair()
-jail = _jail.isolate(os.getcwd(), sys.argv[2], 2000000123, kernel.fileno(), 0)
+task = None
+if os.environ.get("JAIL_PREOPEN"):  # the task's view: one rw preopen, a 1 MiB tmpfs, the generated /etc
+    from ukernel import _environ
+    task = _environ.TaskView([_environ.Preopen("data", os.environ["JAIL_PREOPEN"], True)], 1 << 20)
+jail = _jail.isolate(os.getcwd(), sys.argv[2], 2000000123, kernel.fileno(), 0, task=task)
+if task is not None:
+    with open(os.path.join(os.environ["JAIL_PREOPEN"], "from-worker"), "w") as f:
+        f.write("hi")
+    with open("/tmp/t", "w") as f, open("/home/ukernel/h", "w") as g:
+        f.write("t")
+        g.write("h")
+    st = os.stat("/tmp")
+    print("task", oct(st.st_mode & 0o777), st.st_uid, open("/etc/passwd").read().splitlines()[1])
 print("pid", os.getpid(), "uid", os.getuid(), os.getgid(), "groups", os.getgroups())
 print("root", sorted(os.listdir("/")))
 print("dev", sorted(os.listdir("/dev")))
@@ -116,6 +128,8 @@ def jail_dir(tmp_path):
 
 
 def run_jailed(d, python, how="exit", namespaces="on", preexec=None, **kw):
+    if "env" in kw:
+        kw["env"] = dict(os.environ, **kw["env"])
     return subprocess.Popen([python, "-I", "-S", str(d / "run.py"), PYTHON_DIR, namespaces, how], cwd=str(d),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=preexec, **kw)
@@ -203,3 +217,40 @@ def test_unprivileged_jail_uses_a_user_namespace(tmp_path):
     assert got["pid"] == "1 uid 2000000123 2000000123 groups []", out
     assert got["report"].startswith("namespaces user+mount+pid+ipc+net+uts"), out
     assert got["shadow"] == "False proc False", out
+
+
+def preopen_dir(tmp_path, owner):
+    data = tmp_path / "data"
+    data.mkdir()
+    os.chown(data, owner, owner)
+    return data
+
+
+@needs_root
+@pytest.mark.parametrize("variant", ["root", "unprivileged"])
+def test_jail_builds_the_tasks_view_preopen_tmpfs_and_etc(tmp_path, variant):
+    """The preopen is writable by the worker id and what it writes belongs to the directory's owner on the host
+    (root: an idmapped mount; unprivileged: the user namespace maps the worker id to the kernel's uid)."""
+    if variant == "root":
+        python, owner, preexec = sys.executable, 0, None
+    else:
+        python, owner = _system_python(), 65534
+        if python is None or j.readable_by(PYTHON_DIR, 65534, 65534) is not None:
+            pytest.skip("no interpreter and adapter an unprivileged user can run")
+
+        def preexec():
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+    data = preopen_dir(tmp_path, owner)
+    p = run_jailed(jail_dir(tmp_path), python, preexec=preexec, env={"JAIL_PREOPEN": str(data)})
+    out, err = p.communicate(timeout=60)
+    if p.returncode != 5 and "unshare" in err and variant != "root":
+        pytest.skip("this host refuses unprivileged user namespaces")
+    assert p.returncode == 5, err
+    got = lines_of(out)
+    assert got["task"] == "0o700 2000000123 ukernel:x:2000000123:2000000123:ukernel worker:/home/ukernel:" \
+                          "/usr/sbin/nologin", out
+    st = os.stat(data / "from-worker")
+    assert (data / "from-worker").read_text() == "hi" and (st.st_uid, st.st_gid) == (owner, owner)
+    assert not (tmp_path / "t").exists()

@@ -373,7 +373,16 @@ def _build_root(paths, links, fds, userns, task=None, preopens=(), worker_id=Non
         binds += 1
     for p in sorted(preopens, key=lambda p: p.path):
         if idmaps and p.path in idmaps:
-            _bind_idmapped(fds[p.path], new + p.path, idmaps[p.path], p.writable)
+            try:
+                _bind_idmapped(fds[p.path], new + p.path, idmaps[p.path], p.writable)
+                continue
+            except JailError:
+                if not _ROOTFS:
+                    raise
+            # The microVM guest's initramfs may not take idmapped mounts (ramfs, or tmpfs before Linux 6.3): its
+            # preopens are the VM's own copies, made for this run, so they are given to the worker id instead.
+            _chown_tree("/proc/self/fd/%d" % fds[p.path], worker_id)
+            _bind(fds[p.path], new + p.path, True, userns, 0, writable=p.writable)
         else:
             _bind(fds[p.path], new + p.path, True, userns, 0, writable=p.writable)
     if task is not None:
@@ -433,6 +442,14 @@ def _idmaps(preopens, worker_id):
         for fd in by_owner.values():
             os.close(fd)
     return out
+
+
+def _chown_tree(path, owner):
+    """Gives ``path`` and everything beneath it to ``owner`` (links themselves, never followed)."""
+    os.chown(path, owner, owner)
+    for top, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(top, name), owner, owner, follow_symlinks=False)
 
 
 def _mapping_userns(uid, gid, inside_to):
