@@ -20,22 +20,26 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code ukernel logs [DIR] [-f] [-n N]}: show, and optionally follow, {@code logs/console.log}. */
+/** {@code ukernel logs [DIR|NAME] [-f] [-n N] [--since T] [-t]}: show, and optionally follow, a console log. */
 @Command(
         name = "logs",
-        header = "Show or follow the console log, logs/console.log.",
+        header = "Show or follow an app's console log.",
         mixinStandardHelpOptions = true,
         description = {
-            "Print the app's console log (logs/console.log): every line the kernel and the workers wrote in the "
-                    + "last run. With --follow, keep printing new lines as they are written, across restarts of "
-                    + "`ukernel run` (a new log is picked up from its start), until Ctrl-C."
+            "Print an app's console log: every line the kernel and the workers wrote. Given a directory (default: "
+                    + ".), its logs/console.log, the latest run's log. Given the NAME of an app of the resident "
+                    + "host (`ukernel ps`), that instance's log; the name of a foreground run, its directory's. With "
+                    + "--follow, keep printing new lines as they are written, across restarts of `ukernel run` (a "
+                    + "new log is picked up from its start), until Ctrl-C."
         },
         footerHeading = "%nExamples:%n",
         footer = {
             "  ukernel logs                        the whole log of the last run",
             "  ukernel logs -n 20                  its last 20 lines",
             "  ukernel logs -f                     follow it (Ctrl-C stops)",
-            "  ukernel logs examples/hello -n 0 -f only new lines"
+            "  ukernel logs examples/hello -n 0 -f only new lines",
+            "  ukernel logs web -f --since 10m     the host's app web, from 10 minutes ago on",
+            "  ukernel logs web -t                 with wall-clock times"
         })
 public final class LogsCommand implements Callable<Integer> {
     /** The log, relative to the app directory. */
@@ -44,8 +48,21 @@ public final class LogsCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "The app directory (default: .)")
-    Path dir = Path.of(".");
+    @Parameters(index = "0", arity = "0..1", paramLabel = "DIR|NAME",
+            description = "The app directory (default: .), or the name of a running app.")
+    String target = ".";
+
+    /** The app directory, when {@link #target} named one. */
+    Path dir;
+
+    @Option(names = {"-t", "--timestamps"},
+            description = "Prefix each line with its wall-clock time (UTC, ISO 8601); the console's own prefix "
+                    + "counts seconds since the kernel booted.")
+    boolean timestamps;
+
+    @Option(names = "--since", paramLabel = "WHEN",
+            description = "Only lines written since WHEN: a duration ago (30s, 10m, 2h) or a time (2026-12-04T14:00:00Z).")
+    String since;
 
     @Option(names = {"-f", "--follow"}, description = "Keep printing lines as they are written.")
     boolean follow;
@@ -63,12 +80,25 @@ public final class LogsCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Path log = dir.resolve(LOG);
+        Path log;
         try {
-            if (!Files.isDirectory(dir)) {
-                err.println("ukernel logs: " + dir + ": no such directory");
-                return 1;
+            log = resolve(err);
+        } catch (UserError e) {
+            err.println("ukernel logs: " + e.getMessage());
+            err.flush();
+            return 1;
+        }
+        if (log == null) {
+            return 1;
+        }
+        if (since != null) {
+            try {
+                sinceMs = parseSince(since, System.currentTimeMillis());
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), e.getMessage());
             }
+        }
+        try {
             if (!Files.exists(log)) {
                 if (!follow) {
                     err.println("ukernel logs: no logs yet: run `ukernel run` first (" + InitCommand.display(log)
@@ -97,11 +127,138 @@ public final class LogsCommand implements Callable<Integer> {
         }
     }
 
+    /** Milliseconds since the epoch of --since, or Long.MIN_VALUE. */
+    private long sinceMs = Long.MIN_VALUE;
+    /** The boot time the current log's seconds count from (instance.json), or -1 when unknown. */
+    private long bootWallMs = -1;
+    /** Whether the last line with a time prefix was kept (lines without one follow it). */
+    private boolean keeping = true;
+
+    /**
+     * The log to read: {@code DIR/logs/console.log} for a directory, else the log of the host's app or of the
+     * foreground run of that name. Null (after a message) when there is none.
+     */
+    private Path resolve(PrintWriter err) throws UserError {
+        Path asDir = Path.of(target);
+        if (Files.isDirectory(asDir)) {
+            dir = asDir;
+            return dir.resolve(LOG);
+        }
+        HostClient client = HostClient.local();
+        if (client.running()) {
+            try {
+                HostHttp.Response r = client.raw("GET", "/apps/" + target, null);
+                if (r.status() == 200) {
+                    Object log = io.ukernel.vmm.Json.readObject(r.bodyText()).get("log");
+                    if (log instanceof String s) {
+                        return Path.of(s);
+                    }
+                }
+            } catch (IOException e) {
+                // fall through to the foreground runs
+            }
+        }
+        for (RunRegistry.Entry e : RunRegistry.list()) {
+            if (e.name().equals(target)) {
+                dir = Path.of(e.appDir());
+                return dir.resolve(LOG);
+            }
+        }
+        throw new UserError(target + ": no such directory, and no app of that name runs (`ukernel ps -a` lists them)");
+    }
+
+    /** Parses --since: {@code 30s}, {@code 10m}, {@code 2h}, {@code 1d} ago, or an ISO-8601 instant. */
+    static long parseSince(String s, long nowMs) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)([smhd])").matcher(s);
+        if (m.matches()) {
+            long n = Long.parseLong(m.group(1));
+            long unit = switch (m.group(2)) {
+                case "s" -> 1000L;
+                case "m" -> 60_000L;
+                case "h" -> 3_600_000L;
+                default -> 86_400_000L;
+            };
+            return nowMs - n * unit;
+        }
+        try {
+            return java.time.Instant.parse(s).toEpochMilli();
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new IllegalArgumentException("--since takes a duration (30s, 10m, 2h, 1d) or a UTC time "
+                    + "(2026-12-04T14:00:00Z), got \"" + s + "\"");
+        }
+    }
+
+    /** Reads the boot time of the instance the log belongs to (its directory's instance.json). */
+    private void loadBoot(Path log) {
+        bootWallMs = -1;
+        if (!timestamps && since == null) {
+            return;
+        }
+        try {
+            Path meta = log.toRealPath().getParent().resolve("instance.json");
+            Object b = io.ukernel.vmm.Json.readObject(Files.readString(meta, StandardCharsets.UTF_8))
+                    .get("boot_wall_ms");
+            bootWallMs = ((Number) b).longValue();
+        } catch (IOException | RuntimeException e) {
+            bootWallMs = -1;
+        }
+    }
+
+    /** The line as printed (with -t its time first), or null when --since drops it. */
+    String render(String line) {
+        if (!timestamps && since == null) {
+            return line;
+        }
+        long wall = wallMs(line, bootWallMs);
+        if (wall != Long.MIN_VALUE) {
+            keeping = wall >= sinceMs;
+        }
+        if (!keeping) {
+            return null;
+        }
+        if (!timestamps) {
+            return line;
+        }
+        String t = wall == Long.MIN_VALUE ? "-" : java.time.Instant.ofEpochMilli(wall).toString();
+        return t + " " + line;
+    }
+
+    /** A text console line's wall-clock time: boot + its "[   1.002341]" prefix; Long.MIN_VALUE when unknown. */
+    static long wallMs(String line, long bootWallMs) {
+        if (bootWallMs < 0 || !line.startsWith("[")) {
+            if (line.startsWith("{\"t\":")) {
+                int i = line.indexOf("\"wall_ms\":");
+                if (i > 0) {
+                    int j = i + 10;
+                    int k = j;
+                    while (k < line.length() && Character.isDigit(line.charAt(k))) {
+                        k++;
+                    }
+                    if (k > j) {
+                        return Long.parseLong(line.substring(j, k));
+                    }
+                }
+            }
+            return Long.MIN_VALUE;
+        }
+        int close = line.indexOf(']');
+        if (close < 0) {
+            return Long.MIN_VALUE;
+        }
+        try {
+            double secs = Double.parseDouble(line.substring(1, close).trim());
+            return bootWallMs + (long) (secs * 1000);
+        } catch (NumberFormatException e) {
+            return Long.MIN_VALUE;
+        }
+    }
+
     /**
      * Prints the last {@link #lines} lines (or everything) and returns the offset printed up to: when following,
      * an unfinished last line is left for {@link #follow} to print once it is complete.
      */
     private long printTail(Path log, PrintWriter out) throws IOException {
+        loadBoot(log);
         try (FileChannel ch = FileChannel.open(log, StandardOpenOption.READ)) {
             long size = ch.size();
             long start = lines == null ? 0 : startOfLastLines(ch, size, lines);
@@ -159,6 +316,7 @@ public final class LogsCommand implements Callable<Integer> {
                     position = 0;
                     partial.reset();
                     key = now;
+                    loadBoot(log);
                 }
                 if (size > position) {
                     try (FileChannel ch = FileChannel.open(log, StandardOpenOption.READ)) {
@@ -199,8 +357,11 @@ public final class LogsCommand implements Callable<Integer> {
             int lineStart = 0;
             for (int i = 0; i < n; i++) {
                 if (bytes[i] == '\n') {
-                    partial.write(bytes, lineStart, i + 1 - lineStart);
-                    out.print(partial.toString(StandardCharsets.UTF_8));
+                    partial.write(bytes, lineStart, i - lineStart);
+                    String line = render(partial.toString(StandardCharsets.UTF_8));
+                    if (line != null) {
+                        out.print(line + "\n");
+                    }
                     partial.reset();
                     lineStart = i + 1;
                 }
@@ -208,7 +369,10 @@ public final class LogsCommand implements Callable<Integer> {
             partial.write(bytes, lineStart, n - lineStart);
         }
         if (!follow && partial.size() > 0) {
-            out.println(partial.toString(StandardCharsets.UTF_8)); // a last line without newline
+            String line = render(partial.toString(StandardCharsets.UTF_8)); // a last line without newline
+            if (line != null) {
+                out.println(line);
+            }
             partial.reset();
         }
         return pos;

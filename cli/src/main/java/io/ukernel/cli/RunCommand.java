@@ -3,27 +3,18 @@ package io.ukernel.cli;
 import io.ukernel.app.EnvFile;
 import io.ukernel.app.EnvFileException;
 import io.ukernel.app.Manifest;
-import io.ukernel.app.ManifestException;
-import io.ukernel.app.ManifestParser;
-import io.ukernel.app.bundle.Bundle;
-import io.ukernel.app.bundle.BundleReader;
 import io.ukernel.kernel.Kernel;
 import io.ukernel.kernel.KernelClock;
-import io.ukernel.kernel.KernelConfig;
 import io.ukernel.kernel.console.Console;
 import io.ukernel.kernel.console.LineFormat;
-import io.ukernel.platform.process.ProcessPlatform;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -39,11 +30,15 @@ import sun.misc.Signal;
         description = {
             "Boot the kernel and run the app: builds build/bundle.tgz first when a source changed, extracts it to "
                     + "build/root, starts the main task (and tasks declared with start = \"boot\"), and streams the "
-                    + "console to the terminal and to logs/console.log (the previous run's log is kept as "
-                    + "console.log.1).",
+                    + "console to the terminal and to this run's own log, logs/<instance>/console.log "
+                    + "(logs/console.log links to the latest run's; the last 10 runs are kept, each rotated at "
+                    + "10 MiB).",
+            "",
+            "With -d the app runs in the resident host instead (see `ukernel host --help`): the command prints "
+                    + "the run's name and returns.",
             "",
             "Ctrl-C (SIGINT) or SIGTERM stops the tasks: each gets SIGTERM, then SIGKILL after the grace period. "
-                    + "The exit status is the main task's (143 when it was stopped by SIGTERM)."
+                    + "The exit status is the main task's (143 when it was stopped by SIGTERM; 130 after Ctrl-C)."
         },
         footerHeading = "%nExamples:%n",
         footer = {
@@ -52,7 +47,8 @@ import sun.misc.Signal;
             "  ukernel run --log-format json       one JSON object per console line",
             "  ukernel run --insecure-no-sandbox   workers unconfined (the banner says so)",
             "  ukernel run --env-file prod.env --grace 10",
-            "  ukernel run -e API_TOKEN            pass this shell's API_TOKEN to the workers"
+            "  ukernel run -e API_TOKEN            pass this shell's API_TOKEN to the workers",
+            "  ukernel run -d --name web examples/web   in the host; then ukernel ps, logs web, stop web"
         })
 public final class RunCommand implements Callable<Integer> {
     @Spec
@@ -79,6 +75,18 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--grace", paramLabel = "SECONDS", defaultValue = "5",
             description = "Seconds a stopping task gets between SIGTERM and SIGKILL. Default: ${DEFAULT-VALUE}.")
     double graceSeconds;
+
+    @Option(names = {"-d", "--detach"},
+            description = "Run the app in the resident host (`ukernel host`, started on demand) and return at once, "
+                    + "printing the run's name. `ukernel ps`, `logs NAME`, `stop NAME` follow it.")
+    boolean detach;
+
+    @Option(names = "--name", paramLabel = "NAME", defaultValue = "",
+            description = "With -d: the run's name (default: the app's name, or NAME-2, NAME-3... when taken).")
+    String name;
+
+    @Option(names = "--rm", description = "With -d: forget the run when it ends (no `ukernel rm` needed).")
+    boolean rm;
 
     @Option(names = {"-q", "--quiet"}, description = "Write the console to logs/console.log only, not the terminal.")
     boolean quiet;
@@ -124,76 +132,41 @@ public final class RunCommand implements Callable<Integer> {
             throw new UserError("-p publishes a microVM's port: add --vmm qemu (on the process platform the app "
                     + "binds host ports itself, as its [caps.net] bind list allows)");
         }
-        Path app = dir.toAbsolutePath().normalize();
-        if (!Files.isRegularFile(app.resolve(Manifest.FILE_NAME))) {
-            throw new UserError(app + " has no " + Manifest.FILE_NAME + " (create an app with `ukernel init NAME`)");
+        if (detach) {
+            return new DetachedRun(this, spec.commandLine().getOut(), spec.commandLine().getErr()).call();
+        }
+        if (!name.isEmpty() || rm) {
+            throw new UserError((rm ? "--rm" : "--name") + " names or removes a run of the host: add -d");
         }
         LineFormat format = parseFormat(logFormat);
         if (graceSeconds < 0) {
             throw new UserError("--grace must be zero or more seconds, got " + graceSeconds);
         }
         PrintWriter out = spec.commandLine().getErr();
-        BuildCommand.Result build = BuildCommand.buildIfStale(app, out);
-        Path root = extract(app);
-        Manifest manifest = ManifestParser.parse(root.resolve(Manifest.FILE_NAME));
+        AppLaunch.Prepared prepared = AppLaunch.prepare(dir, out);
+        Path app = prepared.app();
+        Manifest manifest = prepared.manifest();
         Map<String, String> environment = environment(app, envFiles, env);
 
         KernelClock clock = KernelClock.system();
-        try (Console console = Console.open(clock, format, quiet ? null : System.out,
-                app.resolve("logs/console.log"), debug)) {
-            Kernel kernel = new Kernel(new KernelConfig(manifest, root, app, environment,
-                    new ProcessPlatform(build.runtime().executable(), build.runtime().version(), sandbox(manifest)),
-                    console, clock,
-                    (long) (graceSeconds * TimeUnit.SECONDS.toNanos(1))));
-            installSignalHandlers(kernel);
+        try (InstanceLog log = InstanceLog.create(app, manifest.name(), clock.wallNs() / 1_000_000);
+                Console console = Console.toStream(clock, format, quiet ? null : System.out, log.stream(), debug)) {
+            Kernel kernel = AppLaunch.kernel(prepared, environment, console, clock, graceSeconds, insecureNoSandbox);
+            java.util.concurrent.atomic.AtomicBoolean interrupted = new java.util.concurrent.atomic.AtomicBoolean();
+            installSignalHandlers(kernel, interrupted);
             try (RunRegistry.Registration _ = RunRegistry.register(manifest.name(), "process", "", app, "")) {
-                return kernel.run();
+                int status = kernel.run();
+                // Ctrl-C: the shell's convention (128 + SIGINT), whatever status the stopped main task had.
+                return interrupted.get() ? 130 : status;
             }
         }
     }
 
-    private ProcessPlatform.Sandbox sandbox(Manifest manifest) {
-        Manifest.Sandbox s = manifest.sandbox();
-        if (insecureNoSandbox) {
-            return ProcessPlatform.Sandbox.off("--insecure-no-sandbox");
-        }
-        if (s.mode() == Manifest.Sandbox.Mode.OFF) {
-            return ProcessPlatform.Sandbox.off("[sandbox] mode = \"off\" in " + Manifest.FILE_NAME);
-        }
-        return new ProcessPlatform.Sandbox(true, null, s.namespaces().text());
-    }
-
-    private static LineFormat parseFormat(String name) throws UserError {
+    static LineFormat parseFormat(String name) throws UserError {
         try {
             return LineFormat.parse(name);
         } catch (IllegalArgumentException e) {
             throw new UserError("--log-format must be text or json, got \"" + name + "\"");
-        }
-    }
-
-    /** Extracts the bundle to build/root unless that already holds this exact bundle. */
-    private static Path extract(Path app) throws IOException {
-        Path tgz = Bundle.path(app);
-        Path root = app.resolve("build/root");
-        Path stamp = root.resolve(".bundle.sha256");
-        String sha = io.ukernel.app.bundle.Sha256.hex(Files.readAllBytes(tgz));
-        if (Files.isRegularFile(stamp) && Files.readString(stamp, StandardCharsets.UTF_8).equals(sha)) {
-            return root;
-        }
-        deleteTree(root);
-        BundleReader.extract(tgz, root);
-        Files.writeString(stamp, sha, StandardCharsets.UTF_8);
-        return root;
-    }
-
-    private static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (var paths = Files.walk(root)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
         }
     }
 
@@ -217,7 +190,7 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /** SIGINT and SIGTERM stop the kernel cleanly; a second one kills the workers at once. */
-    private static void installSignalHandlers(Kernel kernel) {
+    private static void installSignalHandlers(Kernel kernel, java.util.concurrent.atomic.AtomicBoolean interrupted) {
         for (String name : List.of("INT", "TERM")) {
             Signal.handle(new Signal(name), new java.util.function.Consumer<Signal>() {
                 private int count;
@@ -225,6 +198,9 @@ public final class RunCommand implements Callable<Integer> {
                 @Override
                 public void accept(Signal s) {
                     count++;
+                    if (name.equals("INT")) {
+                        interrupted.set(true);
+                    }
                     if (count == 1) {
                         kernel.stop("SIG" + name + " received");
                     } else {

@@ -16,7 +16,7 @@ import java.util.stream.Stream;
 
 /**
  * What is running: one small JSON file per {@code ukernel run}, named by its pid, in {@code ~/.ukernel/run/}
- * ({@code $UKERNEL_RUN_DIR} overrides). A file whose process is gone — or whose pid now belongs to another process
+ * ({@code $UKERNEL_RUN_DIR} overrides; else {@code $UKERNEL_HOME/run}). A file whose process is gone — or whose pid now belongs to another process
  * (the start time differs) — is stale and removed when read. Written by {@code run} on either platform, read by
  * {@code ps} and {@code stop}.
  */
@@ -47,7 +47,7 @@ final class RunRegistry {
 
     static Path dir() {
         String env = System.getenv(ENV);
-        return env != null && !env.isBlank() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".ukernel", "run");
+        return env != null && !env.isBlank() ? Path.of(env) : Host.home().resolve("run");
     }
 
     /** Records this process as running {@code name}; failures are ignored (ps is a convenience). */

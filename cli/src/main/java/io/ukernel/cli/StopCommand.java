@@ -1,7 +1,9 @@
 package io.ukernel.cli;
 
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -12,59 +14,103 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code ukernel stop NAME}: stop a running app cleanly. */
+/** {@code ukernel stop NAME...|--all}: stop running apps cleanly, in the host or in the foreground. */
 @Command(
         name = "stop",
-        header = "Stop a running app cleanly.",
+        header = "Stop running apps cleanly.",
         mixinStandardHelpOptions = true,
         description = {
-            "Stop a running app cleanly: its `ukernel run` gets SIGTERM, like Ctrl-C. On the process platform the "
-                    + "kernel stops the workers (SIGTERM, then SIGKILL after the grace period); in a microVM the "
-                    + "host presses Ctrl-Alt-Del in the guest, whose kernel does the same and then powers the VM "
-                    + "off. Waits until it has ended."
+            "Stop running apps cleanly. An app of the resident host is stopped by the host (its tasks get SIGTERM, "
+                    + "then SIGKILL after the grace period) and stays listed by `ukernel ps -a` until `ukernel rm`. "
+                    + "A foreground `ukernel run` gets SIGTERM, like Ctrl-C: on the process platform the kernel "
+                    + "stops the workers; in a microVM the host presses Ctrl-Alt-Del in the guest, whose kernel "
+                    + "does the same and then powers the VM off. Waits until each has ended."
         },
         footerHeading = "%nExamples:%n",
         footer = {
             "  ukernel stop hello               stop the app named hello",
-            "  ukernel stop 41872               stop the run with that pid",
+            "  ukernel stop web worker          stop two apps",
+            "  ukernel stop --all               stop everything running",
+            "  ukernel stop 41872               stop the foreground run with that pid",
             "  ukernel stop hello --kill        SIGKILL if it has not ended after --timeout"
         })
 public final class StopCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "NAME", description = "The app's name (as `ukernel ps` shows it) or the pid.")
-    String name;
+    @Parameters(arity = "0..*", paramLabel = "NAME",
+            description = "The apps' names (as `ukernel ps` shows them), or a foreground run's pid.")
+    List<String> names = new ArrayList<>();
 
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "30",
-            description = "How long to wait for it to end. Default: ${DEFAULT-VALUE}.")
+            description = "How long to wait for each to end. Default: ${DEFAULT-VALUE}.")
     double timeout;
 
     @Option(names = "--kill", description = "SIGKILL the run (and so its VM or workers) if it has not ended in time.")
     boolean kill;
 
-    @Option(names = "--all", description = "Stop every run of that name (when several run).")
+    @Option(names = {"-a", "--all"},
+            description = "With no NAME, stop every running app; with names, every foreground run of those names.")
     boolean all;
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        List<RunRegistry.Entry> matches = RunRegistry.list().stream()
-                .filter(e -> e.name().equals(name) || Long.toString(e.pid()).equals(name)).toList();
-        if (matches.isEmpty()) {
-            List<String> running = RunRegistry.list().stream().map(RunRegistry.Entry::name).toList();
-            throw new UserError("no running app named " + name + (running.isEmpty() ? " (nothing is running)"
-                    : " (running: " + String.join(", ", running) + ")"));
+        if (names.isEmpty() && !all) {
+            throw new UserError("name the apps to stop (`ukernel ps` lists them), or pass --all");
         }
-        if (matches.size() > 1 && !all) {
-            throw new UserError(matches.size() + " runs of " + name + " (pids " + matches.stream()
-                    .map(e -> Long.toString(e.pid())).reduce((a, b) -> a + ", " + b).orElse("")
-                    + "): name one by pid, or pass --all");
+        HostClient client = HostClient.local();
+        List<String> hostApps = new ArrayList<>();
+        if (client.running()) {
+            for (Object o : (List<?>) client.request("GET", "/apps", null)) {
+                Map<?, ?> a = (Map<?, ?>) o;
+                if (Boolean.TRUE.equals(a.get("running"))) {
+                    hostApps.add((String) a.get("name"));
+                }
+            }
         }
+        List<RunRegistry.Entry> fg = RunRegistry.list();
+        List<String> targets = names.isEmpty() ? new ArrayList<>(hostApps) : names;
         int failures = 0;
-        for (RunRegistry.Entry e : matches) {
-            failures += stop(e, out) ? 0 : 1;
+        for (String name : targets) {
+            if (hostApps.contains(name)) {
+                out.println("Stopping " + name + " (host)...");
+                out.flush();
+                try {
+                    client.request("POST", "/apps/" + name + "/stop?timeout=" + (long) (timeout * 1000), Map.of());
+                    out.println("Stopped " + name);
+                } catch (UserError e) {
+                    out.println(e.getMessage());
+                    failures++;
+                }
+                continue;
+            }
+            List<RunRegistry.Entry> matches = fg.stream()
+                    .filter(e -> e.name().equals(name) || Long.toString(e.pid()).equals(name)).toList();
+            if (matches.isEmpty()) {
+                List<String> running = new ArrayList<>(hostApps);
+                fg.forEach(e -> running.add(e.name()));
+                throw new UserError("no running app named " + name + (running.isEmpty() ? " (nothing is running)"
+                        : " (running: " + String.join(", ", running) + ")"));
+            }
+            if (matches.size() > 1 && !all) {
+                throw new UserError(matches.size() + " runs of " + name + " (pids " + matches.stream()
+                        .map(e -> Long.toString(e.pid())).reduce((a, b) -> a + ", " + b).orElse("")
+                        + "): name one by pid, or pass --all");
+            }
+            for (RunRegistry.Entry e : matches) {
+                failures += stop(e, out) ? 0 : 1;
+            }
         }
+        if (names.isEmpty()) {
+            for (RunRegistry.Entry e : fg) {
+                failures += stop(e, out) ? 0 : 1;
+            }
+            if (targets.isEmpty() && fg.isEmpty()) {
+                out.println("Nothing is running.");
+            }
+        }
+        out.flush();
         return failures == 0 ? 0 : 1;
     }
 

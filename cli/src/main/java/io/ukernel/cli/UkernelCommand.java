@@ -27,6 +27,10 @@ import picocli.CommandLine.Command;
             StopCommand.class,
             PushCommand.class,
             K8sCommand.class,
+            RestartCommand.class,
+            RmCommand.class,
+            HostCommand.class,
+            CompletionCommand.class,
             CommandLine.HelpCommand.class
         },
         footerHeading = "%nExamples:%n",

@@ -53,6 +53,23 @@ public final class Kernel implements Session, TaskControl {
     private Task main;
     private String stopReason;
     private Reactor.Timer killTimer;
+    private final KernelMetrics metrics = new KernelMetrics();
+    /** The tasks as they were when the kernel ended (read by {@link #tasks()} once the reactor is gone). */
+    private volatile List<TaskInfo> finalTasks;
+
+    /**
+     * One task as a supervisor sees it.
+     *
+     * @param id         the task id
+     * @param name       its name
+     * @param state      {@code starting}, {@code running} or {@code exited}
+     * @param pid        its worker's pid, or -1
+     * @param restarts   how often the kernel restarted it
+     * @param exitStatus its last exit status, or -1
+     * @param spawned    whether another task spawned it
+     */
+    public record TaskInfo(int id, String name, String state, long pid, int restarts, int exitStatus,
+            boolean spawned) {}
 
     public Kernel(KernelConfig config) throws IOException {
         this.config = config;
@@ -61,7 +78,7 @@ public final class Kernel implements Session, TaskControl {
         this.tasks = new TaskTable(config.manifest().limits().tasks());
         KernelContext ctx = new KernelContext(console, config.clock(), reactor, config.manifest(), this,
                 config.appDir());
-        this.dispatcher = new Dispatcher(CallTable.v1(ctx), console);
+        this.dispatcher = new Dispatcher(CallTable.v1(ctx), console, metrics);
     }
 
     /** Boots and runs the kernel on the calling thread; returns the app's exit status. */
@@ -81,6 +98,44 @@ public final class Kernel implements Session, TaskControl {
             endpoint.close();
         }
         return done.getNow(70);
+    }
+
+    /** The kernel's counters (calls by family, denials, connections, bytes) per task name. */
+    public KernelMetrics metrics() {
+        return metrics;
+    }
+
+    /**
+     * The tasks now, read on the reactor thread. Safe from any thread; waits at most {@code timeoutMs} for the
+     * reactor and answers with the last known table when it is gone (the kernel ended) or busy.
+     */
+    public List<TaskInfo> tasks(long timeoutMs) {
+        List<TaskInfo> last = finalTasks;
+        if (last != null) {
+            return last;
+        }
+        CompletableFuture<List<TaskInfo>> f = new CompletableFuture<>();
+        reactor.execute(() -> f.complete(taskInfos()));
+        try {
+            return f.get(timeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // fall through
+        }
+        last = finalTasks;
+        return last != null ? last : List.of();
+    }
+
+    private List<TaskInfo> taskInfos() {
+        List<TaskInfo> out = new java.util.ArrayList<>();
+        for (Task t : tasks.all()) {
+            out.add(new TaskInfo(t.id(), t.name(), t.state().name().toLowerCase(Locale.ROOT),
+                    t.worker() != null && t.state() != Task.State.EXITED ? t.worker().pid() : -1, t.restarts(),
+                    t.exitStatus(), t.parent() != null));
+        }
+        out.sort(java.util.Comparator.comparingInt(TaskInfo::id));
+        return List.copyOf(out);
     }
 
     /** Asks the kernel to stop every task and end. Safe from any thread (signal handlers). */
@@ -417,6 +472,7 @@ public final class Kernel implements Session, TaskControl {
         console.reportSuppressed(true);
         console.event("kernel", 0, Level.INFO, "kernel.exit", "app " + config.manifest().name()
                 + " ended with status " + status + (stopReason != null ? " (" + stopReason + ")" : ""));
+        finalTasks = taskInfos();
         done.complete(status);
         reactor.stop();
     }

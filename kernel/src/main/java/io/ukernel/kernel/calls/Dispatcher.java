@@ -4,6 +4,8 @@ import io.ukernel.abi.Call;
 import io.ukernel.abi.FrameCodec;
 import io.ukernel.abi.Frame;
 import io.ukernel.abi.Status;
+import io.ukernel.abi.Value;
+import io.ukernel.kernel.KernelMetrics;
 import io.ukernel.kernel.Task;
 import io.ukernel.kernel.console.Console;
 import io.ukernel.kernel.console.Level;
@@ -16,10 +18,17 @@ import io.ukernel.kernel.console.Level;
 public final class Dispatcher {
     private final CallTable table;
     private final Console console;
+    private final KernelMetrics metrics;
 
     public Dispatcher(CallTable table, Console console) {
+        this(table, console, new KernelMetrics());
+    }
+
+    /** A dispatcher that counts calls, denials, connections and network bytes per task in {@code metrics}. */
+    public Dispatcher(CallTable table, Console console, KernelMetrics metrics) {
         this.table = table;
         this.console = console;
+        this.metrics = metrics;
     }
 
     /**
@@ -27,6 +36,14 @@ public final class Dispatcher {
      * later. Never throws for anything a worker can send.
      */
     public Frame.Reply dispatch(Task task, Frame.Request request) {
+        Frame.Reply reply = serve(task, request);
+        if (reply != null && reply.status() == Status.ERR_DENIED) {
+            metrics.add(task.name(), KernelMetrics.Counter.DENIALS, 1);
+        }
+        return reply;
+    }
+
+    private Frame.Reply serve(Task task, Frame.Request request) {
         int seq = request.seq();
         Call call = Call.ofNumber(request.call());
         if (call == null || call == Call.HELLO) {
@@ -37,6 +54,7 @@ public final class Dispatcher {
         if (mismatch != null) {
             return refuse(task, seq, call, Status.ERR_INVAL, mismatch);
         }
+        metrics.call(task.name(), call.family());
         if (call.reserved()) {
             return Frame.Reply.error(seq, Status.ERR_UNSUPPORTED);
         }
@@ -51,11 +69,32 @@ public final class Dispatcher {
             return Frame.Reply.error(seq, Status.ERR_UNSUPPORTED);
         }
         return switch (handler.get().handle(task, new Args(seq, request.values()))) {
-            case Outcome.Ok ok -> new Frame.Reply(seq, Status.OK, ok.results(), ok.granted());
+            case Outcome.Ok ok -> {
+                count(task, call, ok);
+                yield new Frame.Reply(seq, Status.OK, ok.results(), ok.granted());
+            }
             case Outcome.Err err -> err.audited() ? quietly(task, seq, call, err.status(), err.reason())
                     : refuse(task, seq, call, err.status(), err.reason());
             case Outcome.Later later -> null;
         };
+    }
+
+    /** Connections and bytes, from the successful network calls' results. */
+    private void count(Task task, Call call, Outcome.Ok ok) {
+        switch (call) {
+            case NET_CONNECT, NET_ACCEPT -> metrics.add(task.name(), KernelMetrics.Counter.CONNECTIONS, 1);
+            case NET_SEND -> {
+                if (!ok.results().isEmpty() && ok.results().getFirst() instanceof Value.I64 n) {
+                    metrics.add(task.name(), KernelMetrics.Counter.BYTES_SENT, n.value());
+                }
+            }
+            case NET_RECV -> {
+                if (!ok.results().isEmpty() && ok.results().getFirst() instanceof Value.Bytes b) {
+                    metrics.add(task.name(), KernelMetrics.Counter.BYTES_RECEIVED, b.value().length);
+                }
+            }
+            default -> { }
+        }
     }
 
     /**

@@ -89,6 +89,15 @@ public final class Console implements AutoCloseable {
         return new Console(clock, format, limits, terminal, out, debug);
     }
 
+    /**
+     * Opens a console writing to {@code terminal} (may be null) and to {@code log} (may be null), which the console
+     * flushes after every line and closes with itself; rotating or keeping old logs is the caller's business.
+     */
+    public static Console toStream(KernelClock clock, LineFormat format, PrintStream terminal, OutputStream log,
+            boolean debug) {
+        return new Console(clock, format, ConsoleLimits.DEFAULT, terminal, log, debug);
+    }
+
     /** Writes a kernel line; the kernel's own multi-line text (a stack trace) becomes one line per line. */
     public void kernel(Level level, String text) {
         write("kernel", 0, level, null, text);
