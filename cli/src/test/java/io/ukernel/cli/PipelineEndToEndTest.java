@@ -103,7 +103,7 @@ class PipelineEndToEndTest {
 
         CliTesting.Run logs = CliTesting.run(new UkernelCommand(), "logs", app.toString());
         String shown = logs.out();
-        assertTrue(shown.contains("kernel#0 INFO  ukernel 0.1.0 · ABI 1.0 · platform process"), shown);
+        assertTrue(shown.contains("kernel#0 INFO  ukernel 0.1.0 · ABI " + io.ukernel.abi.Abi.formatVersion(io.ukernel.abi.Abi.VERSION) + " · platform process"), shown);
         assertTrue(shown.contains("policy: grant LOG|TIME"), shown);
         assertTrue(shown.contains("main#1 INFO  caps: acquired LOG|TIME"), shown);
         assertTrue(shown.contains("main#1 INFO  GREETING=from-the-test"), shown);
