@@ -136,7 +136,8 @@ class MicrovmEndToEndTest {
         String out = finish(run, terminal, 150);
         assertEquals(0, run.exitValue(), out);
         String log = Files.readString(app.resolve("logs/console.log"));
-        assertTrue(log.contains("kernel#0 INFO  ukernel 0.1.0 · ABI 1.0 · platform microvm · java 25 · pid 1"), log);
+        assertTrue(log.contains("kernel#0 INFO  ukernel 0.1.0 · ABI " + io.ukernel.abi.Abi.VERSION_MAJOR + "." + io.ukernel.abi.Abi.VERSION_MINOR
+                + " · platform microvm · java 25 · pid 1"), log);
         Matcher beats = Pattern.compile("main#1 INFO  heartbeat (\\d+) ").matcher(log);
         int n = 0;
         while (beats.find()) {

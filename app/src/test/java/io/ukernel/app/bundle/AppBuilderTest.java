@@ -36,7 +36,7 @@ class AppBuilderTest {
         assertTrue(text.contains("\"runtime\": \"" + rt.executable() + "\""), text);
         assertTrue(text.contains("\"runtime_version\": \"" + rt.version() + "\""), text);
         assertTrue(text.contains("\"adapter_version\": \"0.1.0\""), text);
-        assertTrue(text.contains("\"abi_version\": \"1.0\""), text);
+        assertTrue(text.contains("\"abi_version\": \"" + io.ukernel.abi.Abi.VERSION_MAJOR + "." + io.ukernel.abi.Abi.VERSION_MINOR + "\""), text);
         assertTrue(text.contains("\"entrypoint\": \"src/main.py:main\""), text);
         assertEquals(AdapterMetadata.read(json), first.adapter());
 

@@ -146,7 +146,7 @@ class BundleBuilderTest {
         assertTrue(json.contains("\"entry\": \"src/main.py\""), json);
         assertTrue(json.contains("\"python\": \"3.11\""), json);
         assertTrue(json.contains("\"adapter_version\": \"0.1.0\""), json);
-        assertTrue(json.contains("\"abi_version\": \"1.0\""), json);
+        assertTrue(json.contains("\"abi_version\": \"" + io.ukernel.abi.Abi.VERSION_MAJOR + "." + io.ukernel.abi.Abi.VERSION_MINOR + "\""), json);
         String mainHash = Sha256.hex(Files.readAllBytes(app.resolve("src/main.py")));
         assertTrue(json.contains("\"src/main.py\": \"" + mainHash + "\""), json);
         assertFalse(json.contains("\"bundle.json\""), json);

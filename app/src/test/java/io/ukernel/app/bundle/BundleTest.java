@@ -84,6 +84,6 @@ class BundleTest {
     @Test
     void path_andVersions() {
         assertEquals(app.resolve("build/bundle.tgz"), Bundle.path(app));
-        assertEquals("1.0", Bundle.abiVersion());
+        assertEquals(io.ukernel.abi.Abi.VERSION_MAJOR + "." + io.ukernel.abi.Abi.VERSION_MINOR, Bundle.abiVersion());
     }
 }
