@@ -39,7 +39,8 @@ import picocli.CommandLine.Spec;
             "With --oci: an OCI image layout, dist/NAME.oci/ (and with --docker-archive dist/NAME.docker.tar), for "
                     + "runc, Podman, Docker, containerd and Kubernetes: five gzip'd layers (Java runtime; CPython "
                     + "and shared libraries; kernel jars and adapter; requirements.txt packages; the app), so a code change rebuilds only the "
-                    + "last. The kernel runs on the process platform inside it, as uid 65532 unless --user. No "
+                    + "last (unchanged layers come from a cache). The kernel runs on the process platform inside it, as uid "
+                    + "65532 unless --user. No "
                     + "root, no Docker; the same inputs give the same digest. See docs/deploy.md."
         },
         footerHeading = "%nExamples:%n",
@@ -83,6 +84,10 @@ public final class PackCommand implements Callable<Integer> {
             description = "With --oci: the uid (and gid) the image runs as. Default: ${DEFAULT-VALUE} (not root).")
     int user;
 
+    @Option(names = "--no-layer-cache", description = "With --oci: compress every layer anew (by default a layer "
+            + "whose files did not change comes from the cache, byte for byte the same).")
+    boolean noLayerCache;
+
     @Option(names = {"-q", "--quiet"}, description = "Print only the summary line.")
     boolean quiet;
 
@@ -91,7 +96,7 @@ public final class PackCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Path app = dir.toAbsolutePath().normalize();
         if (oci) {
-            OciPacker.Result r = packOci(app, tag, user, dockerArchive, quiet ? null : out);
+            OciPacker.Result r = packOci(app, tag, user, dockerArchive, !noLayerCache, quiet ? null : out);
             out.println(ociSummaryLine(r));
             if (!quiet) {
                 printOciTable(out, r);
@@ -99,8 +104,8 @@ public final class PackCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
-        if (dockerArchive || !tag.equals("latest") || user != OciPacker.DEFAULT_UID) {
-            throw new UserError("--docker-archive, --tag and --user apply to an OCI image: add --oci");
+        if (dockerArchive || !tag.equals("latest") || user != OciPacker.DEFAULT_UID || noLayerCache) {
+            throw new UserError("--docker-archive, --tag, --user and --no-layer-cache apply to an OCI image: add --oci");
         }
         ImageBuilder.Compression compression = switch (compress.toLowerCase(Locale.ROOT)) {
             case "gzip" -> ImageBuilder.Compression.GZIP;
@@ -154,6 +159,12 @@ public final class PackCommand implements Callable<Integer> {
      */
     static OciPacker.Result packOci(Path app, String tag, int uid, boolean dockerArchive, PrintWriter out)
             throws UserError, ManifestException {
+        return packOci(app, tag, uid, dockerArchive, true, out);
+    }
+
+    /** As above; {@code layerCache} false compresses every layer anew. */
+    static OciPacker.Result packOci(Path app, String tag, int uid, boolean dockerArchive, boolean layerCache,
+            PrintWriter out) throws UserError, ManifestException {
         requireApp(app);
         if (!tag.matches("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")) {
             throw new UserError("--tag must be 1-128 letters, digits, '_', '.' or '-' (not starting with '.' or "
@@ -166,7 +177,7 @@ public final class PackCommand implements Callable<Integer> {
         BuildCommand.Result build = BuildCommand.buildIfStale(app, progress);
         OciPacker.Inputs in = new OciPacker.Inputs(build.manifest(), app, build.bundle().path(),
                 build.runtime().executable(), build.runtime().version(), app.resolve("dist"),
-                ImageBuilder.Inputs.defaultCacheDir(), uid, tag, dockerArchive);
+                ImageBuilder.Inputs.defaultCacheDir(), uid, tag, dockerArchive, layerCache);
         if (out != null) {
             out.println("Packing " + build.manifest().name() + " into " + InitCommand.display(
                     OciPacker.layoutPath(app.resolve("dist"), build.manifest().name())) + " (OCI image)...");

@@ -113,17 +113,22 @@ class OciImageTest {
     @Test
     void samePack_sameDigest_andACodeChangeRebuildsOnlyTheAppLayer() throws Exception {
         List<String> before = layerDigests(packed.layout());
-        OciPacker.Result again = PackCommand.packOci(app, "latest", OciPacker.DEFAULT_UID, false, null);
+        // every layer compressed anew, not taken from the layer cache: the same bytes
+        OciPacker.Result again = PackCommand.packOci(app, "latest", OciPacker.DEFAULT_UID, false, false, null);
         assertEquals(packed.digest(), again.digest());
         assertEquals(before, layerDigests(again.layout()));
 
         Path main = app.resolve("src/main.py");
         Files.writeString(main, Files.readString(main) + "# one more line\n");
-        OciPacker.Result changed = PackCommand.packOci(app, "latest", OciPacker.DEFAULT_UID, false, null);
+        java.io.StringWriter progress = new java.io.StringWriter();
+        OciPacker.Result changed = PackCommand.packOci(app, "latest", OciPacker.DEFAULT_UID, false, true,
+                new java.io.PrintWriter(progress));
         List<String> after = layerDigests(changed.layout());
         assertNotEquals(packed.digest(), changed.digest());
         assertEquals(before.subList(0, 4), after.subList(0, 4), "runtime, python, kernel, dependency layers unchanged");
         assertNotEquals(before.get(4), after.get(4), "the app layer changed");
+        assertEquals(4, progress.toString().lines().filter(l -> l.contains("(unchanged: cached)")).count(),
+                "only the app layer compressed again:\n" + progress);
         // back to the first image, for the other tests
         Files.writeString(main, Files.readString(main).replace("# one more line\n", ""));
         assertEquals(packed.digest(), PackCommand.packOci(app, "latest", OciPacker.DEFAULT_UID, true, null).digest());

@@ -7,6 +7,7 @@ import io.ukernel.app.bundle.BundleReader;
 import io.ukernel.app.bundle.Sha256;
 import io.ukernel.kernel.Version;
 import io.ukernel.vmm.container.ContainerInit;
+import io.ukernel.vmm.oci.LayerPlan;
 import io.ukernel.vmm.oci.LayerWriter;
 import io.ukernel.vmm.oci.OciException;
 import io.ukernel.vmm.oci.OciLayout;
@@ -67,9 +68,11 @@ public final class OciPacker {
      * @param uid           the user (and group) the image runs as
      * @param tag           the tag recorded in the layout, e.g. {@code latest}
      * @param dockerArchive whether to also write {@code dist/NAME.docker.tar}
+     * @param layerCache    whether unchanged layers may come from {@code cacheDir/oci-layers} (false: every
+     *                      layer is compressed anew)
      */
     public record Inputs(Manifest manifest, Path appDir, Path bundle, Path python, String pythonVersion, Path distDir,
-            Path cacheDir, int uid, String tag, boolean dockerArchive) {}
+            Path cacheDir, int uid, String tag, boolean dockerArchive, boolean layerCache) {}
 
     /**
      * What was written.
@@ -150,17 +153,21 @@ public final class OciPacker {
             Path blobDir = Files.createTempDirectory(in.distDir(), "." + name + ".oci-blobs-");
             blobs.add(blobDir);
             List<OciLayout.NamedLayer> layers = new ArrayList<>();
+            // Unchanged layers come from here: a repack after a code change compresses only the app's layer.
+            Path layerCache = in.layerCache() ? in.cacheDir().resolve("oci-layers") : null;
 
-            try (LayerWriter w = new LayerWriter(blobDir.resolve("1"), mtime)) {
+            {
+                LayerPlan w = new LayerPlan();  // layer 1
                 for (Path p : ImageFiles.walk(jre)) {
                     String rel = jre.relativize(p).toString();
                     if (!rel.equals(".complete")) {
                         entry(w, "ukernel/java/" + rel, p, 0);
                     }
                 }
-                layers.add(done("java runtime", w));
+                layers.add(done("java runtime", w, blobDir.resolve("1"), mtime, layerCache));
             }
-            try (LayerWriter w = new LayerWriter(blobDir.resolve("2"), mtime)) {
+            {
+                LayerPlan w = new LayerPlan();  // layer 2
                 for (PythonTree.Entry e : py.entries()) {
                     if (e.data() != null) {
                         w.file(e.guest(), e.perm(), e.data());
@@ -177,10 +184,11 @@ public final class OciPacker {
                 for (Map.Entry<String, Path> e : libs.libraries().entrySet()) {
                     w.file(e.getKey(), 0755, Strip.stripped(e.getValue(), in.cacheDir()));
                 }
-                layers.add(done("python + libraries", w));
+                layers.add(done("python + libraries", w, blobDir.resolve("2"), mtime, layerCache));
             }
             List<String> classPath = new ArrayList<>();
-            try (LayerWriter w = new LayerWriter(blobDir.resolve("3"), mtime)) {
+            {
+                LayerPlan w = new LayerPlan();  // layer 3
                 w.directory("tmp", 01777, 0, 0);
                 w.file("etc/passwd", 0644, passwd().getBytes(StandardCharsets.UTF_8));
                 w.file("etc/group", 0644, group().getBytes(StandardCharsets.UTF_8));
@@ -196,21 +204,23 @@ public final class OciPacker {
                         entry(w, "app/" + rel, p, 0);
                     }
                 }
-                layers.add(done("kernel", w));
+                layers.add(done("kernel", w, blobDir.resolve("3"), mtime, layerCache));
             }
-            try (LayerWriter w = new LayerWriter(blobDir.resolve("4"), mtime)) {
+            {
+                LayerPlan w = new LayerPlan();  // layer 4
                 for (Path p : ImageFiles.walk(app)) {
                     String rel = app.relativize(p).toString();
                     if (rel.startsWith(DEPS)) {
                         entry(w, "app/" + rel, p, 0);
                     }
                 }
-                layers.add(done("dependencies", w));
+                layers.add(done("dependencies", w, blobDir.resolve("4"), mtime, layerCache));
             }
             String bundleSha = Sha256.hex(in.bundle());
             ImageInfo info = new ImageInfo(name, bundleSha, Version.UKERNEL, ImageBuilder.jarsSha256(work.resolve("j2")),
                     py.interpreter(), in.pythonVersion(), "", List.of());
-            try (LayerWriter w = new LayerWriter(blobDir.resolve("5"), mtime)) {
+            {
+                LayerPlan w = new LayerPlan();  // layer 5
                 w.file(ImageInfo.PATH, 0644, info.toBytes());
                 w.directory("app", 0755, 0, 0);
                 TreeSet<String> writable = new TreeSet<>();
@@ -232,7 +242,7 @@ public final class OciPacker {
                         entry(w, "app/" + rel, p, own ? in.uid() : 0);
                     }
                 }
-                layers.add(done("app", w));
+                layers.add(done("app", w, blobDir.resolve("5"), mtime, null));
             }
             OciLayout.Config config = config(info, mtime);
             step("[5/5] image layout " + layout + (in.dockerArchive() ? " and docker-archive" : ""));
@@ -265,14 +275,16 @@ public final class OciPacker {
         }
     }
 
-    private OciLayout.NamedLayer done(String name, LayerWriter w) throws OciException {
-        LayerWriter.Layer l = w.finish();
-        progress.accept(String.format(java.util.Locale.ROOT, "      %-20s %6d entries %9s -> %9s", name, l.entries(),
-                ImageSizes.mib(l.uncompressedSize()), ImageSizes.mib(l.size())));
+    private OciLayout.NamedLayer done(String name, LayerPlan plan, Path blob, long mtime, Path cache)
+            throws OciException {
+        LayerPlan.Cached c = plan.write(blob, mtime, cache);
+        LayerWriter.Layer l = c.layer();
+        progress.accept(String.format(java.util.Locale.ROOT, "      %-20s %6d entries %9s -> %9s%s", name, l.entries(),
+                ImageSizes.mib(l.uncompressedSize()), ImageSizes.mib(l.size()), c.cached() ? " (unchanged: cached)" : ""));
         return new OciLayout.NamedLayer(name, l);
     }
 
-    private static void entry(LayerWriter w, String guest, Path p, int uid) throws OciException, IOException {
+    private static void entry(LayerPlan w, String guest, Path p, int uid) throws IOException {
         if (Files.isSymbolicLink(p)) {
             w.symlink(guest, Files.readSymbolicLink(p).toString());
         } else {
