@@ -37,7 +37,9 @@ import java.util.Map;
  * GET    /metrics               Prometheus text format
  * </pre>
  *
- * A request marked read-only (the loopback TCP listener of {@code --http}) may only GET.
+ * A request marked read-only (the loopback TCP listener of {@code --http}) may only GET, and only for a loopback
+ * name ({@link #loopbackHost}): a web page whose own name an attacker re-resolved to 127.0.0.1 (DNS rebinding)
+ * would otherwise read every app's logs and the metrics through the operator's browser.
  */
 final class HostApi {
     private final Host host;
@@ -68,6 +70,10 @@ final class HostApi {
                 return error(403, "this listener is read-only: control the host through its Unix socket "
                         + "(the ukernel command)");
             }
+            String problem = readOnly ? loopbackHost(r.headers().get("host")) : null;
+            if (problem != null) {
+                return error(403, problem);
+            }
             return route(r);
         } catch (HostHttp.BadRequest e) {
             return error(400, e.getMessage());
@@ -79,6 +85,40 @@ final class HostApi {
         } catch (Exception e) {
             return error(500, "host error: " + e);
         }
+    }
+
+    /**
+     * Why the loopback TCP listener refuses a request with this {@code Host} header, or null: it must name a
+     * loopback address literally ({@code 127.x.x.x}, {@code [::1]}) or {@code localhost}, with any port. Any
+     * other name is what a page of another site sends after its DNS name was re-pointed at this port; no name is
+     * ever resolved here.
+     */
+    static String loopbackHost(String header) {
+        if (header == null || header.isEmpty()) {
+            return "no Host header: this listener answers HTTP/1.1 requests for 127.0.0.1, [::1] or localhost";
+        }
+        String h = header.trim().toLowerCase(Locale.ROOT);
+        String name;
+        if (h.startsWith("[")) {
+            int end = h.indexOf(']');
+            name = end < 0 ? h : h.substring(1, end);
+            String rest = end < 0 ? "x" : h.substring(end + 1);
+            if (!rest.isEmpty() && !rest.matches(":[0-9]{1,5}")) {
+                name = h;
+            }
+        } else {
+            int colon = h.indexOf(':');
+            name = colon < 0 ? h : h.substring(0, colon);
+            if (colon >= 0 && !h.substring(colon).matches(":[0-9]{1,5}")) {
+                name = h;
+            }
+        }
+        boolean loopback = name.equals("localhost") || name.equals("::1") || name.equals("0:0:0:0:0:0:0:1")
+                || name.matches("127\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]"
+                        + "|[1-9]?[0-9])){2}");
+        return loopback ? null : "Host \"" + header + "\" is not a loopback name: this listener answers requests for "
+                + "127.0.0.1, [::1] or localhost only (a page of another site whose name was re-pointed at this "
+                + "port must not read the apps' logs); open it as http://127.0.0.1:PORT/";
     }
 
     private HostHttp.Response route(HostHttp.Request r) throws Exception {

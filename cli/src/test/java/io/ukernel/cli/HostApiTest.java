@@ -103,15 +103,47 @@ class HostApiTest {
         assertEquals(409, noApp.status());
         assertTrue(noApp.bodyText().contains("has no ukernel.toml"), noApp.bodyText());
         // the loopback TCP listener only reads: no runs, no stops
-        HostHttp.Response ro = api.handle(parse("POST /host/stop HTTP/1.1\r\n\r\n"), true);
+        HostHttp.Response ro = api.handle(parse("POST /host/stop HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"), true);
         assertEquals(403, ro.status());
         assertFalse(stopped[0]);
-        assertEquals(200, api.handle(parse("GET /metrics HTTP/1.1\r\n\r\n"), true).status());
-        HostHttp.Response page = api.handle(parse("GET / HTTP/1.1\r\n\r\n"), true);
+        assertEquals(200, api.handle(parse("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"), true).status());
+        HostHttp.Response page = api.handle(parse("GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n"), true);
         assertTrue(page.contentType().startsWith("text/html"));
         assertTrue(page.bodyText().contains("No apps"), page.bodyText());
         assertEquals(200, api.handle(parse("POST /host/stop HTTP/1.1\r\n\r\n"), false).status());
         assertTrue(stopped[0]);
+    }
+
+    /**
+     * Red team: DNS rebinding. A page of attacker.example re-points its name at 127.0.0.1 and reads the TCP
+     * listener from the operator's browser (same origin as far as the browser knows): every app's logs, the
+     * metrics. The browser sends the attacker's name in Host; the listener must refuse it (the Unix socket,
+     * which no browser reaches, answers the same request).
+     */
+    @Test
+    void tcpListener_refusesAForeignHostName_dnsRebinding() throws Exception {
+        HostApi api = new HostApi(new Host(), () -> { });
+        for (String path : List.of("/metrics", "/apps", "/", "/host", "/apps/web/logs?tail=20")) {
+            String raw = "GET " + path + " HTTP/1.1\r\nHost: attacker.example:8080\r\n\r\n";
+            HostHttp.Response unix = api.handle(parse(raw), false);
+            assertTrue(unix.status() != 403, path + ": the Unix socket answers: " + unix.bodyText());
+            HostHttp.Response tcp = api.handle(parse(raw), true);
+            assertEquals(403, tcp.status(), path + ": " + tcp.bodyText());
+            assertTrue(tcp.bodyText().contains("not a loopback name"), tcp.bodyText());
+            assertFalse(tcp.bodyText().contains("ukernel_"), tcp.bodyText()); // no metrics in the refusal
+        }
+        for (String host : List.of("127.0.0.1:8080", "127.0.0.1", "localhost:1", "LOCALHOST", "[::1]:8080", "[::1]",
+                "127.1.2.3:65535")) {
+            assertEquals(200, api.handle(parse("GET /metrics HTTP/1.1\r\nHost: " + host + "\r\n\r\n"), true)
+                    .status(), host);
+        }
+        for (String host : List.of("attacker.example", "127.0.0.1.attacker.example", "localhost.attacker.example",
+                "127.0.0.1:80@attacker.example", "[::1].attacker.example", "127.0.0.256", "0.0.0.0:8080",
+                "localhost:8080:1", "")) {
+            assertEquals(403, api.handle(parse("GET /metrics HTTP/1.1\r\nHost: " + host + "\r\n\r\n"), true)
+                    .status(), host);
+        }
+        assertEquals(403, api.handle(parse("GET /metrics HTTP/1.1\r\n\r\n"), true).status()); // no Host at all
     }
 
     // ---- Prometheus text format, checked by a parser of the exposition grammar
