@@ -246,12 +246,57 @@ final class HostApi {
             }
             env.put((String) x.getKey(), v);
         }
+        // A thin client (bin: the launcher's fast path) sends the -e/--env-file options as given, with its shell's
+        // values of the bare -e KEYs; the host resolves them with the code `ukernel run` uses.
+        List<String> envArgs = strings(m, "env_args");
+        List<Path> envFiles = new ArrayList<>();
+        for (String f : strings(m, "env_files")) {
+            if (!Path.of(f).isAbsolute()) {
+                throw new HostHttp.BadRequest("\"env_files\" must be absolute paths, got " + f);
+            }
+            envFiles.add(Path.of(f));
+        }
+        Map<String, String> shellEnv = new LinkedHashMap<>();
+        Object se = m.getOrDefault("shell_env", Map.of());
+        if (!(se instanceof Map<?, ?> sem)) {
+            throw new HostHttp.BadRequest("\"shell_env\" must be an object of strings");
+        }
+        for (Map.Entry<?, ?> x : sem.entrySet()) {
+            if (!(x.getValue() instanceof String v)) {
+                throw new HostHttp.BadRequest("\"shell_env\"." + x.getKey() + " must be a string");
+            }
+            shellEnv.put((String) x.getKey(), v);
+        }
         Object grace = m.getOrDefault("grace", 5L);
         if (!(grace instanceof Number g) || g.doubleValue() < 0) {
             throw new HostHttp.BadRequest("\"grace\" must be zero or more seconds");
         }
+        if (!envArgs.isEmpty() || !envFiles.isEmpty()) {
+            try {
+                Map<String, String> resolved = RunCommand.environment(Path.of(dir), envFiles, envArgs, shellEnv);
+                resolved.putAll(env);
+                env = resolved;
+            } catch (UserError | java.io.IOException bad) {
+                throw new HostHttp.BadRequest(bad.getMessage());
+            }
+        }
         return new Host.RunRequest(dir, (String) name, env, bool(m, "rm"), bool(m, "insecure_no_sandbox"),
                 g.doubleValue(), bool(m, "debug"));
+    }
+
+    private static List<String> strings(Map<String, Object> m, String key) throws HostHttp.BadRequest {
+        Object v = m.getOrDefault(key, List.of());
+        List<String> out = new ArrayList<>();
+        if (!(v instanceof List<?> l)) {
+            throw new HostHttp.BadRequest("\"" + key + "\" must be a list of strings");
+        }
+        for (Object o : l) {
+            if (!(o instanceof String str)) {
+                throw new HostHttp.BadRequest("\"" + key + "\" must be a list of strings");
+            }
+            out.add(str);
+        }
+        return out;
     }
 
     private static boolean bool(Map<String, Object> m, String key) throws HostHttp.BadRequest {

@@ -176,13 +176,19 @@ public final class RunCommand implements Callable<Integer> {
      */
     static Map<String, String> environment(Path app, List<Path> envFiles, List<String> env)
             throws UserError, IOException {
+        return environment(app, envFiles, env, System.getenv());
+    }
+
+    /** As above, a bare {@code -e KEY} taking its value from {@code shellEnv} (the client's, in the host). */
+    static Map<String, String> environment(Path app, List<Path> envFiles, List<String> env,
+            Map<String, String> shellEnv) throws UserError, IOException {
         Map<String, String> vars = new LinkedHashMap<>();
         try {
             vars.putAll(EnvFile.parse(app.resolve(EnvFile.PATH)));
             for (Path file : envFiles) {
                 vars.putAll(EnvFile.parseRequired(file));
             }
-            vars.putAll(EnvFile.parseOptions(env, System.getenv()));
+            vars.putAll(EnvFile.parseOptions(env, shellEnv));
         } catch (EnvFileException e) {
             throw new UserError(e.getMessage(), e);
         }

@@ -142,6 +142,27 @@ class HostEndToEndTest {
         assertEquals(0, second.exit(), second.out());
         assertEquals("second", second.out().strip(), "the host was already running: only the name\n" + second.out());
 
+        // the launcher's fast path: the Python client sends the options as given, the host resolves them (a bare
+        // -e KEY takes this shell's value); an option it does not know is left to the JVM CLI (exit 3)
+        Path repo = Path.of(System.getProperty("ukernel.repo"));
+        ProcessBuilder thin = new ProcessBuilder("python3", "-I", "-S",
+                repo.resolve("scripts/lib/host_client.py").toString(), "run", "-d", "--name", "thin", "--rm",
+                "-e", "GREETING", "-e", "HEARTBEATS=1", two.toString()).redirectErrorStream(true);
+        thin.environment().put(Host.ENV_HOME, home.toString());
+        thin.environment().put("GREETING", "from-the-thin-client");
+        Process tp = thin.start();
+        String thinOut = new String(tp.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(tp.waitFor(HANG_S, TimeUnit.SECONDS));
+        assertEquals(0, tp.exitValue(), thinOut);
+        assertEquals("thin", thinOut.strip());
+        Path thinLog = awaitInstanceLogContaining(two, "GREETING=from-the-thin-client");
+        PipelineEndToEndTest.awaitLog(thinLog, "ended with status 0", HANG_S);
+        thin.command().set(thin.command().indexOf("--rm"), "--log-format=json");
+        Process fallback = thin.start();
+        fallback.getInputStream().readAllBytes();
+        assertTrue(fallback.waitFor(HANG_S, TimeUnit.SECONDS));
+        assertEquals(3, fallback.exitValue(), "an option the fast path does not know goes to the JVM CLI");
+
         // owner-only: the directory 0700, the socket 0600
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(home)));
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(
@@ -246,6 +267,25 @@ class HostEndToEndTest {
         assertTrue(second.waitFor(HANG_S, TimeUnit.SECONDS));
         assertEquals(143, second.exitValue(), "SIGTERM keeps the main task's status");
         assertTrue(Files.readString(firstLog).contains("ended with status"), "the first log was not clobbered");
+    }
+
+    /** Waits until one of the app's instance logs contains {@code needle}; returns it. */
+    static Path awaitInstanceLogContaining(Path app, String needle) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(HANG_S);
+        while (System.nanoTime() < deadline) {
+            try (var s = Files.list(app.resolve("logs"))) {
+                for (Path d : s.filter(p -> Files.exists(p.resolve("instance.json"))).toList()) {
+                    Path log = d.resolve("console.log");
+                    if (Files.exists(log) && Files.readString(log).contains(needle)) {
+                        return log;
+                    }
+                }
+            } catch (java.nio.file.NoSuchFileException notYet) {
+                // no logs/ yet
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no instance log of " + app + " contains " + needle);
     }
 
     /** Waits until the app has {@code n} instance directories; returns the newest one's log. */
