@@ -70,6 +70,8 @@ def start(side, port, app):
         cmd = [sys.executable, "-B", os.path.join(APP, "src", "main.py")]
     else:
         cmd = [LAUNCHER, "run", app, "-q", "-e", "PORT=%d" % port]
+        if "UKERNEL_NET_DIRECT" in os.environ:  # UKERNEL_NET_DIRECT=0: the kernel-buffered path (no granted sockets)
+            cmd += ["-e", "UKERNEL_NET_DIRECT=" + os.environ["UKERNEL_NET_DIRECT"]]
         for k in ("HOME", "JAVA_HOME", "PYENV_ROOT", "PYENV_VERSION"):
             if k in os.environ:
                 env[k] = os.environ[k]

@@ -27,7 +27,7 @@ TIMEOUT = 1200  # the whole run; a hung test is ended by the script's own per-te
 # reason -> what the failure's last traceback line must match
 REASONS = {
     "host-selector": r"asyncio\.SelectorEventLoop\(<selectors\.\w+ object",
-    "own-socket": r"socket\(AF_INET6?, SOCK_(STREAM|DGRAM)\) refused|is a host socket; a ukernel worker",
+    "own-socket": r"socket\(AF_INET6?, SOCK_(STREAM|DGRAM)\) refused|is a host socket( the kernel did not grant)?; a ukernel worker",
     "udp": r"UDP is reserved in ukernel ABI",
     "subprocess": r"PermissionError: \[Errno 1\] Operation not permitted",
     "host-pipe": r"pipes and other host file descriptors are not available",

@@ -104,6 +104,7 @@ class Client:
         self._outstanding = set()  # seqs sent whose replies someone will take
         self._abandoned = set()  # seqs sent whose replies are dropped (interrupted calls, posts)
         self._inside = set()  # threads inside a call (a second call from the same thread is reentrant)
+        self._notify = {}  # seq -> (thread, callable) of a watched call: told when another thread routes its reply
         self._counter = _count(1)
         self._buf = bytearray(_INITIAL_BUFFER)
         self._view = memoryview(self._buf)
@@ -403,6 +404,8 @@ class Client:
                     self._reader = None
                     if self._waiters:
                         self._waiters.popitem()[1].release()
+                if self._notify and self._start != self._end:
+                    self._tell_watchers()
             return [got[seq] for seq in seqs]
         finally:
             inside.discard(me)
@@ -410,6 +413,91 @@ class Client:
     def abandon(self, seq):
         """Drops the reply of a submitted call (now, or when it comes)."""
         self._abandon(seq)
+
+    # -- watching (the event loop's selector: a call sent now, its reply looked for without waiting) -------------
+
+    def watch(self, calls, notify=None, drop=0):
+        """Sends ``[(spec, args), ...]`` in one write and never waits. The replies of the first ``drop`` calls are
+        dropped when they come; the seqs of the others are returned, for :meth:`try_collect` (or :meth:`collect`,
+        :meth:`abandon`). ``notify()``, when given, is called by another thread that reads one of these replies
+        off the connection (the watcher's ``epoll`` then saw nothing to read); it must not block."""
+        counter = self._counter
+        frames = []
+        keep = []
+        dropped = []
+        for i, (s, args) in enumerate(calls):
+            seq = next(counter) & SEQ_MASK
+            frames.append(s.encode(seq, args))
+            (dropped if i < drop else keep).append(seq)
+        with self._mutex:
+            self._abandoned.update(dropped)
+            self._outstanding.update(keep)
+            if notify is not None:
+                entry = (get_ident(), notify)
+                for seq in keep:
+                    self._notify[seq] = entry
+        self._write(frames[0] if len(frames) == 1 else b"".join(frames), keep)
+        return keep
+
+    def try_collect(self, seq, read=True):
+        """The raw reply of a call sent with :meth:`watch` if it is in, else ``None``; never waits. Whole replies in
+        the receive buffer are decoded first; with ``read``, what the connection holds is read (one non-blocking
+        read). Neither happens while another thread is reading the connection (it routes the reply)."""
+        mutex = self._mutex
+        with mutex:
+            reply = self._take(seq)
+            if reply is not None or self._reader is not None or not read and self._start == self._end:
+                return reply
+            sock = self._sock
+            if sock is None:
+                raise KernelGoneError(self._gone)
+            self._reader = get_ident()
+        try:
+            self._route_buffered()  # whole replies another call read but did not decode
+            if read and seq not in self._replies:
+                self._route_available(sock)
+        finally:
+            with mutex:
+                self._reader = None
+                if self._waiters:  # hand the reader role over, as _await does
+                    self._waiters.popitem()[1].release()
+        with mutex:
+            return self._take(seq)
+
+    def _route_buffered(self):
+        """(the reader) Routes every whole reply already in the receive buffer."""
+        while self._start != self._end:
+            try:
+                reply, used = decode_reply(self._view, self._start, self._end)
+            except ProtocolError as e:
+                self._drop("the kernel sent a malformed frame")
+                raise ProtocolError("malformed reply from the kernel: %s" % e.strerror, e.seq) from None
+            if reply is None:
+                return
+            self._start += used
+            if reply[1] & _GRANTED:
+                reply = self._claim(reply)
+            if self._start == self._end:
+                self._start = self._end = 0
+                if self._fds:
+                    self._close_fds()
+            self._route(reply)
+
+    def _tell_watchers(self):
+        """After a read that may have left a watched reply in the receive buffer undecoded: the watchers of
+        other threads are told (their ``epoll`` will not see those bytes)."""
+        me = get_ident()
+        for who, notify in set(self._notify.values()):
+            if who != me:
+                notify()
+
+    def _take(self, seq):
+        """(holding _mutex) A routed reply of a watched call, or ``None``."""
+        reply = self._replies.pop(seq, None)
+        if reply is not None:
+            self._outstanding.discard(seq)
+            self._notify.pop(seq, None)
+        return reply
 
     def post(self, s, args):
         """Sends one call and never waits for its reply (dropped when it comes), e.g. the event loop's wake-up
@@ -522,22 +610,7 @@ class Client:
         if not n:
             self._lost("the kernel closed the connection")
         self._end += n
-        while self._start != self._end:
-            try:
-                reply, used = decode_reply(self._view, self._start, self._end)
-            except ProtocolError as e:
-                self._drop("the kernel sent a malformed frame")
-                raise ProtocolError("malformed reply from the kernel: %s" % e.strerror, e.seq) from None
-            if reply is None:
-                break
-            self._start += used
-            if reply[1] & _GRANTED:
-                reply = self._claim(reply)
-            if self._start == self._end:
-                self._start = self._end = 0
-                if self._fds:
-                    self._close_fds()
-            self._route(reply)
+        self._route_buffered()
 
     def _flush_deferred(self):
         """Writes the frames posted by a signal handler while this thread was writing (holding _wlock)."""
@@ -559,6 +632,7 @@ class Client:
     def _abandon(self, seq):
         with self._mutex:
             self._outstanding.discard(seq)
+            self._notify.pop(seq, None)
             if self._replies.pop(seq, None) is None and self._sock is not None:
                 self._abandoned.add(seq)
 
@@ -585,6 +659,8 @@ class Client:
                         self._reader = None
                         if self._waiters:  # hand the reader role over
                             self._waiters.popitem()[1].release()
+                    if self._notify and self._start != self._end:
+                        self._tell_watchers()
             wait = allocate_lock()
             wait.acquire()
             self._waiters[seq] = wait
@@ -622,7 +698,13 @@ class Client:
                 wait = self._waiters.pop(rseq, None)
                 if wait is not None:
                     wait.release()
-                return
+                notify = self._notify.pop(rseq, None) if self._notify else None
+            else:
+                notify = False
+        if notify is not False:
+            if notify is not None and notify[0] != get_ident():
+                notify[1]()
+            return
         self._drop("the kernel sent a reply to no pending request")
         raise ProtocolError("the kernel sent a reply with seq %d, which no pending request has" % rseq, rseq)
 
@@ -972,11 +1054,6 @@ class Client:
             flat.append(interest)
         ready = self._invoke(_IO_POLL, (flat, -1 if timeout_ns is None else timeout_ns))
         return list(zip(ready[0::2], ready[1::2]))
-
-    def io_poll_flat(self, flat, timeout_ns):
-        """``io_poll`` in the wire's own form: ``flat`` is ``[handle, interest, ...]``, the result the tuple
-        ``(handle, events, ...)`` of the ready pairs (the event loop's selector keeps its pairs flat)."""
-        return self._invoke(_IO_POLL, (flat, timeout_ns))
 
     def _denied(self, s, args, e):
         """The ``DeniedError`` of a scoped call, saying which of its two causes it was (the capability is not

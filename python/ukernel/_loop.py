@@ -3,20 +3,17 @@
 
 What changes from ``asyncio.SelectorEventLoop``:
 
-- **Selector**: :class:`KernelSelector`; ``select(timeout)`` is one ``io_poll`` call, so timers (``call_later``,
-  ``sleep``, ``wait_for``) are the poll's timeout.
-- **Wake-up** (``call_soon_threadsafe`` from another thread, a signal handler): a kernel channel instead of a host
-  socketpair. The waking thread *posts* an empty message (``Client.post``: no wait for the reply, so it is safe
-  from a signal handler even in the middle of a kernel call); the loop's parked ``io_poll`` watches the other
-  end. The channel is made the first time the loop is about to wait while another thread exists (or when a
-  signal handler is added); it needs ``IPC``, acquired then within the task's grant. Without ``IPC`` in the
-  grant, the loop never waits longer than ``FALLBACK_WAKE_SLICE`` while other threads exist
-  (``FALLBACK_SIGNAL_SLICE`` while only signal handlers are installed).
-- **Sockets**: ``create_connection``, ``create_server``, ``sock_connect`` and ``getaddrinfo`` make
-  :class:`KernelSocket`s; host names are passed to the kernel, which resolves them at ``net_connect`` (the
-  worker has no network access of its own). The stock transports, streams and servers then run unchanged.
-- **Signals**: ``add_signal_handler`` installs a Python-level handler (no wake-up fd) that schedules the
-  callback and wakes the loop through the channel.
+- **Selector**: :class:`KernelSelector`: one ``epoll`` for host descriptors (asyncio's own self-pipe, which wakes
+  the loop for ``call_soon_threadsafe`` and signals as usual) and the kernel connection, on which an ``io_poll``
+  for the kernel objects stays parked. Timers (``call_later``, ``sleep``, ``wait_for``) are the ``epoll``'s
+  timeout.
+- **Sockets**: ``create_connection``/``open_connection`` and ``create_server``/``start_server`` ask the kernel
+  for authority: with ABI 1.1 they use *direct* sockets, where the kernel checks the connect (or accepts each
+  connection on its listener) and grants the host descriptor, a real ``socket.socket`` that asyncio's own
+  transports drive through the ``epoll`` (the bytes no longer cross the kernel); ``UKERNEL_NET_DIRECT=0`` or a
+  kernel without direct sockets gives :class:`KernelSocket`s, whose every read and write is a kernel call.
+  ``getaddrinfo`` passes host names through: the kernel resolves them at ``net_connect`` (the worker has no
+  network access of its own).
 - **Not available** (``NotImplementedError`` saying why): subprocesses (use ``ukernel.aio.spawn``), Unix sockets,
   UDP (reserved in ABI v1), pipes and host file descriptors.
 
@@ -27,30 +24,23 @@ it before the app's code runs, so ``asyncio.run(main())`` in an app uses this lo
 import asyncio
 import errno as _errno
 import functools
-import signal as _signal
+import os as _os
 import socket as _socket
-import threading as _threading
 from asyncio import base_events as _base_events
-from asyncio import coroutines as _coroutines
 from asyncio import events as _events
 from asyncio import exceptions as _exceptions
 from asyncio import tasks as _tasks
 
 from . import _abi
-from ._calls import spec as _spec
-from ._errors import ClosedError, DeniedError, KernelGoneError, WouldBlockError
+from ._errors import UnsupportedError
+from ._granted import GrantedSocket
 from ._selector import KernelSelector
 from ._socket import KernelSocket, ensure_caps
 
-__all__ = ["KernelEventLoop", "KernelEventLoopPolicy", "WorkerSelectorEventLoop", "install", "run", "FALLBACK_WAKE_SLICE",
-           "FALLBACK_SIGNAL_SLICE"]
+__all__ = ["KernelEventLoop", "KernelEventLoopPolicy", "WorkerSelectorEventLoop", "install", "run"]
 
-# Longest poll while another thread could need to wake the loop and no wake-up channel can be made (seconds);
-# while only signal handlers could (no other thread), FALLBACK_SIGNAL_SLICE.
-FALLBACK_WAKE_SLICE = 0.01
-FALLBACK_SIGNAL_SLICE = 0.05
-_IPC_SEND = _spec("ipc_send")
-_HANDLE_CLOSE = _spec("handle_close")
+# The kernel grants host descriptors of direct sockets from ABI 1.1 on.
+_DIRECT_ABI = (1 << 16) | 1
 _NO_SUBPROCESS = ("subprocesses are not available to a ukernel worker (it has no host processes); start a "
                   "[[task]] of the manifest with ukernel.aio.spawn() instead")
 _NO_UNIX = "Unix sockets are not available to a ukernel worker; use TCP on kernel sockets (the NET capability)"
@@ -90,7 +80,12 @@ def _ip_family(host):
 
 class KernelEventLoop(asyncio.SelectorEventLoop):
     """An asyncio event loop over the kernel ABI (see the module's documentation). ``client`` defaults to the
-    process-wide client; several loops (e.g. one per thread) may share it."""
+    process-wide client; several loops (e.g. one per thread) may share it.
+
+    ``direct`` (default: true unless the worker's environment sets ``UKERNEL_NET_DIRECT=0``): connections and
+    servers use direct sockets when the kernel grants them (ABI 1.1), kernel-buffered sockets otherwise."""
+
+    direct = _os.environ.get("UKERNEL_NET_DIRECT", "1") != "0"
 
     def __init__(self, client=None):
         if client is None:
@@ -98,147 +93,12 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
 
             client = default_client()
         self._kclient = client
-        self._wake_rx = None
-        self._wake_tx = None
-        self._wake_state = 0  # 0: no channel yet; 1: channel; 2: none possible (bounded waits instead)
-        self._wake_sent = False
-        self._wake_wanted = False
-        selector = KernelSelector(client)
-        super().__init__(selector)
-        selector.before_block = self._before_block
-        selector.can_nudge = self._can_nudge
-        selector.nudge = self._write_to_self
-        selector.ready_hint = self._ready
+        self._direct_ok = None  # None: not tried yet; False: the kernel refused a direct socket
+        super().__init__(KernelSelector(client))
 
     @property
     def kernel_client(self):
         return self._kclient
-
-    # -- wake-up: a kernel channel instead of the self-pipe --------------------------------------------------------
-
-    def _make_self_pipe(self):
-        self._ssock = self._csock = None  # made lazily, as a kernel channel (_setup_wakeup)
-
-    def _close_self_pipe(self):
-        rx, tx = self._wake_rx, self._wake_tx
-        if rx is None:
-            return
-        self._wake_rx = self._wake_tx = None
-        self._wake_state = 0
-        client = self._kclient
-        self._remove_reader(client.key_of(rx))
-        for h in (rx, tx):
-            client.forget_key(h)
-            try:
-                client.post(_HANDLE_CLOSE, (h,))
-            except Exception:
-                pass
-        self._internal_fds -= 1
-
-    def _process_self_data(self, data):
-        pass
-
-    def _before_block(self):
-        """Called by the selector before a poll that may wait: the wake-up channel must exist by then if any other
-        thread (or a signal handler) may need to wake the loop."""
-        state = self._wake_state
-        if state == 1:
-            return
-        threads = _threading.active_count() > 1 or self._wake_wanted
-        if state == 0:
-            if threads or self._signal_handlers:
-                self._setup_wakeup()
-        elif threads:
-            self._selector.max_block = FALLBACK_WAKE_SLICE
-        else:
-            self._selector.max_block = FALLBACK_SIGNAL_SLICE if self._signal_handlers else None
-
-    def _setup_wakeup(self):
-        if self._wake_state == 1 or self.is_closed():
-            return
-        client = self._kclient
-        try:
-            ensure_caps(client, _abi.CAP_IPC, "the event loop's wake-up channel")
-            rx, tx = client.ipc_channel_create()
-        except (DeniedError, KernelGoneError, OSError):
-            self._wake_state = 2
-            self._before_block()  # sets the bounded wait
-            return
-        self._wake_rx, self._wake_tx = rx, tx
-        self._wake_state = 1
-        self._selector.max_block = None
-        self._internal_fds += 1
-        self._add_reader(client.key_of(rx), self._read_from_self)
-
-    def _can_nudge(self):
-        return self._wake_tx is not None
-
-    def _read_from_self(self):
-        self._wake_sent = False
-        rx = self._wake_rx
-        if rx is None:
-            return
-        try:
-            self._kclient.ipc_recv(rx)
-        except (WouldBlockError, ClosedError):
-            pass
-
-    def _write_to_self(self):
-        # Called by call_soon_threadsafe (any thread) and by signal handlers; never waits for the kernel.
-        tx = self._wake_tx
-        if tx is None:
-            if _threading.get_ident() != self._thread_id:
-                self._wake_wanted = True  # the next wait will make the channel
-            return
-        if self._wake_sent:
-            return  # a wake-up is on its way and not yet taken: it covers this callback too
-        if _threading.get_ident() == self._thread_id and not self._selector.polling:
-            return  # the loop's own thread, not waiting: it runs the ready queue before it polls
-        self._wake_sent = True
-        try:
-            self._kclient.post(_IPC_SEND, (tx, b"", ()))
-        except Exception:
-            pass
-
-    # -- signals ---------------------------------------------------------------------------------------------------
-
-    def add_signal_handler(self, sig, callback, *args):
-        """As asyncio's, but without a wake-up fd: a Python-level handler schedules the callback and wakes the loop
-        through its kernel channel (a signal interrupts the parked poll's read, so the handler runs at once)."""
-        if _coroutines.iscoroutine(callback) or _coroutines.iscoroutinefunction(callback):
-            raise TypeError("coroutines cannot be used with add_signal_handler()")
-        self._check_signal(sig)
-        self._check_closed()
-        if _threading.current_thread() is not _threading.main_thread():
-            raise RuntimeError("set_wakeup_fd only works in main thread of the main interpreter")
-        handle = _events.Handle(callback, args, self, None)
-        self._signal_handlers[sig] = handle
-        try:
-            _signal.signal(sig, self._on_signal)
-        except OSError as exc:
-            del self._signal_handlers[sig]
-            if exc.errno == _errno.EINVAL:
-                raise RuntimeError(f"sig {sig} cannot be caught")
-            raise
-        self._setup_wakeup()
-
-    def _on_signal(self, signum, frame):
-        self._handle_signal(signum)
-
-    def remove_signal_handler(self, sig):
-        self._check_signal(sig)
-        try:
-            del self._signal_handlers[sig]
-        except KeyError:
-            return False
-        handler = _signal.default_int_handler if sig == _signal.SIGINT else _signal.SIG_DFL
-        try:
-            _signal.signal(sig, handler)
-        except OSError as exc:
-            if exc.errno == _errno.EINVAL:
-                raise RuntimeError(f"sig {sig} cannot be caught")
-            raise
-        return True
 
     # -- name resolution: the kernel resolves at connect -----------------------------------------------------------
 
@@ -279,11 +139,6 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
 
     # -- connections and servers on kernel sockets -----------------------------------------------------------------
 
-    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
-        if isinstance(sock, KernelSocket):
-            sock._wsel = self._selector  # its sends from this loop's thread are written behind, in batches
-        return super()._make_socket_transport(sock, protocol, waiter, extra=extra, server=server)
-
     async def sock_connect(self, sock, address):
         """Connects a :class:`KernelSocket`; the kernel resolves a host name. Failures are the usual exceptions
         (``ConnectionRefusedError``, ``TimeoutError``, ``socket.gaierror`` for a name the kernel cannot resolve)
@@ -321,9 +176,10 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
         self._remove_writer(fd)
 
     def _kernel_socket(self, sock, what):
-        if isinstance(sock, _socket.socket):
-            raise TypeError("%s(): %r is a host socket; a ukernel worker uses kernel sockets (the loop's "
-                            "create_connection/create_server/open_connection, or ukernel.KernelSocket)" % (what, sock))
+        if isinstance(sock, _socket.socket) and not isinstance(sock, GrantedSocket):
+            raise TypeError("%s(): %r is a host socket the kernel did not grant; a ukernel worker uses the sockets "
+                            "the kernel gives it (the loop's create_connection/create_server/open_connection, or "
+                            "ukernel.KernelSocket)" % (what, sock))
         return sock
 
     async def create_connection(self, protocol_factory, host=None, port=None, *, ssl=None, family=0, proto=0,
@@ -378,6 +234,10 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
     async def _connect_first(self, infos, laddr_infos, local_addr):
         """A connected :class:`KernelSocket` to the first of ``infos`` that accepts, else the connect errors as
         asyncio raises them."""
+        if laddr_infos is None and self._use_direct():
+            sock = await self._connect_direct(infos)
+            if sock is not None:
+                return sock
         exceptions = []
         for af, _type, _proto, _name, address in infos:
             candidate = None
@@ -412,6 +272,40 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
         if all(str(exc) == model for exc in exceptions):
             raise exceptions[0]
         raise OSError("Multiple exceptions: {}".format(", ".join(str(exc) for exc in exceptions)))
+
+    def _use_direct(self):
+        return self.direct and self._direct_ok is not False and (self._kclient.kernel_abi_version or 0) >= _DIRECT_ABI
+
+    async def _connect_direct(self, infos):
+        """A granted ``socket.socket`` connected to the first of ``infos`` that accepts (the kernel checks
+        ``net.connect``, connects and grants the descriptor; the call waits for the connect, so it runs in the
+        default executor), ``None`` when the kernel makes no direct sockets; else the errors as asyncio raises
+        them."""
+        ensure_caps(self._kclient, _abi.CAP_NET, "a TCP connection")
+        exceptions = []
+        for af, _type, _proto, _name, address in infos:
+            try:
+                return await self.run_in_executor(None, self._kclient.connect_direct, address[0], address[1], af)
+            except UnsupportedError:
+                self._direct_ok = False
+                return None
+            except PermissionError:
+                raise  # the manifest's answer is the same for every address: say it as it is
+            except OSError as exc:
+                exceptions.append(exc)
+        if len(exceptions) == 1 or all(str(e) == str(exceptions[0]) for e in exceptions):
+            raise exceptions[0]
+        raise OSError("Multiple exceptions: {}".format(", ".join(str(exc) for exc in exceptions)))
+
+    def _listener(self, af):
+        """A kernel listening socket for ``create_server``: direct when the kernel grants the connections it
+        accepts (each accepted connection is then a real socket), else kernel-buffered."""
+        if self._use_direct():
+            try:
+                return KernelSocket(af, client=self._kclient, direct=True)
+            except UnsupportedError:
+                self._direct_ok = False
+        return KernelSocket(af, client=self._kclient)
 
     async def create_server(self, protocol_factory, host=None, port=None, *, family=_socket.AF_UNSPEC,
                             flags=_socket.AI_PASSIVE, sock=None, backlog=100, ssl=None, reuse_address=None,
@@ -455,7 +349,7 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
         completed = False
         try:
             for af, _type, _proto, _name, address in infos:
-                s = KernelSocket(af, client=self._kclient)
+                s = self._listener(af)
                 sockets.append(s)
                 try:
                     s.bind(address)

@@ -1,67 +1,61 @@
-"""``KernelSelector``: a ``selectors.BaseSelector`` whose ``select(timeout)`` is one ``io_poll`` call.
+"""``KernelSelector``: a ``selectors.BaseSelector`` with one wait for host descriptors and kernel objects.
 
-It watches kernel handles, never host file descriptors. A "file object" is anything with a ``fileno()`` that
-returns a key from :meth:`Client.key_of` (``KernelSocket``, ``Channel``, ``Task``, ``File``), or such a key
-itself; the selector maps keys back to handles. A host file descriptor is refused with ``ValueError``: a worker
-reaches nothing on the host directly, so there is nothing it could wait for there.
+One ``select.epoll`` holds the host file descriptors registered with it (asyncio's self-pipe, granted sockets,
+anything real) **and** the worker's kernel connection. Kernel objects (``KernelSocket``, ``Channel``, ``Task``,
+``File``: anything whose ``fileno()`` is a key from :meth:`Client.key_of`, 2**30 and above, or such a key itself)
+are watched by an ``io_poll`` request *parked* in the kernel: it is sent without waiting for its reply
+(:meth:`Client.watch`), and when ``epoll`` says the kernel connection is readable the reply is collected
+(:meth:`Client.try_collect`). So a ``select`` costs one ``epoll_wait``, plus one write only when the set of kernel
+objects changed or the parked poll answered.
+
+- **Chunks.** ``io_poll`` takes at most ``MAX_POLL_ITEMS`` pairs; a larger interest set is parked as several polls
+  of ``MAX_POLL_ITEMS - 1`` pairs (each also watches the cancel channel, below).
+- **Re-arming.** Every parked poll also watches a private kernel channel of the selector's. When the interest set
+  changes, one write sends an empty message on it (which ends every parked poll at once), takes it back and parks
+  the new polls; the old polls' replies are dropped (``io_poll`` reports state, not edges, so the new polls see
+  whatever the old ones would have). Without the ``IPC`` capability there is no channel: a parked poll then waits
+  at most ``FALLBACK_SLICE`` and a changed set is parked when the old poll has answered.
+- **Another thread's read.** The client is shared: a thread's call may read the parked poll's reply off the
+  connection, so ``epoll`` sees nothing. The client then calls the selector's ``notify``, which writes to an
+  ``eventfd`` the ``epoll`` holds.
 
 Events: ``READABLE`` maps to ``EVENT_READ``, ``WRITABLE`` to ``EVENT_WRITE``; ``HANGUP`` and ``ERROR`` (always
 reported by the kernel) map to whichever of the two was asked for, as ``epoll`` does with ``EPOLLHUP`` and
 ``EPOLLERR``: the caller's next read or write then sees the end of stream or the error.
-
-Batching (a kernel round trip costs far more than ``epoll_wait``, so the selector makes few of them):
-
-- **Prefetch.** When a poll reports ``KernelSocket``s readable, the selector reads all of them with one batch of
-  ``net_recv`` calls and leaves the bytes in each socket, so the transports' ``recv()`` calls that follow cost
-  nothing. A socket holding such bytes counts as readable for the next ``select`` even when the kernel has
-  nothing more for it (e.g. after ``pause_reading``/``resume_reading``).
-- **Write-behind.** On the loop's thread, a transport's ``send()`` queues the bytes in its ``KernelSocket`` (see
-  ``_socket``); the selector sends every socket's queue in the same write as its next poll or prefetch.
-- **Snapshot.** Every prefetch batch ends with a poll that does not wait; its answer is acted on by the next
-  ``select`` without asking again: that select's batch carries the queued writes, the reads of the sockets the
-  snapshot saw readable and the next snapshot's poll. Under load an iteration of the loop is one round trip.
-- **Busy loop.** While callbacks are waiting (asyncio's ``select(0)`` between two rounds of callbacks), the kernel
-  is asked at most every ``BUSY_POLL_INTERVAL``; queued writes gather meanwhile.
-- Only when nothing is known to be ready does ``select`` wait in ``io_poll``, with the queued writes in the same
-  write. The kernel may take only part of them; the socket must then be watched for ``WRITABLE``, which the
-  parked poll does not do, so such a poll waits only if the loop can nudge it (its wake-up channel), else at most
-  ``FLUSH_WAIT``.
 """
 
+import math as _math
+import os as _os
+import select as _select
 import selectors as _selectors
-from _thread import get_ident as _get_ident
 from collections.abc import Mapping as _Mapping
 from time import monotonic as _monotonic
 
 from . import _abi
 from ._calls import result
 from ._calls import spec as _spec
-from ._errors import error_for as _error
 from ._client import KEY_BASE
-from ._objects import poll_timeout_ns
-from ._socket import PREFETCH_BYTES
 
-__all__ = ["KernelSelector", "EVENT_READ", "EVENT_WRITE"]
+__all__ = ["KernelSelector", "EVENT_READ", "EVENT_WRITE", "FALLBACK_SLICE"]
 
 EVENT_READ = _selectors.EVENT_READ
 EVENT_WRITE = _selectors.EVENT_WRITE
 _READISH = _abi.EV_READABLE | _abi.EV_HANGUP | _abi.EV_ERROR
 _WRITEISH = _abi.EV_WRITABLE | _abi.EV_HANGUP | _abi.EV_ERROR
 _INTEREST = (0, _abi.EV_READABLE, _abi.EV_WRITABLE, _abi.EV_READABLE | _abi.EV_WRITABLE)
-_NET_RECV = _spec("net_recv")
-_NET_SEND = _spec("net_send")
-_NET_SHUTDOWN = _spec("net_shutdown")
-_HANDLE_CLOSE = _spec("handle_close")
+_EPOLL_IN = _select.EPOLLIN
+_EPOLL_OUT = _select.EPOLLOUT
+_EPOLL_READ = _select.EPOLLIN | _select.EPOLLHUP | _select.EPOLLERR | _select.EPOLLRDHUP
+_EPOLL_WRITE = _select.EPOLLOUT | _select.EPOLLHUP | _select.EPOLLERR
 _IO_POLL = _spec("io_poll")
-# How long a closed socket's queued bytes may wait for the kernel to take them (as the kernel lingers on close).
-CLOSE_LINGER = 30.0
-# The longest a poll sent together with writes may wait when the loop cannot nudge it (seconds; see _select).
-FLUSH_WAIT = 0.02
-# While callbacks keep the loop busy, the longest it goes without asking the kernel (seconds; see _select).
-BUSY_POLL_INTERVAL = 0.001
-# With more pairs than one io_poll takes, the chunks are polled side by side and none may wait longer than this
-# (seconds): a ready handle in one chunk is then seen within it even while another chunk's poll waits.
-CHUNKED_WAIT = 0.05
+_IPC_SEND = _spec("ipc_send")
+_IPC_RECV = _spec("ipc_recv")
+_HANDLE_CLOSE = _spec("handle_close")
+# Pairs per parked io_poll: one slot of MAX_POLL_ITEMS is the cancel channel's.
+CHUNK_PAIRS = _abi.MAX_POLL_ITEMS - 1
+# Without a cancel channel (no IPC capability), the longest a parked poll waits (seconds): a changed interest set
+# is seen at most this late.
+FALLBACK_SLICE = 0.05
 
 
 def _key_of(fileobj):
@@ -79,32 +73,28 @@ def _key_of(fileobj):
 
 
 class _KeyMapping(_Mapping):
-    __slots__ = ("_selector",)
+    __slots__ = ("_map", "_lookup")
 
-    def __init__(self, selector):
-        self._selector = selector
+    def __init__(self, map_, lookup):
+        self._map = map_
+        self._lookup = lookup
 
     def __len__(self):
-        return len(self._selector._map)
+        return len(self._map)
 
     def __getitem__(self, fileobj):
         try:
-            return self._selector._map[self._selector._lookup(fileobj)]
-        except KeyError:
+            return self._map[self._lookup(fileobj)]
+        except (KeyError, ValueError):
             raise KeyError("{!r} is not registered".format(fileobj)) from None
 
     def __iter__(self):
-        return iter(self._selector._map)
+        return iter(self._map)
 
 
 class KernelSelector(_selectors.BaseSelector):
-    """A selector over kernel handles for ``client`` (the process-wide client by default).
-
-    Hooks for the event loop: ``before_block`` (called before a poll that may wait), ``max_block`` (seconds: the
-    longest a poll may wait, ``None`` for no bound), ``ready_hint`` (a sized container, e.g. the loop's ready
-    queue: when it is not empty the poll does not wait), ``prefetch`` (batch the reads of readable sockets).
-    ``polling`` is true from the start of ``select`` until the poll's reply is in.
-    """
+    """A selector over host file descriptors and the kernel handles of ``client`` (the process-wide client by
+    default)."""
 
     def __init__(self, client=None):
         if client is None:
@@ -112,41 +102,37 @@ class KernelSelector(_selectors.BaseSelector):
 
             client = default_client()
         self._client = client
-        self._map = {}  # key -> SelectorKey
-        self._by_handle = None  # handle -> SelectorKey (rebuilt with _flat)
-        self._flat = None  # [handle, interest, ...] for io_poll
-        self._buffered = set()  # KernelSockets holding prefetched bytes
-        self._mapping = _KeyMapping(self)
-        self.before_block = None
-        self.can_nudge = None
-        self.nudge = None
-        self.max_block = None
-        self.ready_hint = ()
-        self.prefetch = True
-        self.polling = False
-        self._dirty = set()  # KernelSockets with queued bytes, or a shutdown or close waiting for them
-        self._blocked = {}  # handle -> KernelSocket whose queued bytes wait for WRITABLE
-        self._thread = None  # the thread that selects (write-behind applies to sends made from it)
-        self._snapshot = None  # readiness seen by the last batch's trailing poll, for the next select
-        self._last_poll = _monotonic()
-        # Statistics: io_poll calls; prefetch batches and sockets read in them; flush batches and sockets in them.
-        self.polls = 0
-        self.prefetch_batches = 0
-        self.prefetched = 0
-        self.flushes = 0
-        self.flushed = 0
-        self.skipped = 0  # non-waiting polls skipped while callbacks were waiting
+        self._epoll = _select.epoll()
+        self._map = {}  # key or fd -> SelectorKey
+        self._kernel = {}  # key -> SelectorKey of the kernel objects (also in _map)
+        self._mapping = _KeyMapping(self._map, self._lookup)
+        self._wake = _os.eventfd(0, _os.EFD_NONBLOCK | _os.EFD_CLOEXEC)
+        self._epoll.register(self._wake, _EPOLL_IN)
+        self._kfd = None  # the kernel connection's fd while it is in the epoll
+        self._by_handle = {}  # handle -> key, for the parked polls' answers
+        self._chunks = None  # [[handle, interest, ...], ...] for the current set; None when it changed
+        self._parked = {}  # seq -> chunk index of the polls parked for the current set
+        self._idle = set()  # chunk indexes whose poll answered (to park again)
+        self._cancel = None  # (rx, tx) of the cancel channel; False when none can be made
+        self._stale = False  # (no cancel channel) the set changed while polls of the old one are parked
+        self._old = {}  # seq -> None: polls of an old set still parked (no cancel channel)
+        self.polls = 0  # io_poll requests parked (statistics)
+        self.rearms = 0  # cancellations of parked polls (statistics)
 
     @property
     def client(self):
         return self._client
 
     def stats(self):
-        """What this selector asked of the kernel so far: io_poll calls, non-waiting polls skipped while
-        callbacks were waiting, prefetch batches and the sockets read in them, write batches and the sockets in
-        them."""
-        return {"polls": self.polls, "skipped": self.skipped, "prefetch_batches": self.prefetch_batches,
-                "prefetched": self.prefetched, "flushes": self.flushes, "flushed": self.flushed}
+        """What this selector asked of the kernel so far: io_poll requests parked and parked polls cancelled."""
+        return {"polls": self.polls, "rearms": self.rearms}
+
+    def notify(self):
+        """Wakes a ``select`` (any thread; called by the client when another thread read a parked poll's reply)."""
+        try:
+            _os.eventfd_write(self._wake, 1)
+        except (OSError, ValueError):
+            pass  # closed meanwhile
 
     # -- registration --------------------------------------------------------------------------------------------
 
@@ -159,36 +145,40 @@ class KernelSelector(_selectors.BaseSelector):
                     return key.fd
             raise
 
-    def _handle(self, key, fileobj):
-        handle = self._client.handle_of(key)
-        if handle is None:
-            if key < KEY_BASE:
-                raise ValueError(
-                    "%r: file descriptor %d is a host file descriptor; a ukernel worker cannot wait on host files "
-                    "or sockets (kernel sockets, channels, tasks and files have keys from %d up: use "
-                    "KernelSocket / asyncio streams, ukernel.aio, or Client.key_of(handle))"
-                    % (fileobj, key, KEY_BASE))
-            raise ValueError("%r: key %d names no kernel handle of this client (closed?)" % (fileobj, key))
-        return handle
-
     def register(self, fileobj, events, data=None):
         if not events or events & ~(EVENT_READ | EVENT_WRITE):
             raise ValueError("Invalid events: {!r}".format(events))
         key = _key_of(fileobj)
         if key in self._map:
             raise KeyError("{!r} (FD {}) is already registered".format(fileobj, key))
-        self._handle(key, fileobj)
         skey = _selectors.SelectorKey(fileobj, key, events, data)
+        if key >= KEY_BASE:
+            if self._client.handle_of(key) is None:
+                raise ValueError("%r: key %d names no kernel handle of this client (closed?)" % (fileobj, key))
+            self._kernel[key] = skey
+            self._chunks = None
+        else:
+            self._epoll.register(key, self._epoll_mask(events))
         self._map[key] = skey
-        self._flat = None
         return skey
+
+    @staticmethod
+    def _epoll_mask(events):
+        return (_EPOLL_IN if events & EVENT_READ else 0) | (_EPOLL_OUT if events & EVENT_WRITE else 0)
 
     def unregister(self, fileobj):
         try:
             skey = self._map.pop(self._lookup(fileobj))
         except KeyError:
             raise KeyError("{!r} is not registered".format(fileobj)) from None
-        self._flat = None
+        if skey.fd >= KEY_BASE:
+            del self._kernel[skey.fd]
+            self._chunks = None
+        else:
+            try:
+                self._epoll.unregister(skey.fd)
+            except OSError:
+                pass  # closed already, as selectors allows
         return skey
 
     def modify(self, fileobj, events, data=None):
@@ -200,184 +190,164 @@ class KernelSelector(_selectors.BaseSelector):
         if events != skey.events:
             if not events or events & ~(EVENT_READ | EVENT_WRITE):
                 raise ValueError("Invalid events: {!r}".format(events))
-            skey = skey._replace(events=events, data=data)
-            self._map[key] = skey
-            self._flat = None
-        elif data is not skey.data:
-            skey = skey._replace(data=data)
-            self._map[key] = skey
-            if self._by_handle is not None:
-                self._by_handle[self._handle(key, fileobj)] = skey
+            if key >= KEY_BASE:
+                self._chunks = None
+            else:
+                self._epoll.modify(key, self._epoll_mask(events))
+        elif data is skey.data:
+            return skey
+        skey = skey._replace(events=events, data=data)
+        self._map[key] = skey
+        if key >= KEY_BASE:
+            self._kernel[key] = skey
         return skey
 
     def get_key(self, fileobj):
         try:
-            return self._map[_key_of(fileobj) if type(fileobj) is not int else fileobj]
+            return self._map[self._lookup(fileobj)]
         except (KeyError, ValueError):
-            try:
-                return self._map[self._lookup(fileobj)]
-            except (KeyError, ValueError):
-                raise KeyError("{!r} is not registered".format(fileobj)) from None
+            raise KeyError("{!r} is not registered".format(fileobj)) from None
 
     def get_map(self):
         return self._mapping
 
     def close(self):
-        self._snapshot = None
-        if self._dirty:
+        client = self._client
+        seqs = list(self._parked) + list(self._old)
+        self._parked.clear()
+        self._old.clear()
+        cancel, self._cancel = self._cancel, False
+        if not client.closed:
             try:
-                self.flush_all()
+                if cancel:
+                    if seqs:
+                        client.watch([(_IPC_SEND, (cancel[1], b"", ()))], drop=1)
+                    client.watch([(_HANDLE_CLOSE, (cancel[0],)), (_HANDLE_CLOSE, (cancel[1],))], drop=2)
+                for seq in seqs:
+                    client.abandon(seq)
             except Exception:
                 pass
-        self._thread = None  # sends after this are no longer written behind
         self._map.clear()
-        self._flat = None
-        self._by_handle = None
-        self._buffered.clear()
+        self._kernel.clear()
+        self._by_handle.clear()
+        self._chunks = None
+        if self._epoll is not None:
+            self._epoll.close()
+            self._epoll = None
+            _os.close(self._wake)
+            self._wake = -1
 
     # -- select --------------------------------------------------------------------------------------------------
 
-    def _build(self):
-        flat = []
-        by_handle = {}
-        handle_of = self._client.handle_of
-        for key, skey in self._map.items():
-            h = handle_of(key)
-            if h is None:
-                continue  # its handle was closed and the key released while registered: nothing to poll
-            flat.append(h)
-            flat.append(_INTEREST[skey.events])
-            by_handle[h] = skey
-        self._flat = flat
-        self._by_handle = by_handle
-        return flat
-
     def select(self, timeout=None):
-        self.polling = True
-        self._thread = _get_ident()
-        try:
-            return self._select(timeout)
-        finally:
-            self.polling = False
-
-    def _select(self, timeout):
+        if self._epoll is None:
+            raise ValueError("I/O operation on a closed selector")
         results = {}
-        buffered = self._buffered
-        if buffered:
-            object_of = self._client.object_of
-            for sock in list(buffered):
-                if sock._closed or not sock._has_buffered():
-                    buffered.discard(sock)
-                    continue
-                skey = self._map.get(sock._key)
-                if skey is not None and skey.events & EVENT_READ and object_of(skey.fd) is sock:
-                    results[skey.fd] = [skey, EVENT_READ]
-        if results or self.ready_hint:
-            # Callbacks are waiting: this is asyncio's non-waiting poll between two rounds of callbacks. A kernel
-            # round trip costs far more than an epoll_wait(0), so it is skipped (and queued writes keep
-            # gathering) unless the last poll is BUSY_POLL_INTERVAL old: the loop polls when it runs out of
-            # callbacks, and at least that often while it is busy.
-            if _monotonic() - self._last_poll < BUSY_POLL_INTERVAL:
-                self.skipped += 1
+        if timeout is not None and timeout < 0:
+            timeout = None
+        deadline = None if timeout is None else _monotonic() + timeout
+        while True:
+            woken = self._select_once(timeout, results)
+            if results or not woken or timeout == 0:
                 return [(k, m) for k, m in results.values()]
+            # Only the kernel connection or the eventfd woke the wait, and nothing registered is ready (a cancelled
+            # poll's reply, a reply another thread took): wait again, for what is left of the timeout.
+            if deadline is not None:
+                timeout = deadline - _monotonic()
+                if timeout <= 0:
+                    return []
+
+    def _select_once(self, timeout, results):
+        """One epoll_wait (after re-arming the parked polls); adds the ready keys to ``results``. True when the wait
+        ended only for the kernel connection or the eventfd, or did not wait because a poll's answer was in."""
+        shortened = False
+        if self._kernel or self._parked or self._old:
+            if self._collect(False, results):
+                timeout = 0  # a reply routed meanwhile (by a call): report it without waiting
+                shortened = True
+            self._arm()
+            if self._stale:
+                timeout = FALLBACK_SLICE if timeout is None or timeout < 0 else min(timeout, FALLBACK_SLICE)
+        if self._kfd is not None and not self._parked and not self._old:
+            self._epoll.unregister(self._kfd)  # nothing parked: replies on the connection are for calls that wait
+            self._kfd = None
+        if timeout is None:
+            timeout = -1
+        elif timeout <= 0:
             timeout = 0
-        self._last_poll = _monotonic()
-        snapshot, self._snapshot = self._snapshot, None
-        if snapshot and self._flat is not None:  # (a snapshot from before registrations changed is incomplete)
-            # What the previous batch's trailing poll saw ready: act on it without waiting. The readable sockets
-            # are read in the same write as the queued writes, together with a poll for the next round: under
-            # load, one round trip per select.
-            fetch = self._translate(snapshot, results)
-            if fetch or self._dirty:
-                self._fetch(fetch, results)
-            return [(k, m) for k, m in results.values()]
-        ready = None
-        while self._dirty:
-            # Queued writes, shutdowns and closes go out in one write together with the poll. A poll sent with
-            # writes cannot learn their outcome: if the kernel takes only part of some bytes, the socket must be
-            # watched for WRITABLE, which the parked poll does not do. So such a poll waits only when the loop
-            # can nudge it (its wake-up channel) and else at most FLUSH_WAIT; with a shutdown or close queued
-            # behind bytes, which needs another round once the bytes are taken, it does not wait.
-            wait = timeout
-            if wait is None or wait > 0:
-                if any(sock._wshut or sock._wclose for sock in self._dirty):
-                    wait = 0
-                elif self._prepare_block():
-                    wait = 0
-                else:
-                    limit = self.max_block
-                    if self.can_nudge is None or not self.can_nudge():
-                        limit = FLUSH_WAIT if limit is None else min(limit, FLUSH_WAIT)
-                    if limit is not None and (wait is None or wait > limit):
-                        wait = limit
-            ready, again = self._batch((), wait)
-            if ready is None:  # nothing could be sent (all blocked): poll below
-                break
-            if ready or not again:
-                if not ready and wait == 0 and (timeout is None or timeout > 0):
-                    ready = None  # the non-waiting poll found nothing: wait below
-                break
-        if ready is None:
-            if timeout is None or timeout > 0:
-                if self._prepare_block():
-                    timeout = 0
-                limit = self.max_block
-                if limit is not None and (timeout is None or timeout > limit):
-                    timeout = limit
-            ready = self._poll(poll_timeout_ns(timeout))
-        if ready:
-            fetch = self._translate(ready, results)
-            if fetch:
-                # The readable sockets are read at once, in one batch, with a poll for the next round.
-                self._fetch(fetch, results)
-        return [(k, m) for k, m in results.values()]
-
-    def _prepare_block(self):
-        """Before a poll that may wait: lets the loop make its wake-up channel (``before_block``), then says whether
-        callbacks are already waiting (``ready_hint``), in which case the poll must not wait. Another thread's
-        ``call_soon_threadsafe`` made while the channel was being made (a kernel round trip) found no channel to
-        post to; its callback is in the ready queue, and only this second look sees it. Once the channel exists,
-        a later call posts to it and ends the poll."""
-        if self.before_block is not None:
-            self.before_block()
-        return bool(self.ready_hint)
-
-    def _fetch(self, fetch, results):
-        """Sends the queued writes and reads ``fetch`` in one batch with a trailing non-waiting poll, whose answer
-        is the next select's snapshot; EVENT_READ goes into ``results`` for the sockets that got something."""
-        ready, _ = self._batch(fetch, 0)
-        self._snapshot = ready or None
-        self._fetched(fetch, results)
-
-    def _translate(self, ready, results):
-        """Adds the events of an io_poll answer to ``results`` ({fd: [key, mask]}); returns the readable
-        KernelSockets to read in a batch (their EVENT_READ is added by _fetched once they hold something)."""
-        if self._flat is None:  # registrations changed since that poll: map with the current ones
-            self._build()
-        by_handle = self._by_handle
-        fetch = []
-        blocked = self._blocked
-        object_of = self._client.object_of
-        prefetch = self.prefetch
-        for i in range(0, len(ready), 2):
-            h = ready[i]
-            ev = ready[i + 1]
-            if blocked and ev & _WRITEISH:
-                sock = blocked.pop(h, None)
-                if sock is not None:
-                    sock._wblocked = False
-            skey = by_handle.get(h)
+        else:
+            timeout = _math.ceil(timeout * 1e3) * 1e-3  # (as selectors does: never wake before the timer is due)
+        try:
+            events = self._epoll.poll(timeout, len(self._map) + 2)
+        except InterruptedError:
+            return shortened
+        check = False
+        host = False
+        kfd = self._kfd
+        for fd, ev in events:
+            if fd == kfd:
+                check = True
+                continue
+            if fd == self._wake:
+                try:
+                    _os.eventfd_read(self._wake)
+                except (BlockingIOError, OSError):
+                    pass
+                check = True
+                continue
+            host = True
+            skey = self._map.get(fd)
             if skey is None:
                 continue
-            want = skey.events
             mask = 0
-            if ev & _READISH and want & EVENT_READ:
-                sock = object_of(skey.fd) if prefetch else None
-                if sock is not None and getattr(sock, "_prefetchable", None) is not None and sock._prefetchable():
-                    fetch.append(sock)
-                else:
-                    mask = EVENT_READ
-            if ev & _WRITEISH and want & EVENT_WRITE:
+            if ev & _EPOLL_READ:
+                mask |= EVENT_READ
+            if ev & _EPOLL_WRITE:
+                mask |= EVENT_WRITE
+            mask &= skey.events
+            if mask:
+                results[fd] = [skey, mask]
+        if check and (self._parked or self._old):
+            self._collect(True, results)
+        return (check or shortened) and not host
+
+    def _collect(self, read, results):
+        """Takes the replies of parked polls that are in (reading the connection first with ``read``); adds
+        their events to ``results``. True when some poll answered."""
+        client = self._client
+        answered = False
+        if self._old:
+            for seq in list(self._old):
+                if client.try_collect(seq, read) is not None:
+                    del self._old[seq]
+                    read = False
+                    answered = True
+            if not self._old and self._stale:
+                self._stale = False
+                self._chunks = None
+        for seq, index in list(self._parked.items()):
+            reply = client.try_collect(seq, read)
+            if reply is None:
+                continue
+            read = False  # one read per select takes whatever is there
+            answered = True
+            del self._parked[seq]
+            self._idle.add(index)
+            self._translate(result(_IO_POLL, reply, ()), results)
+        return answered
+
+    def _translate(self, ready, results):
+        by_handle = self._by_handle
+        kernel = self._kernel
+        for i in range(0, len(ready), 2):
+            skey = kernel.get(by_handle.get(ready[i]))  # (the registration as it is now)
+            if skey is None:
+                continue  # the cancel channel, or a handle unregistered since
+            ev = ready[i + 1]
+            mask = 0
+            if ev & _READISH and skey.events & EVENT_READ:
+                mask = EVENT_READ
+            if ev & _WRITEISH and skey.events & EVENT_WRITE:
                 mask |= EVENT_WRITE
             if mask:
                 entry = results.get(skey.fd)
@@ -385,206 +355,82 @@ class KernelSelector(_selectors.BaseSelector):
                     results[skey.fd] = [skey, mask]
                 else:
                     entry[1] |= mask
-        return fetch
 
-    def _fetched(self, fetch, results):
-        """After a batch read ``fetch``: EVENT_READ for those that now hold bytes, an end of stream or an error."""
-        for sock in fetch:
-            if not sock._has_buffered():
-                continue
-            skey = self._map.get(sock._key)
-            if skey is None:
-                continue
-            entry = results.get(skey.fd)
-            if entry is None:
-                results[skey.fd] = [skey, EVENT_READ]
-            else:
-                entry[1] |= EVENT_READ
+    def _build(self):
+        """The chunks of pairs for the current kernel registrations."""
+        pairs = []
+        by_handle = {}
+        handle_of = self._client.handle_of
+        for key, skey in self._kernel.items():
+            h = handle_of(key)
+            if h is None:
+                continue  # its handle was closed and the key released while registered: nothing to poll
+            pairs.append(h)
+            pairs.append(_INTEREST[skey.events])
+            by_handle[h] = key
+        self._by_handle = by_handle
+        step = 2 * CHUNK_PAIRS
+        self._chunks = [pairs[i:i + step] for i in range(0, len(pairs), step)]
+        return self._chunks
 
-    def _pairs(self):
-        """The flat pairs for io_poll: the registrations, plus WRITABLE for sockets whose queued bytes the kernel
-        could not take yet."""
-        flat = self._flat
-        if flat is None:
-            flat = self._build()
-        if self._blocked:
-            flat = flat + [x for h in self._blocked for x in (h, _abi.EV_WRITABLE)]
-        return flat
-
-    def _poll(self, timeout_ns):
-        flat = self._pairs()
-        self.polls += 1
-        if len(flat) <= 2 * _abi.MAX_POLL_ITEMS:
-            return self._client.io_poll_flat(flat, timeout_ns)
-        return self._poll_chunks(flat, timeout_ns)
-
-    def _batch(self, fetch, wait):
-        """One write to the kernel: every socket's queued bytes (or its pending shutdown or close), a net_recv for
-        each socket of ``fetch`` (the bytes then wait in the socket), and a poll of ``wait`` seconds unless
-        ``wait`` is ``False``. Returns ``(ready, again)``: the poll's answer (``None`` when there was nothing to
-        send or read), and whether some socket has more to send at once (a queued shutdown or close behind bytes
-        that were just taken). When the kernel takes only part of some bytes while the poll waits, the loop is
-        nudged (``nudge``) so that the next poll watches the socket for WRITABLE."""
-        calls = []
-        plan = []
-        dirty = self._dirty
-        for sock in list(dirty):
-            if sock._wblocked:
-                continue
-            h = sock._handle
-            if sock._winflight:
-                continue  # one send per socket at a time: the kernel may take part of it
-            if sock._wlen:
-                buf = sock._wbuf
-                data = buf[0] if len(buf) == 1 else b"".join(buf)
-                sock._wbuf = []  # sends made while this one is in flight queue behind it
-                sock._wlen = 0
-                sock._winflight = len(data)
-                calls.append((_NET_SEND, (h, data)))
-                plan.append((sock, 1, data))
-            elif sock._wshut:
-                calls.append((_NET_SHUTDOWN, (h, _abi.NET_SHUT_WR)))
-                plan.append((sock, 2, None))
-            elif sock._wclose:
-                calls.append((_HANDLE_CLOSE, (h,)))
-                plan.append((sock, 3, None))
-            else:
-                dirty.discard(sock)
-        nsend = len(plan)
-        if nsend:
-            self.flushes += 1
-            self.flushed += nsend
-        for sock in fetch:
-            calls.append((_NET_RECV, (sock._handle, PREFETCH_BYTES)))
-            plan.append((sock, 4, None))
-        if fetch:
-            self.prefetch_batches += 1
-            self.prefetched += len(fetch)
-        if not calls:
-            return None, False
-        return self._complete(self._submit(calls, plan, fetch, wait))
-
-    def _submit(self, calls, plan, fetch, wait):
-        """Sends a batch built by _batch (plus the poll); its replies are taken by _complete."""
-        with_poll = wait is not False
-        if with_poll:
-            flat = self._pairs()
-            if len(flat) <= 2 * _abi.MAX_POLL_ITEMS:
-                calls.append((_IO_POLL, (flat, poll_timeout_ns(wait))))
-                self.polls += 1
-            else:
-                with_poll = False
-        return self._client.submit(calls), plan, fetch, with_poll, wait
-
-    def _complete(self, batch):
-        """Takes the replies of a submitted batch: the sockets' queued bytes and read bytes are settled; returns
-        ``(ready, again)`` as _batch does."""
-        seqs, plan, fetch, with_poll, wait = batch
+    def _arm(self):
+        """Makes the parked polls match the kernel registrations: parks the chunks that have no poll, after
+        cancelling the polls of an older set."""
+        chunks = self._chunks
         client = self._client
-        dirty = self._dirty
-        try:
-            replies = client.collect_all(seqs[:len(plan)])  # not the poll's: it may wait (see the nudge below)
-        except BaseException:
-            if with_poll:
-                client.abandon(seqs[-1])
-            raise
-        again = False
-        short = False
-        buffered = self._buffered
-        for (sock, what, data), reply in zip(plan, replies):
-            if what == 4:
-                if sock._prefetched(reply):
-                    buffered.add(sock)
-                continue
-            status = reply[1]
-            if what == 1:
-                sock._winflight = 0
-                if status == _abi.OK:
-                    n = reply[2][0]
-                    if n >= len(data):
-                        if sock._wlen:
-                            pass  # more was queued meanwhile: the next batch sends it
-                        elif sock._wshut or sock._wclose:
-                            again = True
-                        else:
-                            dirty.discard(sock)
-                        continue
-                    rest = data[n:]
-                    sock._wbuf.insert(0, rest)  # ahead of what was queued meanwhile
-                    sock._wlen += len(rest)
-                elif status == _abi.ERR_WOULDBLOCK:
-                    sock._wbuf.insert(0, data)
-                    sock._wlen += len(data)
+        before = []
+        if chunks is None:
+            if self._stale:
+                return  # (no cancel channel) the old set's polls are still parked: park when they answer
+            chunks = self._build()
+            if self._parked:
+                cancel = self._cancel_channel()
+                old = list(self._parked)
+                self._parked.clear()
+                self.rearms += 1
+                if cancel:
+                    # One write: the message ends every parked poll at once, is taken back, and the new polls park.
+                    before = [(_IPC_SEND, (cancel[1], b"", ())), (_IPC_RECV, (cancel[0],))]
+                    for seq in old:
+                        client.abandon(seq)
                 else:
-                    sock._write_failed(_error(status, "net_send"))
-                    self._finish(sock)
-                    continue
-                short = True
-                sock._wblocked = True  # wait for WRITABLE
-                self._blocked[sock._handle] = sock
-                if sock._wclose:
-                    if sock._wdeadline is None:
-                        sock._wdeadline = _monotonic() + CLOSE_LINGER
-                    elif _monotonic() > sock._wdeadline:
-                        self._finish(sock, force=True)
-            elif what == 2:
-                sock._wshut = False
-                if sock._wclose:
-                    again = True
-                else:
-                    dirty.discard(sock)
-            else:
-                sock._wclose = False
-                sock._handle = None
-                dirty.discard(sock)
-        if not with_poll:
-            return (), again
-        if short and wait != 0 and self.nudge is not None:
-            self.nudge()
-        return result(_IO_POLL, client.collect(seqs[-1]), ()), again
+                    self._old.update(dict.fromkeys(old))
+                    self._stale = True
+                    self._chunks = None
+                    return
+            self._idle = set(range(len(chunks)))
+        if not self._idle:
+            if before:
+                client.watch(before, drop=len(before))
+            return
+        cancel = self._cancel_channel()
+        if cancel:
+            timeout = -1
+            tail = [cancel[0], _abi.EV_READABLE]
+        else:
+            timeout = int(FALLBACK_SLICE * 1e9)
+            tail = []
+        indexes = sorted(self._idle)
+        calls = before + [(_IO_POLL, (chunks[i] + tail, timeout)) for i in indexes]
+        seqs = client.watch(calls, self.notify, drop=len(before))
+        self.polls += len(seqs)
+        self._idle.clear()
+        self._parked.update(zip(seqs, indexes))
+        if self._kfd is None:
+            self._kfd = client.fileno()
+            self._epoll.register(self._kfd, _EPOLL_IN)
 
-    def _finish(self, sock, force=False):
-        """A socket whose queued bytes failed (or a closing socket past its linger): done with it."""
-        self._dirty.discard(sock)
-        self._blocked.pop(sock._handle, None)
-        sock._wblocked = False
-        if sock._wclose or force:
-            sock._wclose = False
-            sock._wbuf = []
-            sock._wlen = 0
-            h, sock._handle = sock._handle, None
-            if h is not None:
-                self._client.post(_HANDLE_CLOSE, (h,))
+    def _cancel_channel(self):
+        """The selector's cancel channel, made on first use; ``False`` when the task cannot make one."""
+        cancel = self._cancel
+        if cancel is None:
+            from ._errors import DeniedError, KernelError
+            from ._socket import ensure_caps
 
-    def flush_all(self, timeout=5.0):
-        """Hands every queued byte, shutdown and close to the kernel, waiting at most ``timeout`` seconds for
-        sockets whose kernel buffers are full (the event loop calls this when it closes)."""
-        deadline = _monotonic() + timeout
-        while self._dirty:
-            ready, again = self._batch((), False)
-            if again or not self._blocked:
-                continue  # more to send at once, or all sent
-            left = deadline - _monotonic()
-            if left <= 0:
-                break
-            pairs = [x for h in self._blocked for x in (h, _abi.EV_WRITABLE)]
-            self._client.io_poll_flat(pairs, poll_timeout_ns(min(left, 0.1)))
-            for sock in list(self._blocked.values()):
-                sock._wblocked = False
-            self._blocked.clear()
-        for sock in list(self._dirty):
-            self._finish(sock, force=True)
-
-    def _poll_chunks(self, flat, timeout_ns):
-        """More pairs than one io_poll takes: the chunks are polled side by side, none waiting longer than
-        CHUNKED_WAIT, and the ready pairs of all of them are returned."""
-        ns = timeout_ns
-        if ns < 0 or ns > CHUNKED_WAIT * 1e9:
-            ns = int(CHUNKED_WAIT * 1e9)
-        step = 2 * _abi.MAX_POLL_ITEMS
-        client = self._client
-        seqs = client.submit([(_IO_POLL, (flat[i:i + step], ns)) for i in range(0, len(flat), step)])
-        ready = []
-        for seq in seqs:
-            ready.extend(result(_IO_POLL, client.collect(seq), ()))
-        return ready
+            try:
+                ensure_caps(self._client, _abi.CAP_IPC, "the event loop's selector")
+                cancel = self._client.ipc_channel_create()
+            except (DeniedError, KernelError):
+                cancel = False
+            self._cancel = cancel
+        return cancel

@@ -14,13 +14,9 @@ the kernel's ``net_*`` calls, so the stock transports, streams and servers run o
   when the manifest does not allow a ``bind``/``connect``.
 - Blocking mode (the default, as for ``socket.socket``) and timeouts wait with ``io_poll``; asyncio switches its
   sockets to non-blocking.
-- The event loop batches (see ``_selector``): it *prefetches* (when ``io_poll`` reports sockets readable it reads
-  them all in one batch and leaves the bytes here, so the transport's ``recv()`` costs no round trip), and it
-  *writes behind*: on the loop's thread, ``send()`` of a socket that carries a transport queues the bytes here
-  (at most ``WRITE_BEHIND_BYTES``; beyond that it takes what fits, or raises ``BlockingIOError``, which is
-  asyncio's back-pressure) and the selector sends every socket's queue in one batch with its next poll. A
-  ``shutdown(SHUT_WR)`` or ``close()`` waits for the queue to be handed to the kernel, in order; an error the
-  kernel reports for queued bytes (the connection was reset) is raised by the next ``send()``.
+- One kernel call per operation: ``recv`` is one ``net_recv`` (what the kernel holds, up to ``bufsize``), ``send``
+  one ``net_send`` (what the kernel's buffer takes; asyncio keeps the rest and waits for ``WRITABLE``). A granted
+  (direct) socket is a real ``socket.socket`` and never comes here.
 
 Creating a socket needs the ``NET`` capability: it is acquired on first use when the manifest grants it
 (:func:`ensure_caps`); otherwise ``PermissionError`` says what to add to ``ukernel.toml``.
@@ -28,9 +24,10 @@ Creating a socket needs the ``NET`` capability: it is acquired on first use when
 
 import errno as _errno
 import socket as _socket
-from _thread import get_ident as _get_ident
+import weakref as _weakref
 
 from . import _abi
+from ._calls import result
 from ._calls import spec as _spec
 from ._errors import (
     BY_CODE,
@@ -46,18 +43,17 @@ from ._errors import (
     format_address,
 )
 
-__all__ = ["KernelSocket", "ensure_caps", "PREFETCH_BYTES", "WRITE_BEHIND_BYTES"]
+from ._granted import GrantedSocket
 
-# What the selector prefetches per readable socket: asyncio's transports read max_size (256 KiB) at a time.
-PREFETCH_BYTES = 256 * 1024
-# Most bytes queued in a socket for the selector's next batch (one net_send frame carries them).
-WRITE_BEHIND_BYTES = 512 * 1024
+__all__ = ["KernelSocket", "ensure_caps", "ACCEPT_BATCH"]
 
 _AF = {_socket.AF_INET: _abi.NET_AF_INET, _socket.AF_INET6: _abi.NET_AF_INET6}
 _SHUT = {_socket.SHUT_RD: _abi.NET_SHUT_RD, _socket.SHUT_WR: _abi.NET_SHUT_WR, _socket.SHUT_RDWR: _abi.NET_SHUT_RDWR}
 _SOCK_TYPE_MASK = ~(getattr(_socket, "SOCK_NONBLOCK", 0) | getattr(_socket, "SOCK_CLOEXEC", 0))
-_NET_RECV = _spec("net_recv")
 _HANDLE_CLOSE = _spec("handle_close")
+_NET_ACCEPT = _spec("net_accept")
+# Most net_accept calls one non-blocking accept() sends in one write (when the previous ones all found a connection).
+ACCEPT_BATCH = 32
 
 
 def _default_client():
@@ -66,12 +62,15 @@ def _default_client():
     return client()
 
 
+_held_caps = _weakref.WeakKeyDictionary()  # client -> the active set ensure_caps last saw
+
+
 def ensure_caps(client, mask, what):
     """Makes sure the task holds the capabilities in ``mask`` before the asyncio layer uses them: acquires the
     missing ones within the task's ceiling (what ``ukernel.toml`` grants), or raises ``PermissionError`` saying
     which grant is missing. ``what`` names the use in that message. The active set is remembered on the client,
     so this costs a round trip only the first time."""
-    held = getattr(client, "_aio_caps", 0)
+    held = _held_caps.get(client, 0)
     if held & mask == mask:
         return
     active, ceiling = client.cap_query()
@@ -83,7 +82,7 @@ def ensure_caps(client, mask, what):
                               "([caps] grant = [..., \"%s\"]), and do not drop it (cap_drop)"
                               % (what, name, name.replace("|", "\", \"")), "cap_acquire")
         active = client.cap_acquire(missing)
-    client._aio_caps = active
+    _held_caps[client] = active
 
 
 def _host(host):
@@ -138,11 +137,10 @@ class KernelSocket:
     ``KernelSocket(handle=h)`` wraps a socket handle this task holds (e.g. one received over a channel)."""
 
     __slots__ = ("_client", "_handle", "_closed", "_key", "_family", "_timeout", "_connected", "_listening",
-                 "_laddr", "_raddr", "_target", "_rbuf", "_reof", "_rerr", "_wsel", "_wbuf", "_wlen", "_wshut",
-                 "_wclose", "_werr", "_wblocked", "_wdeadline", "_winflight", "__weakref__")
+                 "_laddr", "_raddr", "_target", "_reof", "_accepts", "_batch", "__weakref__")
 
     def __init__(self, family=_socket.AF_INET, type=_socket.SOCK_STREAM, proto=0, fileno=None, *, handle=None,
-                 client=None):
+                 client=None, direct=False):
         if fileno is not None:
             raise OSError(_errno.EBADF, "a KernelSocket wraps a kernel handle (handle=...), not a host file "
                                         "descriptor")
@@ -155,7 +153,7 @@ class KernelSocket:
         self._family = _socket.AddressFamily(family)
         if handle is None:
             ensure_caps(client, _abi.CAP_NET, "a TCP socket")
-            handle = client.net_socket(_AF[family])
+            handle = client.net_socket(_AF[family], direct=direct)
         self._handle = handle
         self._init_state()
 
@@ -168,18 +166,9 @@ class KernelSocket:
         self._laddr = None
         self._raddr = None
         self._target = None
-        self._rbuf = None
         self._reof = False
-        self._rerr = None
-        self._wsel = None  # the selector that writes behind for this socket (set by the event loop)
-        self._wbuf = []  # bytes queued for the selector's next batch
-        self._wlen = 0
-        self._wshut = False  # a shutdown(SHUT_WR) waits for the queue
-        self._wclose = False  # a close() waits for the queue
-        self._werr = None  # the error the kernel reported for queued bytes
-        self._wblocked = False  # the kernel took nothing or part: wait for WRITABLE before sending more
-        self._wdeadline = None
-        self._winflight = 0  # bytes of a net_send in flight (sent by the selector, not yet answered)
+        self._accepts = []  # (conn, address) accepted by a batch and not handed out yet
+        self._batch = 1
 
     @classmethod
     def _accepted(cls, client, family, handle, peer):
@@ -331,34 +320,61 @@ class KernelSocket:
         self._laddr = None
 
     def accept(self):
+        """``(conn, address)``. On a direct listener (ABI 1.1) ``conn`` is the granted ``socket.socket`` of the
+        connection (the kernel accepted, counted and audited it); else a ``KernelSocket``. A non-blocking accept
+        asks for up to ``ACCEPT_BATCH`` pending connections in one write when the previous ask found them all
+        waiting, and hands them out one per call."""
+        queue = self._accepts
+        if queue:
+            return queue.pop(0)
         h = self._live()
         while True:
+            if self._timeout == 0.0:
+                self._accept_batch(h)
+                if queue:
+                    return queue.pop(0)
+                raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable (no pending connection)")
             try:
                 conn, host, port = self._client.net_accept(h)
-                break
+                return self._accepted_pair(conn, host, port)
             except WouldBlockError:
-                if self._timeout == 0.0:
-                    raise
                 self._wait(_abi.EV_READABLE, "accept")
+
+    def _accept_batch(self, h):
+        """Asks for ``self._batch`` pending connections in one write; the ones the kernel had go to the queue."""
+        client = self._client
+        n = self._batch
+        seqs = client.submit([(_NET_ACCEPT, (h,))] * n)
+        error = None
+        got = 0
+        for reply in client.collect_all(seqs):
+            fd = reply[3] if len(reply) > 3 else None
+            try:
+                conn, host, port = result(_NET_ACCEPT, reply, (h,))
+            except WouldBlockError:
+                continue
+            except KernelError as e:
+                error = error or e
+                continue
+            if fd is not None:
+                conn = GrantedSocket(client, conn, fd)
+            self._accepts.append(self._accepted_pair(conn, host.decode("utf-8", "replace"), port))
+            got += 1
+        self._batch = min(2 * n, ACCEPT_BATCH) if got == n else max(1, got)
+        if error is not None and not self._accepts:
+            raise error
+
+    def _accepted_pair(self, conn, host, port):
         peer = (host, port) if self._family == _socket.AF_INET else (host, port, 0, 0)
-        sock = KernelSocket._accepted(self._client, self._family, conn, peer)
-        return sock, peer
+        if isinstance(conn, int):
+            conn = KernelSocket._accepted(self._client, self._family, conn, peer)
+        return conn, peer
 
     # -- data ----------------------------------------------------------------------------------------------------
 
     def recv(self, bufsize, flags=0):
-        data = self._rbuf
-        if data is not None:
-            if len(data) > bufsize:
-                self._rbuf = data[bufsize:]
-                return data[:bufsize]
-            self._rbuf = None
-            return data
         if self._reof:
             return b""
-        if self._rerr is not None:
-            e, self._rerr = self._rerr, None
-            raise e
         h = self._live()
         if bufsize <= 0:
             if bufsize < 0:
@@ -387,30 +403,6 @@ class KernelSocket:
         return k
 
     def send(self, data, flags=0):
-        sel = self._wsel
-        if sel is not None and sel._thread == _get_ident():
-            # Write-behind: queued here, sent with the selector's next batch.
-            if self._werr is not None:
-                raise self._werr
-            self._live()
-            if self._wshut:
-                raise BrokenPipeError(_errno.EPIPE, "send after shutdown(SHUT_WR)")
-            room = WRITE_BEHIND_BYTES - self._wlen - self._winflight
-            if room <= 0:
-                raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable (the send queue is full)")
-            n = len(data)
-            if n > room:
-                data = data[:room]
-                n = room
-            elif not n:
-                return 0
-            self._wbuf.append(data if type(data) is bytes else bytes(data))
-            self._wlen += n
-            sel._dirty.add(self)
-            return n
-        if self._wlen or self._winflight:
-            raise RuntimeError("KernelSocket.send() from another thread while the event loop holds unsent bytes "
-                               "of this socket (sockets driven by an event loop are not thread-safe)")
         h = self._live()
         while True:
             try:
@@ -419,6 +411,9 @@ class KernelSocket:
                 if self._timeout == 0.0:
                     raise
                 self._wait(_abi.EV_WRITABLE, "send")
+            except ClosedError as e:
+                raise BrokenPipeError(_errno.EPIPE, "send: the connection is closed or was reset (%s)"
+                                      % (e.strerror or e)) from None
 
     def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
         if ancdata or address is not None:
@@ -445,43 +440,6 @@ class KernelSocket:
         ready = self._client.io_poll(((self._live(), events),), poll_timeout_ns(self._timeout))
         if not ready:
             raise TimeoutError(_errno.ETIMEDOUT, "%s timed out" % what)
-
-    # -- prefetch (the selector's batched reads) ------------------------------------------------------------------
-
-    def _prefetchable(self):
-        return self._connected and self._rbuf is None and not self._reof and self._rerr is None and not self._closed
-
-    def _prefetched(self, reply):
-        """Stores the outcome of a ``net_recv`` the selector made for this socket; True when something was kept."""
-        from ._calls import result
-
-        try:
-            data = result(_NET_RECV, reply, ())
-        except WouldBlockError:
-            return False
-        except ClosedError as e:
-            self._rerr = _reset(e)
-            return True
-        except KernelError as e:
-            self._rerr = e
-            return True
-        if data:
-            self._rbuf = data
-        else:
-            self._reof = True
-        return True
-
-    def _has_buffered(self):
-        return self._rbuf is not None or self._reof or self._rerr is not None
-
-    def _write_failed(self, e):
-        """The kernel refused queued bytes: the error goes to the next send(), the queue is dropped."""
-        if isinstance(e, ClosedError):
-            e = BrokenPipeError(_errno.EPIPE, "send: the connection is closed or was reset (%s)" % (e.strerror or e))
-        self._werr = e
-        self._wbuf = []
-        self._wlen = 0
-        self._wshut = False
 
     # -- addresses, shutdown, close ------------------------------------------------------------------------------
 
@@ -512,47 +470,33 @@ class KernelSocket:
             abi_how = _SHUT[how]
         except KeyError:
             raise ValueError("shutdown: how must be SHUT_RD, SHUT_WR or SHUT_RDWR, got %r" % (how,)) from None
-        self._live()
-        if abi_how & _abi.NET_SHUT_WR and (self._wlen or self._winflight):
-            # The queued bytes go first: the selector shuts writing down once they are with the kernel.
-            self._wshut = True
-            self._wsel._dirty.add(self)
-            abi_how &= ~_abi.NET_SHUT_WR
-            if not abi_how:
-                return
         try:
             self._client.net_shutdown(self._live(), abi_how)
         except InvalidArgumentError:
             raise OSError(_errno.ENOTCONN, "Transport endpoint is not connected") from None
         if abi_how & _abi.NET_SHUT_RD:
-            self._rbuf = None
             self._reof = True
 
     def close(self):
-        """Closes the socket (queued data is still sent by the kernel). Never waits for the kernel: the close
-        travels with the next frame, so it is safe from a finalizer or a signal handler too."""
+        """Closes the socket (data the kernel holds is still sent). Never waits for the kernel (the reply is
+        dropped), so it is safe from a finalizer or a signal handler too."""
         if self._closed:
             return
         self._closed = True
         h = self._handle
-        self._rbuf = None
-        self._rerr = None
         client = self._client
+        accepted, self._accepts = self._accepts, []
+        for conn, _ in accepted:  # accepted by a batch, never handed out
+            conn.close()
         if self._key is not None:
             client.forget_key(h)
             self._key = None
-        if (self._wlen or self._winflight or self._wshut) and self._werr is None and self._wsel is not None:
-            self._wclose = True  # the selector closes it once the queued bytes are with the kernel
-            self._wsel._dirty.add(self)
-            return
         self._handle = None
         client.post(_HANDLE_CLOSE, (h,))
 
     def detach(self):
         """Gives up the handle without closing it; returns its number."""
         h = self._live()
-        if self._wlen or self._winflight or self._wshut:
-            raise RuntimeError("detach(): the event loop still holds unsent bytes of this socket")
         self._closed = True
         self._handle = None
         if self._key is not None:
