@@ -267,6 +267,28 @@ def test_every_named_refusal_is_refused_with_eperm(family):
         assert verdict(nr) == EPERM, name
 
 
+def test_the_rw_variant_adds_record_locks_and_flock_and_nothing_else():
+    rw = s.build_filter(own_pid=OWN, writable=True)
+    fcntl_nr, flock_nr = s.X86_64["fcntl"], s.X86_64["flock"]
+    for cmd in s.FCNTL_LOCKS.values():
+        assert verdict(fcntl_nr, 3, cmd) == EPERM, cmd  # refused without the variant (test_redteam_locks.py)
+        assert verdict(fcntl_nr, 3, cmd, prog=rw) == ALLOW, cmd
+    assert verdict(flock_nr, 3, 2) == EPERM and verdict(flock_nr, 3, 2, prog=rw) == ALLOW
+    for bad in (8, 1024, 1025, 1031):  # F_SETOWN, F_SETLEASE, F_NOTIFY, F_SETPIPE_SZ: refused in both
+        assert verdict(fcntl_nr, 3, bad, prog=rw) == EPERM, bad
+    others = [c.nr for c in s.ALLOWED if c.name != "fcntl"] + [nr for _, _, calls in s.REFUSED
+                                                              for n, nr in calls.items() if n != "flock"]
+    for nr in others:  # every other number: the same verdict with good-enough arguments
+        assert verdict(nr, 0, 0, 0, 0, 0, 0, prog=rw) == verdict(nr, 0, 0, 0, 0, 0, 0), nr
+
+
+def test_names_are_allowed_landlock_decides():
+    for name in ("unlink", "unlinkat", "rename", "renameat", "renameat2", "mkdir", "mkdirat", "rmdir"):
+        assert verdict(s.X86_64[name]) == ALLOW, name
+    for name in ("symlink", "symlinkat", "link", "linkat", "mknod", "chmod", "truncate"):
+        assert verdict(s.X86_64[name]) == EPERM, name
+
+
 def test_calls_newer_than_the_declaration_get_enosys():
     assert s.LAST_KNOWN >= max(T.values())
     for nr in (s.LAST_KNOWN + 1, 500, 1000, s.X32_SYSCALL_BIT - 1):

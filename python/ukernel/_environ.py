@@ -133,7 +133,9 @@ def from_kernel(environ):
         mode, name, path = line.split(" ", 2)
         if mode not in ("ro", "rw") or not path.startswith("/"):
             raise ValueError("bad %s line %r" % (ENV_PREOPENS, line))
-        preopens.append(Preopen(name, path, mode == "rw"))
+        # resolved now, while the host's view is whole: the jail binds the real directory, and the links on the
+        # way to it do not exist in the worker's view
+        preopens.append(Preopen(name, os.path.realpath(path), mode == "rw"))
     tmp = environ.pop(ENV_TMP_BYTES, "")
     scratch = environ.pop(ENV_SCRATCH, "") or None
     if scratch is not None and not scratch.startswith("/"):

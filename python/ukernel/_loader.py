@@ -101,10 +101,15 @@ def _task_view(os):
     from . import _environ
 
     try:
-        return _environ.from_kernel(os.environ)
+        task = _environ.from_kernel(os.environ)
     except ValueError as e:
         _say("ukernel: the task's view from the kernel is malformed, the task's code is not run: %s" % e)
         return False
+    for p in task.preopens:
+        if not os.path.isdir(p.path):
+            _say("ukernel: preopen %s: %s is not a directory; it is not in the worker's view (create it, or fix "
+                 "its path in [caps.io])" % (p.name, p.path))
+    return task
 
 
 def _user_name(os):

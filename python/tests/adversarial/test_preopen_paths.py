@@ -30,7 +30,7 @@ conf = { path = "conf", mode = "ro" }
 """
 
 SQLITE = """\
-import os, sqlite3
+import logging, os, sqlite3
 
 def main():
     path = os.path.join(os.environ["UKERNEL_PREOPEN_DATA"], "app.db")
@@ -40,11 +40,14 @@ def main():
     db.commit()
     print("rows", db.execute("select count(*) from notes").fetchone()[0])
     db.close()
+    log = logging.getLogger("app")
+    log.addHandler(logging.FileHandler(os.path.join(os.environ["UKERNEL_PREOPEN_DATA"], "app.log")))
+    log.warning("logged by path")
 """
 
 
 @strict_only
-def test_sqlite_on_an_rw_preopen_works_and_the_host_reads_it_back(tmp_path):
+def test_sqlite_and_logging_on_an_rw_preopen_work_and_the_host_reads_them_back(tmp_path):
     app = make_app(tmp_path / "app", SQLITE, MANIFEST, files={"conf/settings.txt": "x"})
     (app / "data").mkdir()
     run = run_app(app)
@@ -52,6 +55,7 @@ def test_sqlite_on_an_rw_preopen_works_and_the_host_reads_it_back(tmp_path):
     assert "rows 2" in run.texts("main"), run.explain()
     db = sqlite3.connect(str(app / "data" / "app.db"))
     assert db.execute("select text from notes order by id").fetchall() == [("one",), ("two",)]
+    assert (app / "data" / "app.log").read_text() == "logged by path\n"
     st, top = os.stat(app / "data" / "app.db"), os.stat(app / "data")
     # written as the preopen's owner on the host (an idmapped mount when the kernel is root), not the worker id
     assert (st.st_uid, st.st_gid) == (top.st_uid, top.st_gid)
