@@ -215,14 +215,16 @@ public final class Kernel implements Session, TaskControl {
             env.putAll(kernelEnv);
         }
         Manifest m = config.manifest();
-        List<WorkerSpec.Dir> preopens = m.preopens().values().stream()
-                .map(p -> new WorkerSpec.Dir(p.name(), config.appDir().toAbsolutePath().resolve(p.path()), p.writable()))
-                .sorted(java.util.Comparator.comparing(WorkerSpec.Dir::name))
-                .toList();
-        WorkerSpec spec = new WorkerSpec(task.id(), task.name(), task.entry(), config.bundleDir(), endpoint.path(), task.token(),
-                env, preopens, m.limits().tmpBytes());
         task.state(Task.State.STARTING);
         try {
+            List<WorkerSpec.Dir> preopens = new java.util.ArrayList<>();
+            for (Manifest.Preopen p : m.preopens().values()) {
+                // Resolved (and refused if a link leads into logs/, build/... or out of the app) at every start.
+                preopens.add(new WorkerSpec.Dir(p.name(), p.resolve(config.appDir()), p.writable()));
+            }
+            preopens.sort(java.util.Comparator.comparing(WorkerSpec.Dir::name));
+            WorkerSpec spec = new WorkerSpec(task.id(), task.name(), task.entry(), config.bundleDir(), endpoint.path(),
+                    task.token(), env, List.copyOf(preopens), m.limits().tmpBytes());
             Worker w = config.platform().start(spec, listener(task));
             task.started(w, config.clock().monotonicNs());
             liveWorkers.add(w);

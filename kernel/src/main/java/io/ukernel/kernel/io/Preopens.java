@@ -125,6 +125,11 @@ public final class Preopens implements AutoCloseable {
         if (open != null) {
             return open;
         }
+        try {
+            p.resolve(appDir); // a link in the app directory must not lead into logs/, build/... or out of the app
+        } catch (java.io.IOException e) {
+            throw new ErrnoException(Libc.EXDEV, e.getMessage()); // as the resolver says for a way out
+        }
         int app = Libc.openat(Libc.AT_FDCWD, appDir.toString(), DIR_FLAGS, 0);
         if (app < 0) {
             throw new ErrnoException(-app, "open the app directory " + appDir);
