@@ -98,7 +98,7 @@ class OciImageTest {
         Map<?, ?> c = (Map<?, ?>) imageConfig(packed.layout()).get("config");
         assertEquals("65532:65532", c.get("User"));
         assertEquals(List.of("/ukernel/java/bin/java", "@/ukernel/java.args"), c.get("Entrypoint"));
-        assertEquals("/app", c.get("WorkingDir"));
+        assertEquals("/", c.get("WorkingDir"));   // the class path and AOT cache are relative to /
         Map<?, ?> labels = (Map<?, ?>) c.get("Labels");
         assertEquals("hello", labels.get("org.opencontainers.image.title"));
         assertEquals(io.ukernel.abi.Abi.VERSION_MAJOR + "." + io.ukernel.abi.Abi.VERSION_MINOR, labels.get("io.ukernel.abi"));
@@ -160,7 +160,10 @@ class OciImageTest {
         assertTrue(Files.isExecutable(root.resolve("ukernel/java/bin/java")));
         assertTrue(Files.isRegularFile(root.resolve("app/ukernel.toml")));
         assertTrue(Files.isRegularFile(root.resolve("app/adapter/ukernel/_boot.py")));
-        assertTrue(Files.readString(root.resolve("ukernel/java.args")).contains("io.ukernel.vmm.container.ContainerInit"));
+        String args = Files.readString(root.resolve("ukernel/java.args"));
+        assertTrue(args.contains("io.ukernel.vmm.container.ContainerInit"), args);
+        assertTrue(args.contains("-XX:AOTCache=ukernel/kernel.aot") && Files.isRegularFile(root.resolve(
+                "ukernel/kernel.aot")), args);
         assertTrue(Files.isSymbolicLink(root.resolve("ukernel/python/bin/python3")));
     }
 

@@ -33,7 +33,8 @@ import java.util.function.Consumer;
  * <ol>
  *   <li>{@code java runtime}: {@code /ukernel/java/}</li>
  *   <li>{@code python + libraries}: {@code /ukernel/python/}, and {@code /lib*}, {@code /usr/lib*}</li>
- *   <li>{@code kernel}: {@code /ukernel/lib/*.jar}, {@code /ukernel/java.args}, {@code /etc/passwd},
+ *   <li>{@code kernel}: {@code /ukernel/lib/*.jar}, the JVM's AOT cache {@code /ukernel/kernel.aot} (trained on the
+ *       host, as for the microVM), {@code /ukernel/java.args}, {@code /etc/passwd},
  *       {@code /etc/group}, {@code /tmp}, and the bundle's Python adapter {@code /app/adapter/}</li>
  *   <li>{@code dependencies}: the packages of {@code requirements.txt}, {@code /app/deps/} (empty without)</li>
  *   <li>{@code app}: the rest of the bundle in {@code /app/} (precompiled), {@code /ukernel/image.properties}</li>
@@ -186,18 +187,30 @@ public final class OciPacker {
                 }
                 layers.add(done("python + libraries", w, blobDir.resolve("2"), mtime, layerCache));
             }
-            List<String> classPath = new ArrayList<>();
+            // The class path is relative to the image's working directory, /: an AOT cache trained on the host in a
+            // directory laid out the same way (jars with the image's mtime) then matches it, as for the microVM.
+            Path stage = work.resolve("stage");
+            List<String> classPath = AotCache.stageJars(jars, stage, mtime);
+            Path aotLog = work.resolve("aot-training.log");
+            java.util.Optional<Path> aot = AotCache.get(jre, stage, classPath, JVM_OPTIONS, in.python(),
+                    app.resolve("adapter/ukernel"), ImageBuilder.jarsSha256(work.resolve("j1")) + " " + mtime + " oci",
+                    in.cacheDir(), aotLog);
+            if (aot.isEmpty()) {
+                warnings.add("no AOT cache for the image's JVM (its training run failed; it starts slower): "
+                        + lastLine(aotLog));
+            }
             {
                 LayerPlan w = new LayerPlan();  // layer 3
                 w.directory("tmp", 01777, 0, 0);
                 w.file("etc/passwd", 0644, passwd().getBytes(StandardCharsets.UTF_8));
                 w.file("etc/group", 0644, group().getBytes(StandardCharsets.UTF_8));
-                for (Path j : jars) {
-                    String guest = "ukernel/lib/" + j.getFileName();
-                    w.file(guest, 0644, j);
-                    classPath.add("/" + guest);
+                for (String cp : classPath) {
+                    w.file(cp, 0644, stage.resolve(cp));
                 }
-                w.file("ukernel/java.args", 0644, javaArgs(classPath).getBytes(StandardCharsets.UTF_8));
+                if (aot.isPresent()) {
+                    w.file(AotCache.GUEST_PATH, 0644, aot.get());
+                }
+                w.file("ukernel/java.args", 0644, javaArgs(classPath, aot.isPresent()).getBytes(StandardCharsets.UTF_8));
                 for (Path p : ImageFiles.walk(app)) {
                     String rel = app.relativize(p).toString();
                     if (rel.startsWith("adapter/")) {
@@ -296,7 +309,7 @@ public final class OciPacker {
     private OciLayout.Config config(ImageInfo info, long mtime) {
         Manifest m = in.manifest();
         List<String> env = List.of("PATH=/ukernel/java/bin:/ukernel/python/bin:/usr/bin:/bin", "LANG=C.UTF-8");
-        return new OciLayout.Config(in.uid() + ":" + in.uid(), env, ENTRYPOINT, List.of(), "/app",
+        return new OciLayout.Config(in.uid() + ":" + in.uid(), env, ENTRYPOINT, List.of(), "/",
                 exposedPorts(m), labels(m, info), Instant.ofEpochSecond(mtime).toString());
     }
 
@@ -346,12 +359,24 @@ public final class OciPacker {
         return ports.stream().map(p -> p + "/tcp").toList();
     }
 
-    static String javaArgs(List<String> classPath) {
+    static String javaArgs(List<String> classPath, boolean aot) {
         StringBuilder b = new StringBuilder();
         JVM_OPTIONS.forEach(o -> b.append(o).append('\n'));
+        if (aot) {
+            b.append("-XX:AOTCache=").append(AotCache.GUEST_PATH).append('\n');
+        }
         b.append("-cp\n").append(String.join(":", classPath)).append('\n');
         b.append(ContainerInit.class.getName()).append('\n');
         return b.toString();
+    }
+
+    private static String lastLine(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log);
+            return lines.isEmpty() ? "(no output)" : lines.getLast();
+        } catch (IOException e) {
+            return "(no log)";
+        }
     }
 
     private String passwd() {
