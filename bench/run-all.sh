@@ -14,6 +14,9 @@ out="bench/out/run-all-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "== bench/startup.sh"
   "$py" bench/startup.py || failed=1
   echo
+  echo "== bench/host.sh"
+  "$py" bench/host.py || failed=1
+  echo
   echo "== bench/roundtrip.sh"
   "$py" bench/roundtrip.py || failed=1
   exit "$failed"

@@ -119,6 +119,17 @@ public final class HostCommand implements Callable<Integer> {
         }
     }
 
+    /** Whether the process runs: exists and is not a zombie (state Z in /proc/PID/stat). */
+    static boolean running(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            return state != 'Z' && state != 'X';
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** {@code ukernel host stop}. */
     @Command(name = "stop", mixinStandardHelpOptions = true,
             header = "Stop every app of the host, then the host.",
@@ -141,7 +152,11 @@ public final class HostCommand implements Callable<Integer> {
             Map<String, Object> info = (Map<String, Object>) client.request("GET", "/host", null);
             long pid = ((Number) info.get("pid")).longValue();
             client.request("POST", "/host/stop", Map.of());
-            ProcessHandle.of(pid).ifPresent(ph -> ph.onExit().join());
+            // Not ProcessHandle.onExit(): an ended host whose parent has not reaped it yet (a script that started
+            // it and waits for this command) stays a zombie, "alive" to the JDK, until this command returns.
+            while (running(pid)) {
+                Thread.sleep(20);
+            }
             out.println("Stopped the host (pid " + pid + ")");
             out.flush();
             return 0;
