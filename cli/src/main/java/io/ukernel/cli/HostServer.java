@@ -18,7 +18,15 @@ import java.nio.file.attribute.PosixFilePermissions;
  * status page, /apps, /metrics, logs), one virtual thread per connection, one request per connection.
  */
 final class HostServer implements AutoCloseable {
+    /**
+     * Most connections the loopback TCP listener holds at once (each one a descriptor and a thread while its
+     * request is read); more are closed at once. Any local user can reach that port: without a bound, idle
+     * connections took every descriptor the host's JVM may open, and then no app could start a worker.
+     */
+    static final int MAX_HTTP_CONNECTIONS = 64;
+
     private final HostApi api;
+    private final java.util.concurrent.Semaphore httpSlots = new java.util.concurrent.Semaphore(MAX_HTTP_CONNECTIONS);
     private final ServerSocketChannel unix;
     private final ServerSocketChannel tcp;
     private final Path socket;
@@ -75,7 +83,23 @@ final class HostServer implements AutoCloseable {
             } catch (IOException e) {
                 return;                                 // closed
             }
-            Thread.ofVirtual().start(() -> serve(ch, readOnly));
+            if (readOnly && !httpSlots.tryAcquire()) {
+                try {
+                    ch.close();                         // over MAX_HTTP_CONNECTIONS: refused, never read
+                } catch (IOException ignored) {
+                    // gone already
+                }
+                continue;
+            }
+            Thread.ofVirtual().start(() -> {
+                try {
+                    serve(ch, readOnly);
+                } finally {
+                    if (readOnly) {
+                        httpSlots.release();
+                    }
+                }
+            });
         }
     }
 
