@@ -36,9 +36,10 @@ class SelectorPeer(ParkingPeer):
     """ParkingPeer that also answers cap_query (every capability active) and ipc_channel_create, and counts the
     io_poll requests parked so far."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, ipc=True):
         super().__init__(sock)
         self.park_events = threading.Condition()
+        self.ipc = ipc
 
     def send(self, data):
         try:
@@ -75,6 +76,8 @@ class SelectorPeer(ParkingPeer):
                         self.send(encode_reply(seq, _abi.OK, (1, _abi.VERSION)))
                     elif name == "cap_query":
                         every = (1 << len(_abi.CAP_NAMES)) - 1
+                        if not self.ipc:
+                            every &= ~_abi.CAP_IPC
                         self.send(encode_reply(seq, _abi.OK, (every, every)))
                     elif name == "ipc_channel_create":
                         self.send(encode_reply(seq, _abi.OK, (RX, TX)))
@@ -200,3 +203,30 @@ def test_a_large_interest_set_is_parked_in_chunks(pair):
     got = sel.select(None)
     assert (objs[-1].handle, EVENT_READ) in [(k.data, m) for k, m in got]
     sel.close()
+
+
+def test_without_ipc_a_changed_set_parks_beside_the_old_poll():
+    a_sock, b_sock = socket.socketpair()
+    peer = SelectorPeer(b_sock, ipc=False)
+    peer.start()
+    client = Client.from_socket(a_sock, TOKEN)
+    try:
+        sel = KernelSelector(client)
+        a = Handle(client, 5)
+        b = Handle(client, 6)
+        sel.register(a, EVENT_READ, "a")
+        assert sel.select(0) == []
+        assert peer.parked_at_least(1)
+        sel.register(b, EVENT_READ, "b")
+        assert sel.select(0) == []
+        assert peer.parked_at_least(2)  # no cancel channel: the new set parks at once, beside the old poll
+        names = [name for name, _ in peer.calls]
+        assert "ipc_channel_create" not in names and "ipc_send" not in names, names
+        polls = [values for name, values in peer.calls if name == "io_poll"]
+        assert list(polls[-1][0]) == [5, _abi.EV_READABLE, 6, _abi.EV_READABLE]
+        assert all(0 < timeout <= 50_000_000 for _, timeout in polls)  # each runs out within FALLBACK_SLICE
+        peer.release((6, _abi.EV_READABLE))  # answers both; the old one's reply is dropped
+        assert [(k.data, m) for k, m in sel.select(None)] == [("b", EVENT_READ)]
+        sel.close()
+    finally:
+        client.close()

@@ -14,7 +14,8 @@ objects changed or the parked poll answered.
   changes, one write sends an empty message on it (which ends every parked poll at once), takes it back and parks
   the new polls; the old polls' replies are dropped (``io_poll`` reports state, not edges, so the new polls see
   whatever the old ones would have). Without the ``IPC`` capability there is no channel: a parked poll then waits
-  at most ``FALLBACK_SLICE`` and a changed set is parked when the old poll has answered.
+  at most ``FALLBACK_SLICE``, and a changed set is parked beside the old polls, which run out (at most
+  ``MAX_OLD_POLLS`` of them; beyond, the new set waits for them).
 - **Another thread's read.** The client is shared: a thread's call may read the parked poll's reply off the
   connection, so ``epoll`` sees nothing. The client then calls the selector's ``notify``, which writes to an
   ``eventfd`` the ``epoll`` holds.
@@ -56,6 +57,9 @@ CHUNK_PAIRS = _abi.MAX_POLL_ITEMS - 1
 # Without a cancel channel (no IPC capability), the longest a parked poll waits (seconds): a changed interest set
 # is seen at most this late.
 FALLBACK_SLICE = 0.05
+# (no cancel channel) Most polls of older sets left to run out while a new set is parked: the kernel lets a task
+# park MAX_PARKED_CALLS (64), and other threads may be waiting in polls of their own.
+MAX_OLD_POLLS = 32
 
 
 def _key_of(fileobj):
@@ -394,10 +398,13 @@ class KernelSelector(_selectors.BaseSelector):
                     for seq in old:
                         client.abandon(seq)
                 else:
+                    # No channel to end them: the old polls run out (FALLBACK_SLICE at most; their replies are
+                    # dropped) while the new set parks beside them, unless that would take too many parked calls.
                     self._old.update(dict.fromkeys(old))
-                    self._stale = True
-                    self._chunks = None
-                    return
+                    if len(self._old) + len(chunks) > MAX_OLD_POLLS:
+                        self._stale = True
+                        self._chunks = None
+                        return
             self._idle = set(range(len(chunks)))
         if not self._idle:
             if before:
