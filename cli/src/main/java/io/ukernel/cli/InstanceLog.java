@@ -64,13 +64,19 @@ final class InstanceLog implements AutoCloseable {
      * Creates a new instance's directory under {@code appDir/logs}, points {@code logs/console.log} at it and
      * prunes old instances. {@code bootWallMs} is the wall-clock time the kernel's console counts from.
      */
+    private static final java.nio.file.attribute.FileAttribute<?> PRIVATE =
+            java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+
     static InstanceLog create(Path appDir, String appName, long bootWallMs) throws IOException {
         return create(appDir, appName, bootWallMs, DEFAULT_MAX_BYTES);
     }
 
     static InstanceLog create(Path appDir, String appName, long bootWallMs, long maxBytes) throws IOException {
         Path logs = appDir.resolve("logs");
-        Files.createDirectories(logs);
+        // Private to the kernel's user (0700, like its instance directories below): an app's console carries what
+        // its tasks print, and another local user of the host has no business reading it.
+        Files.createDirectories(logs, PRIVATE);
         String id;
         Path dir;
         do {
@@ -78,7 +84,7 @@ final class InstanceLog implements AutoCloseable {
                     + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
             dir = logs.resolve(id);
         } while (Files.exists(dir));
-        Files.createDirectories(dir);
+        Files.createDirectories(dir, PRIVATE);
         Map<String, Object> meta = new LinkedHashMap<>();
         meta.put("id", id);
         meta.put("app", appName);
