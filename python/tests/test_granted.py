@@ -129,7 +129,7 @@ ROUND_TRIP = """
 
 def test_direct_connect_and_accept_move_the_bytes_on_host_sockets(tmp_path):
     app = write_app(tmp_path / "app", MANIFEST, ROUND_TRIP)
-    status, log, explain = run_app(app)
+    status, log, explain = run_app(app, "--debug")
     assert status == 0, explain
     for needle in ("granted round trip ok: pong:500000", "net_send on a granted socket: ERR_BUSY",
                    "net_recv on a granted socket: ERR_BUSY", "net_connect: socket", "net_accept: socket"):
@@ -222,7 +222,7 @@ AUTHORITY = """
 def test_granted_sockets_are_counted_kept_and_revoked(tmp_path):
     app = write_app(tmp_path / "app", MANIFEST.replace('grant = ["LOG", "NET"]', 'grant = ["LOG", "NET", "IPC"]')
                     + "    [limits]\n    handles = 16\n", AUTHORITY)
-    status, log, explain = run_app(app)
+    status, log, explain = run_app(app, "--debug")
     assert status == 0, explain
     for needle in ("revoked by handle_close: peer saw EOF, send EPIPE", "ipc_send of a granted handle: ERR_BUSY",
                    "granted sockets: ERR_LIMIT", "limits.handles=16", "cap_drop NET revoked both ends",

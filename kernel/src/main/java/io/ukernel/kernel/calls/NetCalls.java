@@ -244,8 +244,14 @@ final class NetCalls {
         return new Outcome.Later();
     }
 
+    /**
+     * The audit line of a grant: {@code INFO} for a connect (authority exercised towards a peer), {@code DEBUG} for
+     * an accept (a server's routine; at INFO a busy listener would spend the task's audit budget and crowd out its
+     * denials, while the DEBUG budget is kept apart).
+     */
     private void grantLine(Task task, String call, long h, NetSocket s) {
-        console.audit(task.name(), task.id(), Level.INFO, "net.grant", call + ": socket " + h + " "
+        Level level = call.equals("net_accept") ? Level.DEBUG : Level.INFO;
+        console.audit(task.name(), task.id(), level, "net.grant", call + ": socket " + h + " "
                 + Hosts.hostPort(s.localAddress().getAddress(), s.localAddress().getPort()) + " <-> "
                 + Hosts.hostPort(s.peerAddress().getAddress(), s.peerAddress().getPort())
                 + " granted: the worker holds its descriptor");
@@ -330,10 +336,13 @@ final class NetCalls {
         return Outcome.ok();
     }
 
-    /** The audit line of a granted socket the kernel shuts down ({@code why}: closed, revoked by cap_drop...). */
+    /**
+     * The audit line of a granted socket the kernel shuts down because its handle was closed: {@code DEBUG}, one per
+     * connection (see {@link #grantLine}).
+     */
     static void revokedLine(Console console, Task task, long h, NetSocket s, String why) {
         InetSocketAddress peer = s.peerAddress();
-        console.audit(task.name(), task.id(), Level.INFO, "net.revoke", "socket " + h + " to "
+        console.audit(task.name(), task.id(), Level.DEBUG, "net.revoke", "socket " + h + " to "
                 + (peer == null ? "?" : Hosts.hostPort(peer.getAddress(), peer.getPort())) + " " + why
                 + ": the kernel shut down the granted descriptor");
     }
