@@ -229,3 +229,54 @@ def test_granted_sockets_are_counted_kept_and_revoked(tmp_path):
                    "closed: the kernel shut down the granted descriptor",
                    "granted socket(s) shut down (NET is no longer active)"):
         assert needle in log, "%r not in the console log\n%s" % (needle, explain)
+
+
+BATCH = """
+    import socket
+
+    import ukernel
+    from ukernel._calls import result, spec
+
+
+    def main():
+        ukernel.cap_acquire("LOG", "NET")
+        c = ukernel.client()
+        server = c.net_socket(direct=True)
+        c.net_bind(server, "127.0.0.1", 0)
+        c.net_listen(server, 8)
+        port = c.net_addr(server)[1]
+        clients = [c.connect_direct("127.0.0.1", port) for _ in range(4)]
+        accept = spec("net_accept")
+        granted = []
+        while len(granted) < 4:
+            # Several accepts in one write: the replies come back in one batch, each descriptor cut to its reply.
+            seqs = c.submit([(accept, (server,))] * (4 - len(granted)))
+            for reply in c.collect_all(seqs):
+                if reply[1] == ukernel._abi.ERR_WOULDBLOCK:
+                    continue
+                handle, host, peer_port = result(accept, reply[:3], (server,))
+                granted.append((handle, peer_port, socket.socket(fileno=reply[3])))
+            if len(granted) < 4:
+                ukernel.poll([(server, ukernel.EV_READABLE)], timeout=60)
+        by_port = {s.getsockname()[1]: s for s in clients}
+        for handle, peer_port, sock in granted:
+            assert sock.getpeername()[1] == peer_port, (sock, peer_port)  # the descriptor of this reply
+            assert c.net_addr(handle, ukernel.NET_ADDR_PEER)[1] == peer_port
+            sock.sendall(b"to %d" % peer_port)
+            mine = by_port.pop(peer_port)
+            mine.setblocking(True)
+            assert mine.recv(100) == b"to %d" % peer_port
+            sock.close()
+            c.handle_close(handle)
+            mine.close()
+        assert not by_port
+        ukernel.info("batched accepts ok: %d descriptors, each with its reply" % len(granted))
+        return 0
+    """
+
+
+def test_accepts_in_one_batch_each_get_their_own_descriptor(tmp_path):
+    app = write_app(tmp_path / "app", MANIFEST, BATCH)
+    status, log, explain = run_app(app)
+    assert status == 0, explain
+    assert "batched accepts ok: 4 descriptors, each with its reply" in log, explain
