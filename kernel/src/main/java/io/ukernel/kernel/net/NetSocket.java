@@ -298,7 +298,9 @@ public final class NetSocket extends Waitable {
             pending = why;
         }
         changed();
-        connectFinished(why == Status.OK ? Status.ERR_IO : why);
+        if (why != Status.OK) {
+            connectFinished(why); // a failure reported at once (OK here) is the caller's to tell
+        }
     }
 
     /** Queues bytes on a connected socket; returns how many were taken (0: the send buffer is full). */
