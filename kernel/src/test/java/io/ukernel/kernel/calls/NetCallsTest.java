@@ -721,6 +721,42 @@ class NetCallsTest {
         assertEquals(List.of(), asked, "the resolver was never asked");
     }
 
+    @Test
+    void direct_connectByName_parksThroughTheLookup_andIsGranted_orAnswersNotFound() throws Exception {
+        try (ServerSocket ss = new ServerSocket(0, 8, InetAddress.getByName(LOOP))) {
+            int port = ss.getLocalPort();
+            k.close();
+            k = new LiveKernel(List.of("*.svc.test:" + port), List.of(), 1 << 20);
+            task = k.task(7);
+            NetCalls net = new NetCalls(k.ctx, name -> {
+                if (!name.equals("api.svc.test")) {
+                    throw new UnknownHostException(name);
+                }
+                return List.of(InetAddress.ofLiteral(LOOP));
+            });
+            for (String name : List.of("api.svc.test", "nx.svc.test")) {
+                Outcome made = k.onReactor(() -> net.socket(task, new Args(0, List.of(Value.of(4),
+                        Value.of(1 | DIRECT)))));
+                long h = ((Value.I64) ((Outcome.Ok) made).results().get(0)).value();
+                java.util.function.Supplier<Frame.Reply> reply = k.nextLate(task);
+                Outcome o = k.onReactor(() -> net.connect(task, new Args(41, List.of(Value.of(h), Value.of(name),
+                        Value.of(port)))));
+                assertTrue(o instanceof Outcome.Later, name + ": " + o);
+                Frame.Reply r = reply.get();
+                assertEquals(41, r.seq());
+                if (name.startsWith("api")) {
+                    assertTrue(r.granted() && r.status() == Status.OK, r.toString());
+                    int fd = k.onReactor(task::takeGrant);
+                    assertTrue(fd >= 0 && fdTarget(fd).startsWith("socket:"));
+                    io.ukernel.kernel.io.RawFd.close(fd);
+                } else {
+                    assertEquals(Status.ERR_NOTFOUND, r.status());
+                    assertEquals(-1, k.onReactor(task::takeGrant));
+                }
+            }
+        }
+    }
+
     /** Connects a fresh socket by name straight through {@code net}; returns net_error's outcome. */
     long connectByName(NetCalls net, String name, int port) {
         // The socket is made by `net` too: a socket resolves with the resolver of the NetCalls that made it.

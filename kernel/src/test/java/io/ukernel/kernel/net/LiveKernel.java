@@ -149,6 +149,13 @@ public final class LiveKernel implements AutoCloseable {
         };
     }
 
+    /** The next reply to a parked call of {@code task} from now on, waited for (bounded) when asked. */
+    public Supplier<Frame.Reply> nextLate(Task task) {
+        List<Frame.Reply> replies = late.get(task);
+        int before = replies.size();
+        return () -> awaitReply(replies, before);
+    }
+
     /** Serves one call; the supplier waits (bounded) for its reply, at once or parked (a direct net_connect). */
     public Supplier<Frame.Reply> callLater(Task task, Call call, Value... args) {
         List<Frame.Reply> replies = late.get(task);
