@@ -6,9 +6,9 @@ call is only safe with some arguments, its :class:`Rule`. Anything else is refus
 
 * ``EPERM`` for every number this declaration knows (:data:`LAST_KNOWN` and below): a refusal, which Python raises
   as ``PermissionError`` and which nobody retries with another call;
-* ``ENOSYS`` for ``clone3`` (:data:`ENOSYS_CALLS`) and for every number above :data:`LAST_KNOWN`: libc reads
-  ``ENOSYS`` as "this kernel is too old" and falls back to the older call (``clone3`` -> ``clone``, whose flags the
-  filter can read; a future call -> the call it replaces, which is either listed here or refused with EPERM);
+* ``ENOSYS`` for ``clone3`` and ``openat2`` (:data:`ENOSYS_CALLS`) and for every number above :data:`LAST_KNOWN`:
+  libc reads ``ENOSYS`` as "this kernel is too old" and falls back to the older call (``clone3`` -> ``clone``,
+  whose flags the filter can read; ``openat2`` -> ``openat``, whose mode it can read; a future call -> the call it replaces, which is either listed here or refused with EPERM);
 * a call whose argument rule fails is refused with ``EPERM``.
 
 Before the numbers, the program checks the architecture (a call from a foreign ABI, e.g. 32-bit ``int 0x80``,
@@ -85,6 +85,12 @@ IOCTL_REQUESTS = {
 # <asm-generic/socket.h>: socket options that attach a BPF program; refused at every level.
 SOCKET_FILTER_OPTIONS = {"SO_ATTACH_FILTER": 26, "SO_ATTACH_BPF": 50, "SO_ATTACH_REUSEPORT_CBPF": 51,
                          "SO_ATTACH_REUSEPORT_EBPF": 52}
+
+# <sys/stat.h>: the set-ID bits of a mode. A file a worker creates in an rw preopen of a root kernel is root's on
+# the host (an idmapped mount): with S_ISUID in open's mode it is a set-user-ID root program once it has content,
+# and the root kernel writing it (io_write) keeps the bit (CAP_FSETID). Refused in the mode of open, openat, mkdir
+# and mkdirat; openat2's mode is in memory, out of the filter's reach: it answers ENOSYS (libc falls back to openat).
+SETID_BITS = {"S_ISUID": 0o4000, "S_ISGID": 0o2000}
 
 # <linux/socket.h>: MSG_FASTOPEN makes a send on an unconnected TCP socket connect it (TCP Fast Open): a send that
 # names a peer. Refused in sendto/sendmsg flags: a granted socket reaches its one peer only.
@@ -348,14 +354,19 @@ FAMILIES = (
                           note="`TIOCSTI` would type into the host's terminal; device requests reach drivers")))),
     ("files (read-only view)", "open and inspect paths; Landlock decides which (read-only beneath the runtime, the "
      "bundle and public data); nothing here changes a file's metadata",
-     (("open", 2), ("stat", 4), ("fstat", 5), ("lstat", 6), ("access", 21), ("getdents", 78), ("getcwd", 79),
+     (("open", 2, NoBits(2, "mode", SETID_BITS,
+                          note="a set-user-ID file made in a preopen: root's on the host (idmapped mount), and the "
+                               "root kernel's `io_write` keeps the bit")), ("stat", 4), ("fstat", 5), ("lstat", 6), ("access", 21), ("getdents", 78), ("getcwd", 79),
       ("chdir", 80), ("fchdir", 81), ("readlink", 89), ("statfs", 137), ("fstatfs", 138), ("getdents64", 217),
-      ("openat", 257), ("newfstatat", 262), ("readlinkat", 267), ("faccessat", 269), ("statx", 332),
-      ("openat2", 437), ("faccessat2", 439))),
+      ("openat", 257, NoBits(3, "mode", SETID_BITS, note="the same")), ("newfstatat", 262), ("readlinkat", 267),
+      ("faccessat", 269), ("statx", 332), ("faccessat2", 439))),
     ("names (Landlock decides)", "create and remove files and directories, rename them: Landlock handles each of "
      "these rights and grants them only beneath the task's writable trees (its `rw` preopens, `HOME`, the "
      "temporary directory); everywhere else they fail (`EACCES`, or `EROFS` on the read-only binds)",
-     (("rename", 82), ("mkdir", 83), ("rmdir", 84), ("unlink", 87), ("mkdirat", 258), ("unlinkat", 263),
+     (("rename", 82), ("mkdir", 83, NoBits(1, "mode", SETID_BITS, note="a set-group-ID directory of root's group "
+                                                                       "on the host")),
+      ("rmdir", 84), ("unlink", 87), ("mkdirat", 258, NoBits(2, "mode", SETID_BITS, note="the same")),
+      ("unlinkat", 263),
       ("renameat", 264), ("renameat2", 316))),
     ("waiting", "readiness and timers on the worker's own descriptors (selectors, asyncio, the kernel loop)",
      (("poll", 7), ("select", 23), ("epoll_create", 213), ("epoll_wait", 232), ("epoll_ctl", 233),
@@ -415,7 +426,7 @@ ALLOWED = tuple(sorted((Call(entry[0], entry[1], family, entry[2] if len(entry) 
                         for family, _, entries in FAMILIES for entry in entries), key=lambda c: c.nr))
 
 #: Refused with ENOSYS (not EPERM) although known: libc falls back to a call the filter can check.
-ENOSYS_CALLS = {"clone3": 435}
+ENOSYS_CALLS = {"clone3": 435, "openat2": 437}
 
 #: Notable calls the list leaves out, by class, with their numbers (the tests check each is refused; the
 #: documentation says why). Any other unlisted call is refused the same way.

@@ -15,9 +15,21 @@ public final class ErrnoException extends IOException {
      * @param what  what was being done, for the message
      */
     public ErrnoException(int errno, String what) {
+        this(errno, what, null);
+    }
+
+    /**
+     * A refusal the kernel itself decided (not the host's answer), with its reason for the console.
+     *
+     * @param reason what {@link #denial()} says, or null for the errno's usual words
+     */
+    public ErrnoException(int errno, String what, String reason) {
         super(what + ": " + Libc.errnoName(errno));
         this.errno = errno;
+        this.reason = reason;
     }
+
+    private final String reason;
 
     /** The host's error number. */
     public int errno() {
@@ -42,6 +54,9 @@ public final class ErrnoException extends IOException {
 
     /** Why a {@code DENIED} failure was refused, in words for the console. */
     public String denial() {
+        if (reason != null) {
+            return reason;
+        }
         return switch (errno) {
             case Libc.EXDEV -> "the path leads outside the preopen (through a symbolic link)";
             case Libc.EROFS -> "the host file system is read-only";

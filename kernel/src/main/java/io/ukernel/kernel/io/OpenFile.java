@@ -114,6 +114,18 @@ public final class OpenFile extends Waitable {
         }
     }
 
+    /** Whether the file is set-user-ID or set-group-ID (read from the open descriptor). */
+    boolean setId() throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(Libc.STATX_SIZE, 8);
+            int r = Libc.fstatx(fd, buf);
+            if (r < 0) {
+                throw new ErrnoException(-r, "statx");
+            }
+            return (Short.toUnsignedInt(buf.get(JAVA_SHORT, Libc.STATX_MODE_OFFSET)) & 06000) != 0;
+        }
+    }
+
     @Override
     public String kind() {
         return "file";

@@ -75,11 +75,42 @@ public final class Preopens implements AutoCloseable {
      * @throws ErrnoException {@code EXDEV} when the path leads outside, or the host's failure
      */
     public OpenFile open(Preopen preopen, String relpath, long flags) throws ErrnoException {
-        int fd = resolver().open(dir(preopen), relpath, hostFlags(flags), CREATE_MODE);
+        int host = hostFlags(flags);
+        // O_TRUNC only once the file is known not to be set-ID (below): a root kernel's truncation keeps the bit.
+        int fd = resolver().open(dir(preopen), relpath, host & ~Libc.O_TRUNC, CREATE_MODE);
         if (fd < 0) {
             throw new ErrnoException(-fd, "open " + preopen.name() + ":" + relpath);
         }
-        return new OpenFile(fd, has(flags, OpenFlag.READ), has(flags, OpenFlag.WRITE), scratch());
+        OpenFile f = new OpenFile(fd, has(flags, OpenFlag.READ), has(flags, OpenFlag.WRITE), scratch());
+        if (has(flags, OpenFlag.WRITE)) {
+            // A root kernel keeps a file's set-user-ID bit when it writes (CAP_FSETID): a set-ID file in a preopen
+            // (one a worker made with O_CREAT and mode 04755, on a host whose filter allowed it) would become a
+            // set-ID program of the worker's choosing. Never written through the kernel.
+            boolean setId;
+            try {
+                setId = f.setId();
+            } catch (ErrnoException e) {
+                f.close();
+                throw e;
+            }
+            if (setId) {
+                f.close();
+                throw new ErrnoException(Libc.EPERM, "open " + preopen.name() + ":" + relpath,
+                        "a set-user-ID or set-group-ID file is never opened for writing (the kernel would keep the "
+                        + "bit: a set-ID program of the worker's choosing)");
+            }
+            if ((host & Libc.O_TRUNC) != 0) {
+                // The same inode through its descriptor's magic link: nothing can be swapped in between.
+                int t = Libc.openat(Libc.AT_FDCWD, "/proc/self/fd/" + fd,
+                        (host & ~(Libc.O_CREAT | Libc.O_EXCL)) | Libc.O_TRUNC, 0);
+                if (t < 0) {
+                    f.close();
+                    throw new ErrnoException(-t, "truncate " + preopen.name() + ":" + relpath);
+                }
+                Libc.close(t);
+            }
+        }
+        return f;
     }
 
     /**
@@ -128,7 +159,7 @@ public final class Preopens implements AutoCloseable {
         try {
             p.resolve(appDir); // a link in the app directory must not lead into logs/, build/... or out of the app
         } catch (java.io.IOException e) {
-            throw new ErrnoException(Libc.EXDEV, e.getMessage()); // as the resolver says for a way out
+            throw new ErrnoException(Libc.EXDEV, "open preopen " + p.name(), e.getMessage()); // a way out
         }
         int app = Libc.openat(Libc.AT_FDCWD, appDir.toString(), DIR_FLAGS, 0);
         if (app < 0) {

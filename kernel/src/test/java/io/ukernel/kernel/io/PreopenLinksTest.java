@@ -36,7 +36,7 @@ class PreopenLinksTest {
         long trunc = OpenFlag.WRITE.bit() | OpenFlag.TRUNCATE.bit();
         ErrnoException e = assertThrows(ErrnoException.class, () -> p.open(data, "console.log", trunc));
         assertEquals(Libc.EXDEV, e.errno(), e.getMessage());
-        assertTrue(e.getMessage().contains("logs/"), e.getMessage());
+        assertTrue(e.denial().contains("logs/"), e.denial());
         assertEquals("audit\n", Files.readString(app.resolve("logs/console.log")));
     }
 
@@ -54,6 +54,29 @@ class PreopenLinksTest {
         assertTrue(e.getMessage().contains("outside the app directory"), e.getMessage());
         Files.createSymbolicLink(app.resolve("self"), Path.of("."));
         assertThrows(IOException.class, () -> new Preopen("self", "self", true).resolve(app));
+    }
+
+    /** Red team: a root kernel writing a set-ID file keeps the bit (CAP_FSETID): never opened for writing. */
+    @Test
+    void setIdFile_isNeverOpenedForWriting_andNotTruncated_plainFilesStillAre() throws Exception {
+        Files.createDirectories(app.resolve("d"));
+        Path suid = app.resolve("d/suid");
+        Files.writeString(suid, "program");
+        Files.setAttribute(suid, "unix:mode", 04755);
+        Files.writeString(app.resolve("d/plain"), "old contents");
+        Preopen d = new Preopen("d", "d", true);
+        Preopens p = new Preopens(app, Map.of("d", d));
+        long trunc = OpenFlag.WRITE.bit() | OpenFlag.TRUNCATE.bit();
+        ErrnoException e = assertThrows(ErrnoException.class, () -> p.open(d, "suid", trunc));
+        assertEquals(Libc.EPERM, e.errno());
+        assertTrue(e.denial().contains("set-user-ID"), e.denial());
+        assertEquals("program", Files.readString(suid));
+        p.open(d, "suid", OpenFlag.READ.bit()).close(); // reading it is fine
+        OpenFile f = p.open(d, "plain", trunc);
+        assertEquals(0, f.stat().size());
+        f.write("new".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        f.close();
+        assertEquals("new", Files.readString(app.resolve("d/plain")));
     }
 
     @Test
