@@ -46,7 +46,7 @@ final class Host {
         volatile Instant started;
         volatile Instant ended;
         volatile int exitStatus = -1;
-        /** Starts of this app by {@code ukernel restart}. */
+        /** Restarts before this instance: earlier instances' task restarts plus each {@code ukernel restart}. */
         volatile int manualRestarts;
         volatile boolean stopping;
 
@@ -136,7 +136,7 @@ final class Host {
             return k == null ? List.of() : k.tasks(1000);
         }
 
-        /** Restarts of the app's tasks by the kernel, plus starts by {@code ukernel restart}. */
+        /** Restarts of the app's tasks by its kernels, plus starts by {@code ukernel restart}, over its instances. */
         int restarts() {
             int n = manualRestarts;
             for (Kernel.TaskInfo t : tasks()) {
@@ -251,7 +251,7 @@ final class Host {
             apps.remove(name, app);
         }
         App fresh = run(app.request.name().isEmpty() ? withName(app.request, name) : app.request);
-        fresh.manualRestarts = app.manualRestarts + 1;
+        fresh.manualRestarts = app.restarts() + 1;    // the old instance's count goes on (docker's RestartCount)
         return fresh;
     }
 

@@ -106,6 +106,17 @@ class HostEndToEndTest {
         throw new AssertionError(name + " never " + what + ": " + last);
     }
 
+    void awaitGone(String name) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(HANG_S);
+        while (System.nanoTime() < deadline) {
+            if (ps().stream().noneMatch(a -> a.get("name").equals(name))) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError(name + " is still listed: " + ps());
+    }
+
     static long mainPid(Map<String, Object> app) {
         for (Object t : (List<?>) app.get("tasks")) {
             Map<?, ?> task = (Map<?, ?>) t;
@@ -214,6 +225,22 @@ class HostEndToEndTest {
         assertEquals(0, rm.exit(), rm.out());
         assertTrue(ps().stream().noneMatch(a -> a.get("name").equals("second")));
 
+        // --rm: the thin client's run is gone from the list once it ended
+        awaitGone("thin");
+
+        // restart: a new instance (its own log), counted with the crash restart; rm refuses a running app
+        Object instanceBefore = ps().stream().filter(a -> a.get("name").equals("one")).findFirst().orElseThrow()
+                .get("instance");
+        Run restart = ukernel("restart", "one");
+        assertEquals(0, restart.exit(), restart.out());
+        Map<String, Object> again = awaitApp("one", a -> mainPid(a) > 0
+                && !a.get("instance").equals(instanceBefore), "restarted as a new instance");
+        assertEquals(2L, ((Number) again.get("restarts")).longValue(), "1 crash + 1 ukernel restart: " + again);
+        assertEquals(Path.of((String) again.get("log")).toRealPath(), one.resolve("logs/console.log").toRealPath());
+        Run rmRunning = ukernel("rm", "one");
+        assertEquals(1, rmRunning.exit(), rmRunning.out());
+        assertTrue(rmRunning.out().contains("one is running"), rmRunning.out());
+
         long hostPid = ((Number) Json.readObject(HostHttp.call(home.resolve("host.sock"), "GET", "/host", null)
                 .bodyText()).get("pid")).longValue();
         ps();
@@ -264,9 +291,11 @@ class HostEndToEndTest {
         assertTrue(Files.readString(firstLog).contains("stopping: SIGINT received"), Files.readString(firstLog));
         assertTrue(second.isAlive(), "the other run goes on");
         PipelineEndToEndTest.awaitLog(secondLog, "heartbeat 2 ", HANG_S);
-        second.destroy();
+        Run stopAll = ukernel("stop", "--all");
+        assertEquals(0, stopAll.exit(), stopAll.out());
+        assertTrue(stopAll.out().contains("Stopped fg"), stopAll.out());
         assertTrue(second.waitFor(HANG_S, TimeUnit.SECONDS));
-        assertEquals(143, second.exitValue(), "SIGTERM keeps the main task's status");
+        assertEquals(143, second.exitValue(), "stop sends SIGTERM, which keeps the main task's status");
         assertTrue(Files.readString(firstLog).contains("ended with status"), "the first log was not clobbered");
     }
 
