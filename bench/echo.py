@@ -11,7 +11,8 @@ wait for the whole echo before the next), a warm-up second then --seconds of mea
 alternating bare and ukernel for --rounds rounds. The figures are medians over the rounds; the ratios are
 ukernel / bare of those medians. The server is stopped the same way on both sides (a QUIT connection).
 
-UKERNEL_BENCH_LAUNCHER names another launcher (default: <repo>/ukernel).
+UKERNEL_BENCH_LAUNCHER names another launcher (default: <repo>/ukernel). UKERNEL_NET_DIRECT=0 is passed to the
+worker: its connections are then kernel-buffered sockets instead of granted ones.
 """
 
 import argparse
