@@ -384,4 +384,23 @@ class OciImageTest {
         return Files.readAllLines(registryLog).stream().filter(l -> l.contains("\"POST /v2/hello/blobs/uploads/ HTTP"))
                 .count();
     }
+
+    /**
+     * Podman as a second runtime, with its own default seccomp profile (which refuses sethostname in the worker's
+     * UTS namespace: the jail goes on without it). The ulimits fit hosts whose hard limits are below Podman's
+     * defaults (this one: 20000 files).
+     */
+    @Test
+    void podman_runsTheLayoutDirectly_workersConfined() throws Exception {
+        Assumptions.assumeTrue(onPath("podman"), "podman is not installed (apt-get install podman)");
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "podman runs containers as root only "
+                + "here");
+        Out o = exec(app, 600, "podman", "run", "--rm", "--ulimit", "nofile=1024:1024", "--ulimit",
+                "nproc=4096:4096", "-e", "HEARTBEATS=2", "oci:" + packed.layout() + ":latest");
+        String t = o.text();
+        assertEquals(0, o.exit(), t);
+        assertTrue(t.contains("platform container") && t.contains("OCI container (Podman;"), t);
+        assertTrue(t.contains("ukernel: confined: landlock"), t);
+        assertTrue(t.contains("heartbeat 2 ") && t.contains("app hello ended with status 0"), t);
+    }
 }
