@@ -7,9 +7,9 @@ e.g. ``ukernel.cap_acquire(ukernel.Cap.LOG)``, within what the app's ``ukernel.t
 
 Every ABI call has a function here (``ipc_send``, ``net_connect``, ``io_open``, ``io_poll``, ...) taking and
 returning handles as ``int``; :class:`Channel`, :class:`Task` and :class:`File` wrap channel endpoints, task
-handles and files. asyncio runs on the kernel: :class:`KernelEventLoop` (its selector is ``io_poll``, its sockets
-are :class:`KernelSocket`s) is the event loop of ``asyncio.run`` in a worker, and ``ukernel.aio`` has awaitable
-channels, tasks and files.
+handles and files. asyncio runs on the kernel: :class:`KernelEventLoop` (one epoll for host descriptors and a
+parked ``io_poll`` for kernel objects; granted sockets or :class:`KernelSocket`s) is the event loop of
+``asyncio.run`` in a worker, and ``ukernel.aio`` has awaitable channels, tasks and files.
 
 Importing ukernel is cheap on purpose (it is on the worker's start-up path): the enums, ``LogHandler``,
 ``Channel`` and ``Task`` are built on first access.

@@ -231,7 +231,7 @@ def _run_task(os):
     _signal.signal(_signal.SIGTERM, _on_sigterm)
     try:
         try:
-            from ._policy import install as _kernel_event_loop  # asyncio.run() in the app uses io_poll
+            from ._policy import install as _kernel_event_loop  # asyncio.run() in the app uses the kernel's loop
 
             _kernel_event_loop()
             module = _load_module(_module_name(os, path), full)
@@ -269,7 +269,8 @@ def _on_sigterm(signum, frame):
 
 def _run_coroutine(fn):
     """Runs an async entry to completion and returns its result. The one place that chooses the event loop: the
-    kernel's (``_loop.KernelEventLoop``: its selector is ``io_poll``, its sockets are kernel sockets)."""
+    kernel's (``_loop.KernelEventLoop``: one epoll for host descriptors and a parked ``io_poll``; granted or kernel
+    sockets)."""
     import asyncio
 
     from ._loop import KernelEventLoop

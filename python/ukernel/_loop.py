@@ -162,7 +162,7 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
         if fut.done():
             return
         try:
-            sock._connect_finished()
+            sock.finish_connect()
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:

@@ -298,7 +298,7 @@ class KernelSocket:
             if self._timeout == 0.0:
                 raise
             self._wait(_abi.EV_WRITABLE, "connect")
-            self._connect_finished()
+            self.finish_connect()
             return
         self._connected = True
 
@@ -309,7 +309,7 @@ class KernelSocket:
             return e.errno or _errno.EIO
         return 0
 
-    def _connect_finished(self):
+    def finish_connect(self):
         """After ``WRITABLE`` on a connecting socket: connected, or raises the connect's error."""
         h = self._live()
         status = self._client.net_error(h)
