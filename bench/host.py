@@ -15,7 +15,8 @@ up with a few runs of the app. Then, interleaved, RUNS times each:
   foreground     `./ukernel run examples/hello -e HEARTBEATS=1` (bench/startup.py's measurement).
   floor          python3 running examples/hello/src/main.py with the stand-in ukernel module (bench/startup.py's).
 
-It also reports the client alone (`./ukernel ps` against the host) and the host's resident memory per idle app.
+It also reports the client alone (`./ukernel ps` against the host), the restart of a kill -9'd task to its first
+heartbeat (kernel prefixes), and the host's resident memory per idle app.
 """
 
 import argparse
@@ -23,6 +24,7 @@ import json
 import os
 import re
 import socket
+import shutil
 import statistics
 import subprocess
 import sys
@@ -192,6 +194,58 @@ def main():
             fl.append(startup.check(startup.timed_run(floor, floor_env), "floor").heartbeat)
         ps = startup.wall(["./ukernel", "ps"], args.runs, env=env)
 
+        # restart of a crashed task -> its first heartbeat: a copy of hello restarted on failure with no back-off;
+        # kill -9 of its worker, then the kernel's own prefixes: the exit line to the next 'heartbeat 1'
+        crash_app = os.path.join(home, "crashy")
+        shutil.copytree(APP, crash_app, ignore=shutil.ignore_patterns("build", "logs"))
+        with open(os.path.join(crash_app, "ukernel.toml"), "a") as f:
+            f.write("\n")
+        toml = open(os.path.join(crash_app, "ukernel.toml")).read().replace(
+            'policy = "no"', 'policy = "always"\nbackoff_ms = 0\nbackoff_max_ms = 0')
+        open(os.path.join(crash_app, "ukernel.toml"), "w").write(toml)
+        status, body = api(sock, "POST", "/apps", {"dir": crash_app, "name": "crashy", "env": {}})
+        if status != 201:
+            raise Failed("POST /apps (crashy): %d %s" % (status, body))
+        crash_log = json.loads(body)["log"]
+        restarts = []
+        for i in range(args.runs):
+            pid = None
+            deadline = time.monotonic() + TIMEOUT
+            while pid is None and time.monotonic() < deadline:
+                st, b = api(sock, "GET", "/apps/crashy")
+                for t in json.loads(b)["tasks"]:
+                    if t["state"] == "running" and t["pid"] > 0 and t["restarts"] == i:
+                        pid = t["pid"]
+                if pid is None:
+                    time.sleep(0.01)
+            if pid is None:
+                raise Failed("crashy's worker did not run (restart %d)" % i)
+            with open(crash_log) as f:
+                beats_before = f.read().count("heartbeat 1 ")
+            while beats_before == 0 and time.monotonic() < deadline:   # its first heartbeat before the kill
+                time.sleep(0.01)
+                with open(crash_log) as f:
+                    beats_before = f.read().count("heartbeat 1 ")
+            os.kill(pid, 9)
+            while time.monotonic() < deadline:
+                with open(crash_log) as f:
+                    text = f.read()
+                if text.count("heartbeat 1 ") > beats_before:
+                    break
+                time.sleep(0.01)
+            exit_t = hb_t = None
+            for line in text.splitlines():
+                m = PREFIX.match(line)
+                if not m:
+                    continue
+                if "exited with status 137" in line:
+                    exit_t, hb_t = float(m.group(1)), None
+                elif exit_t is not None and hb_t is None and "heartbeat 1 " in line:
+                    hb_t = float(m.group(1))
+            if exit_t is None or hb_t is None:
+                raise Failed("no restart after kill -9 in %s" % crash_log)
+            restarts.append(hb_t - exit_t)
+
         # resident memory of the host per idle app (the kernel objects, threads, console; workers not counted)
         rss0 = rss_kib(host_java)
         idle = 5
@@ -233,6 +287,8 @@ def main():
         print("  %-60s %s %s  ms" % (label, startup.ms(min(vals)), startup.ms(med(vals))))
     print("  %-60s %s %s  ms" % ("client alone: ./ukernel ps against the host (wall)", startup.ms(ps[0]),
                                   startup.ms(ps[1])))
+    print("  %-60s %s %s  ms" % ("restart of a kill -9'd task: exit seen -> its 'heartbeat 1'",
+                                  startup.ms(min(restarts)), startup.ms(med(restarts))))
     print("  interpreter: %s" % py)
     print()
     print("RATIO warm host run -d (launcher fast path)/python3: median %.2fx, min %.2fx   (target <= 1.3x)"

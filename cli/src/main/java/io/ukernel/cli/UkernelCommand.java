@@ -38,6 +38,7 @@ import picocli.CommandLine.Command;
             "  ukernel init demo && cd demo   create an app",
             "  ukernel run                    build it if needed and run it; Ctrl-C stops it",
             "  ukernel logs -f                follow logs/console.log",
+            "  ukernel run -d && ukernel ps   run it in the resident host; list what runs",
             "  ukernel run --vmm qemu         the same app as PID 1 of a QEMU microVM",
             "  ukernel pack                   dist/NAME.img for QEMU or Firecracker",
             "",
