@@ -88,7 +88,7 @@ if os.environ.get("JAIL_PREOPEN"):  # the task's view: one rw preopen, a 1 MiB t
     task = _environ.TaskView([_environ.Preopen("data", os.environ["JAIL_PREOPEN"], True)], 1 << 20)
 jail = _jail.isolate(os.getcwd(), sys.argv[2], 2000000123, kernel.fileno(), 0, task=task)
 if task is not None:
-    with open(os.path.join(os.environ["JAIL_PREOPEN"], "from-worker"), "w") as f:
+    with open(os.path.join(os.environ.get("JAIL_WRITE_DIR", os.environ["JAIL_PREOPEN"]), "from-worker"), "w") as f:
         f.write("hi")
     with open("/tmp/t", "w") as f, open("/home/ukernel/h", "w") as g:
         f.write("t")
@@ -254,3 +254,20 @@ def test_jail_builds_the_tasks_view_preopen_tmpfs_and_etc(tmp_path, variant):
     st = os.stat(data / "from-worker")
     assert (data / "from-worker").read_text() == "hi" and (st.st_uid, st.st_gid) == (owner, owner)
     assert not (tmp_path / "t").exists()
+
+
+@needs_root
+def test_a_link_swapped_into_a_preopen_path_after_the_kernels_check_is_refused(tmp_path):
+    """Red team: the kernel resolves a preopen and passes its real path; whoever owns the app directory swaps a
+    symbolic link in before the loader binds it (here: the path handed over is already one). The jail must bind
+    what the kernel checked or nothing: before, it bound the link's target (another host directory, idmapped to
+    the worker, writable) and the worker wrote there."""
+    (tmp_path / "elsewhere").mkdir()
+    elsewhere = preopen_dir(tmp_path / "elsewhere", 0)
+    link = tmp_path / "data-link"
+    os.symlink(str(elsewhere), link)
+    p = run_jailed(jail_dir(tmp_path), sys.executable, env={"JAIL_PREOPEN": str(link), "JAIL_WRITE_DIR": str(elsewhere)})
+    out, err = p.communicate(timeout=60)
+    assert p.returncode != 5, out
+    assert "not the directory the kernel checked" in err, err
+    assert not (elsewhere / "from-worker").exists()

@@ -268,6 +268,7 @@ def isolate(bundle, namespaces, worker_id, kernel_fd, kernel_pid, on_child=None,
                 raise
             fds.update(pre_fds)
             try:
+                _check_preopens(pre, pre_fds, task)
                 jail.binds = _build_root(paths, links, fds, userns=not root, task=task, preopens=pre,
                                          worker_id=worker_id, idmaps=idmaps)
             finally:
@@ -329,6 +330,19 @@ def _open_all(paths):
             os.close(fd)
         raise
     return fds
+
+
+def _check_preopens(pre, fds, task):
+    """Each preopen directory, as opened (``fds``, what will be bound), is the one the kernel resolved and checked:
+    the kernel passes real paths (``Manifest.Preopen.resolve``, at every start). A symbolic link swapped into the
+    path since then (by whoever owns the app directory, while a root kernel starts the worker) would bind another
+    host directory, idmapped to the worker: refused, the task does not run."""
+    asked = {p.name: os.path.normpath(p.path) for p in task.preopens} if task is not None else {}
+    for p in pre:
+        actual = os.readlink("/proc/self/fd/%d" % fds[p.path])
+        if actual != asked.get(p.name):
+            raise JailError("preopen %s: %s now leads to %s, not the directory the kernel checked (a symbolic link "
+                            "was put in its path since)" % (p.name, asked.get(p.name), actual))
 
 
 def _map_ids(inside, outer_uid, outer_gid):
