@@ -21,8 +21,6 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -115,7 +113,7 @@ final class MicrovmRun {
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
-        try (ConsoleLog log = ConsoleLog.open(app.resolve("logs/console.log"), cmd.quiet ? null : terminal);
+        try (ConsoleLog log = ConsoleLog.open(app, name, cmd.quiet ? null : terminal);
              RunRegistry.Registration _ = RunRegistry.register(name, "microvm", backend.name(), app,
                      ports.stream().map(PortForward::toString).reduce((a, b) -> a + "," + b).orElse(""))) {
             return boot(backend, spec, log);
@@ -277,25 +275,23 @@ final class MicrovmRun {
     }
 
     /**
-     * The host's copy of the guest console: each line to the terminal and to {@code logs/console.log}, flushed per
-     * line (the previous log is kept as {@code console.log.1}, as on the process platform).
+     * The host's copy of the guest console: each line to the terminal and to this run's own
+     * {@code logs/<instance>/console.log} ({@link InstanceLog}: {@code logs/console.log} links to it, rotated by
+     * size, as on the process platform), flushed per line.
      */
     static final class ConsoleLog implements AutoCloseable {
+        private final InstanceLog instance;
         private final OutputStream file;
         private final PrintStream terminal;
 
-        private ConsoleLog(OutputStream file, PrintStream terminal) {
-            this.file = file;
+        private ConsoleLog(InstanceLog instance, PrintStream terminal) {
+            this.instance = instance;
+            this.file = instance.stream();
             this.terminal = terminal;
         }
 
-        static ConsoleLog open(Path log, PrintStream terminal) throws IOException {
-            Files.createDirectories(log.getParent());
-            if (Files.exists(log)) {
-                Files.move(log, log.resolveSibling(log.getFileName() + ".1"), StandardCopyOption.REPLACE_EXISTING);
-            }
-            return new ConsoleLog(Files.newOutputStream(log, StandardOpenOption.CREATE, StandardOpenOption.APPEND),
-                    terminal);
+        static ConsoleLog open(Path app, String name, PrintStream terminal) throws IOException {
+            return new ConsoleLog(InstanceLog.create(app, name, System.currentTimeMillis()), terminal);
         }
 
         synchronized void line(String line) {
@@ -313,7 +309,7 @@ final class MicrovmRun {
 
         @Override
         public synchronized void close() throws IOException {
-            file.close();
+            instance.close();
         }
     }
 }
