@@ -47,6 +47,10 @@ class SelectorPeer(ParkingPeer):
         except OSError:
             pass  # the client closed its end (the selector's last posts)
 
+    def received_at_least(self, n):
+        with self.park_events:
+            return self.park_events.wait_for(lambda: len(self.calls) >= n, HANG)
+
     def parked_at_least(self, n):
         with self.park_events:
             return self.park_events.wait_for(lambda: len(self.parked) >= n, HANG)
@@ -71,7 +75,9 @@ class SelectorPeer(ParkingPeer):
                     del buf[:used]
                     seq, call, values = frame
                     name = _NAMES[call]
-                    self.calls.append((name, values))
+                    with self.park_events:
+                        self.calls.append((name, values))
+                        self.park_events.notify_all()
                     if name == "hello":
                         self.send(encode_reply(seq, _abi.OK, (1, _abi.VERSION)))
                     elif name == "cap_query":
@@ -173,7 +179,7 @@ def test_a_changed_interest_set_cancels_the_parked_poll_in_one_write(pair):
     n = len(peer.calls)
     sel.register(b, EVENT_READ, "b")
     assert sel.select(0) == []
-    assert peer.parked_at_least(1)
+    assert peer.received_at_least(n + 3) and peer.parked_at_least(1)
     sent = [(name, values) for name, values in peer.calls[n:]]
     assert [name for name, _ in sent] == ["ipc_send", "ipc_recv", "io_poll"], sent
     assert sent[0][1][0] == TX and sent[1][1][0] == RX

@@ -487,7 +487,9 @@ class Client:
         """After a read that may have left a watched reply in the receive buffer undecoded: the watchers of
         other threads are told (their ``epoll`` will not see those bytes)."""
         me = get_ident()
-        for who, notify in set(self._notify.values()):
+        with self._mutex:
+            watchers = set(self._notify.values())
+        for who, notify in watchers:
             if who != me:
                 notify()
 
