@@ -347,6 +347,14 @@ public final class ImageBuilder {
                 entry(cpio, APP_DIR.substring(1) + "/" + app.relativize(p), p);
                 pw.count(1);
             }
+            // A preopen directory may be empty (an rw data directory before its first file): the walk above lists
+            // files only, and the worker's view needs the directory.
+            for (Manifest.Preopen p : in.manifest().preopens().values()) {
+                Path dir = app.resolve(p.path()).normalize();
+                if (dir.startsWith(app) && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    cpio.directory(APP_DIR.substring(1) + "/" + app.relativize(dir), 0755);
+                }
+            }
             cpio.directory(APP_DIR.substring(1), 0755);
             cpio.finish();
             pw.end();
