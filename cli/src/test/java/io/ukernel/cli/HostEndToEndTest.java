@@ -337,6 +337,33 @@ class HostEndToEndTest {
     }
 
     @Test
+    void killingTheHost_takesEveryWorkerWithIt(@TempDir Path h) throws Exception {
+        home = h.resolve("uk");
+        Path app = app("victim");
+        Run first = ukernel("run", "-d", app.toString());
+        assertEquals(0, first.exit(), first.out());
+        Run second = ukernel("run", "-d", app.toString());
+        assertEquals("victim-2", second.out().strip(), "the next free name");
+        awaitApp("victim", a -> mainPid(a) > 0, "ran");
+        awaitApp("victim-2", a -> mainPid(a) > 0, "ran");
+        List<Long> pids = ps().stream().map(HostEndToEndTest::mainPid).toList();
+        long hostPid = ((Number) Json.readObject(HostHttp.call(home.resolve("host.sock"), "GET", "/host", null)
+                .bodyText()).get("pid")).longValue();
+        ProcessHandle.of(hostPid).orElseThrow().destroyForcibly();     // SIGKILL: no shutdown hook, no stopAll
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(HANG_S);
+        for (long pid : pids) {
+            while (HostCommand.running(pid) && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertFalse(HostCommand.running(pid), "worker " + pid + " outlived the killed host");
+        }
+        // the next run -d finds the socket dead and starts a new host
+        Run again = ukernel("run", "-d", app.toString());
+        assertEquals(0, again.exit(), again.out());
+        assertTrue(again.out().contains("started the host"), again.out());
+    }
+
+    @Test
     void completionScript_and_detachOnlyOptions() throws Exception {
         home = tmp.resolve("uk-none");
         CliTesting.Run completion = CliTesting.run(new UkernelCommand(), "completion");
