@@ -81,6 +81,7 @@ final class HostClient {
         }
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.add("--add-exports=java.base/sun.nio.ch=ALL-UNNAMED"); // granted sockets (kernel RawFd)
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             // the launcher's tuning and properties; never a debugger or agent (a fixed port, a second trace)
             if ((a.startsWith("-D") || a.startsWith("-X"))

@@ -49,8 +49,8 @@ public final class OciPacker {
     /** The image's JVM options: as the microVM's, but the JIT fully on (a container runs at native speed). */
     static final List<String> JVM_OPTIONS = List.of("-XX:+UseSerialGC", "-XX:-UsePerfData",
             "-XX:+DisableAttachMechanism", "-Xss512k", "-XX:MaxRAMPercentage=40", "-Xlog:cds=off", "-Xlog:aot=off",
-            "--enable-native-access=ALL-UNNAMED", "-Dstdout.encoding=UTF-8", "-Dstderr.encoding=UTF-8",
-            "-Djava.io.tmpdir=/tmp", "-Duser.home=/tmp");
+            "--enable-native-access=ALL-UNNAMED", "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+            "-Dstdout.encoding=UTF-8", "-Dstderr.encoding=UTF-8", "-Djava.io.tmpdir=/tmp", "-Duser.home=/tmp");
     /** Where the bundle keeps the packages of {@code requirements.txt}: their own layer. */
     static final String DEPS = "deps/";
     /** The entrypoint: the image's JVM with its argument file. */
