@@ -22,8 +22,8 @@ import java.nio.channels.SelectableChannel;
  * <p><b>Why a JDK internal.</b> The JDK gives no public way to learn the descriptor of a {@link SelectableChannel};
  * every channel the JDK makes implements {@code sun.nio.ch.SelChImpl#getFDVal()}. That package is not exported, so
  * every JVM that runs the kernel is started with {@code --add-exports java.base/sun.nio.ch=ALL-UNNAMED} (the
- * {@code ukernel} launcher, {@code HostClient}, {@code ImageBuilder} and {@code OciPacker}, surefire's argLine). This class
- * is the only place that reaches in; without the flag {@link #available()} is false and the kernel refuses direct
+ * {@code ukernel} launcher, {@code HostClient}, {@code ImageBuilder} and {@code OciPacker}, surefire's argLine).
+ * This class is the only place that reaches in; without the flag {@link #available()} is false and the kernel refuses direct
  * sockets with a line saying so (the buffered path is unaffected). The channel keeps owning its descriptor: callers
  * use the number only while the channel is open, on the reactor thread, and send a {@link #dup} of it.
  *
