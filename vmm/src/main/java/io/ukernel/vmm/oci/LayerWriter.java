@@ -1,5 +1,6 @@
 package io.ukernel.vmm.oci;
 
+import io.ukernel.app.bundle.UstarHeader;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -209,7 +210,7 @@ public final class LayerWriter implements AutoCloseable {
             throws OciException {
         byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
         byte[] linkBytes = link == null ? new byte[0] : link.getBytes(StandardCharsets.UTF_8);
-        int split = split(nameBytes);
+        int split = UstarHeader.split(nameBytes);
         StringBuilder pax = new StringBuilder();
         if (split < 0) {
             pax.append(paxRecord("path", name));
@@ -225,59 +226,14 @@ public final class LayerWriter implements AutoCloseable {
             if (paxName.length > 100) {
                 paxName = java.util.Arrays.copyOf(paxName, 100);
             }
-            tar(block(paxName, 0, 0644, 0, 0, body.length, 'x', new byte[0]), 0, BLOCK);
+            tar(UstarHeader.block(paxName, 0644, 0, 0, body.length, mtime, 'x', new byte[0]), 0, BLOCK);
             tar(body, 0, body.length);
             pad(body.length);
         }
-        byte[] h = split < 0
-                ? block(java.util.Arrays.copyOf(nameBytes, Math.min(100, nameBytes.length)), 0, mode, uid, gid, size,
-                        type, linkBytes.length > 100 ? java.util.Arrays.copyOf(linkBytes, 100) : linkBytes)
-                : blockSplit(nameBytes, split, mode, uid, gid, size, type,
-                        linkBytes.length > 100 ? java.util.Arrays.copyOf(linkBytes, 100) : linkBytes);
+        byte[] h = UstarHeader.block(split < 0 ? java.util.Arrays.copyOf(nameBytes, 100) : nameBytes, mode, uid, gid,
+                size, mtime, type, linkBytes.length > 100 ? java.util.Arrays.copyOf(linkBytes, 100) : linkBytes);
         tar(h, 0, BLOCK);
         entries++;
-    }
-
-    private byte[] blockSplit(byte[] name, int split, int mode, int uid, int gid, long size, char type, byte[] link) {
-        if (split == 0) {
-            return block(name, 0, mode, uid, gid, size, type, link);
-        }
-        byte[] rest = java.util.Arrays.copyOfRange(name, split + 1, name.length);
-        byte[] h = block(rest, 0, mode, uid, gid, size, type, link);
-        System.arraycopy(name, 0, h, 345, split);
-        checksum(h);
-        return h;
-    }
-
-    private byte[] block(byte[] name, int unused, int mode, int uid, int gid, long size, char type, byte[] link) {
-        byte[] h = new byte[BLOCK];
-        System.arraycopy(name, 0, h, 0, name.length);
-        octal(h, 100, 8, mode);
-        octal(h, 108, 8, uid);
-        octal(h, 116, 8, gid);
-        octal(h, 124, 12, size);
-        octal(h, 136, 12, mtime);
-        h[156] = (byte) type;
-        System.arraycopy(link, 0, h, 157, link.length);
-        System.arraycopy("ustar\0".getBytes(StandardCharsets.US_ASCII), 0, h, 257, 6);
-        h[263] = '0';
-        h[264] = '0';
-        octal(h, 329, 8, 0);
-        octal(h, 337, 8, 0);
-        checksum(h);
-        return h;
-    }
-
-    private static void checksum(byte[] h) {
-        for (int i = 148; i < 156; i++) {
-            h[i] = ' ';
-        }
-        long sum = 0;
-        for (byte b : h) {
-            sum += b & 0xff;
-        }
-        byte[] chk = "%06o\0 ".formatted(sum).getBytes(StandardCharsets.US_ASCII);
-        System.arraycopy(chk, 0, h, 148, 8);
     }
 
     /** A PAX record: "LEN key=value\n", LEN counting itself. */
@@ -288,29 +244,6 @@ public final class LayerWriter implements AutoCloseable {
             len++;
         }
         return len + " " + key + "=" + value + "\n";
-    }
-
-    /** 0 if the name fits the name field alone, else the index of the '/' splitting prefix and name; -1 if none. */
-    static int split(byte[] name) {
-        if (name.length <= 100) {
-            return 0;
-        }
-        for (int i = Math.min(155, name.length - 1); i > 0; i--) {
-            if (name[i] == '/' && name.length - i - 1 <= 100 && name.length - i - 1 > 0) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    private static void octal(byte[] h, int off, int len, long value) {
-        String s = Long.toOctalString(value);
-        if (s.length() > len - 1) {
-            throw new IllegalArgumentException("value " + value + " does not fit a " + len + "-byte tar field");
-        }
-        String padded = "0".repeat(len - 1 - s.length()) + s;
-        System.arraycopy(padded.getBytes(StandardCharsets.US_ASCII), 0, h, off, len - 1);
-        h[off + len - 1] = 0;
     }
 
     private void pad(long size) throws OciException {
