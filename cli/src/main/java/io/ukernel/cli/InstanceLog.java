@@ -68,6 +68,13 @@ final class InstanceLog implements AutoCloseable {
             java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
                     java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
 
+    /** A logs/ directory the kernel will not write into (a link, another user's): the user must change it. */
+    static final class Refused extends IOException {
+        Refused(String message) {
+            super(message);
+        }
+    }
+
     static InstanceLog create(Path appDir, String appName, long bootWallMs) throws IOException {
         return create(appDir, appName, bootWallMs, DEFAULT_MAX_BYTES);
     }
@@ -77,6 +84,12 @@ final class InstanceLog implements AutoCloseable {
         // Private to the kernel's user (0700, like its instance directories below): an app's console carries what
         // its tasks print, and another local user of the host has no business reading it.
         Files.createDirectories(logs, PRIVATE);
+        // A root kernel must not follow a link the app directory's owner planted (logs -> /etc/...): it would
+        // create directories and files of its choosing anywhere. Red team, found open after the first pass.
+        if (Files.isSymbolicLink(logs)) {
+            throw new Refused(logs + " is a symbolic link; the kernel writes its logs only into a real directory"
+                    + " (remove the link: rm " + logs + ")");
+        }
         String id;
         Path dir;
         do {
@@ -85,6 +98,13 @@ final class InstanceLog implements AutoCloseable {
             dir = logs.resolve(id);
         } while (Files.exists(dir));
         Files.createDirectories(dir, PRIVATE);
+        Object owner = Files.getAttribute(logs, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        if (!owner.equals(Files.getAttribute(dir, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS))) {
+            // Another user owns logs/ and could swap what is beneath it between our checks and our writes.
+            Files.delete(dir);
+            throw new Refused(logs + " belongs to uid " + owner + ", not to the user running the kernel;"
+                    + " it writes logs only into its own directory (remove " + logs + ", or run as uid " + owner + ")");
+        }
         Map<String, Object> meta = new LinkedHashMap<>();
         meta.put("id", id);
         meta.put("app", appName);

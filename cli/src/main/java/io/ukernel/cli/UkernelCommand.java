@@ -61,13 +61,17 @@ public final class UkernelCommand implements Runnable {
             if (Boolean.getBoolean("ukernel.debug")) {
                 ex.printStackTrace(commandLine.getErr());
             }
-            return ex instanceof ManifestException || ex instanceof UserError ? 1 : 70;
+            return userFacing(ex) ? 1 : 70;
         });
         return cl;
     }
 
+    private static boolean userFacing(Exception ex) {
+        return ex instanceof ManifestException || ex instanceof UserError || ex instanceof InstanceLog.Refused;
+    }
+
     private static String message(Exception ex) {
-        if (ex instanceof ManifestException || ex instanceof UserError) {
+        if (userFacing(ex)) {
             return ex.getMessage();
         }
         return "internal error: " + ex + " (rerun with JAVA_TOOL_OPTIONS=-Dukernel.debug=true for a stack trace)";

@@ -34,4 +34,29 @@ class InstanceLogPrivacyTest {
             assertTrue(Files.isReadable(app.resolve("logs/console.log")), "the owner still reads the latest log");
         }
     }
+
+    @Test
+    void aLinkedLogsDirectoryIsRefusedAndItsTargetUntouched(@TempDir Path elsewhere) throws Exception {
+        Files.createSymbolicLink(app.resolve("logs"), elsewhere);
+        java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> InstanceLog.create(app, "demo", 1_000));
+        assertTrue(e.getMessage().contains("is a symbolic link") && e.getMessage().contains("rm "), e.getMessage());
+        try (var s = Files.list(elsewhere)) {
+            assertEquals(0, s.count(), "nothing was created through the link");
+        }
+    }
+
+    @Test
+    void aLogsDirectoryOwnedByAnotherUserIsRefused() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+                "needs root to give logs/ to another user");
+        Path logs = Files.createDirectory(app.resolve("logs"));
+        Files.setAttribute(logs, "unix:uid", 65534);
+        java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> InstanceLog.create(app, "demo", 1_000));
+        assertTrue(e.getMessage().contains("belongs to uid 65534"), e.getMessage());
+        try (var s = Files.list(logs)) {
+            assertEquals(0, s.count(), "the instance directory made meanwhile is removed again");
+        }
+    }
 }
