@@ -255,7 +255,8 @@ class Client:
     def _next_seq(self):
         return next(self._counter) & SEQ_MASK
 
-    def _invoke(self, s, args):
+    def _round_trip(self, s, args):
+        """Sends one request and waits for its reply (a thread may not call again while it waits)."""
         me = get_ident()
         inside = self._inside
         if me in inside:
@@ -266,28 +267,19 @@ class Client:
             frame = s.encode(seq, args)
             self._outstanding.add(seq)
             self._write(frame, (seq,))
-            reply = self._await(seq)
+            return self._await(seq)
         finally:
             inside.discard(me)
+
+    def _invoke(self, s, args):
+        reply = self._round_trip(s, args)
         if len(reply) > 3:
             _os.close(reply[3])  # granted to a caller that did not ask for the descriptor: use the direct methods
         return result(s, reply, args)
 
     def _invoke_granted(self, s, args):
         """As ``_invoke``, for a call that may be granted: ``(results, fd or None)``; the caller owns ``fd``."""
-        me = get_ident()
-        inside = self._inside
-        if me in inside:
-            raise RuntimeError(_REENTRANT)
-        inside.add(me)
-        try:
-            seq = next(self._counter) & SEQ_MASK
-            frame = s.encode(seq, args)
-            self._outstanding.add(seq)
-            self._write(frame, (seq,))
-            reply = self._await(seq)
-        finally:
-            inside.discard(me)
+        reply = self._round_trip(s, args)
         fd = reply[3] if len(reply) > 3 else None
         try:
             return result(s, reply, args), fd
