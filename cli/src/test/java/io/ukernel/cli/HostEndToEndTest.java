@@ -63,6 +63,24 @@ class HostEndToEndTest {
         return new Run(p.exitValue(), Files.readString(output, StandardCharsets.UTF_8));
     }
 
+    /** The launcher's fast client (scripts/lib/host_client.py), as the launcher runs it. */
+    Run thin(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("python3", "-I", "-S",
+                Path.of(System.getProperty("ukernel.repo")).resolve("scripts/lib/host_client.py").toString()));
+        cmd.addAll(List.of(args));
+        // (not in tmp, where the apps' directories are: `logs one` would name the directory one)
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(home.toFile()).redirectErrorStream(true);
+        pb.environment().put(Host.ENV_HOME, home.toString());
+        pb.environment().put(RunRegistry.ENV, home.resolve("run").toString());
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(HANG_S, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("host_client " + String.join(" ", args) + " hung:\n" + out);
+        }
+        return new Run(p.exitValue(), out);
+    }
+
     Path app(String name) throws Exception {
         Path app = tmp.resolve(name);
         assertEquals(0, CliTesting.run(new UkernelCommand(), "init", name, "--dir", app.toString()).exit());
@@ -200,9 +218,29 @@ class HostEndToEndTest {
         assertTrue(table.out().contains("NAME") && table.out().contains("RESTARTS") && table.out().contains("MEM"),
                 table.out());
 
+        // the launcher's fast client answers ps/logs/stop/restart/rm without a JVM, with the JVM CLI's output
+        Run thinTable = thin("ps");
+        assertEquals(0, thinTable.exit(), thinTable.out());
+        assertEquals(table.out().lines().findFirst(), thinTable.out().lines().findFirst(), "the same header");
+        assertTrue(thinTable.out().lines().anyMatch(l -> l.matches("one +running +\\S+ +1 +0 .*host")),
+                thinTable.out());
+        assertEquals(table.out().lines().count(), thinTable.out().lines().count(), thinTable.out());
+        assertEquals(List.of("one", "second"), thin("ps", "-q").out().lines().sorted().toList());
+        List<?> thinJson = (List<?>) Json.read(thin("ps", "--json").out());
+        assertEquals(2, thinJson.size(), thinJson.toString());
+
         Run logs = ukernel("logs", "one", "-n", "3");
         assertEquals(0, logs.exit(), logs.out());
         assertEquals(3, logs.out().lines().count(), logs.out());
+        Run thinLogs = thin("logs", "one", "-n", "3");
+        assertEquals(0, thinLogs.exit(), thinLogs.out());
+        assertEquals(3, thinLogs.out().lines().count(), thinLogs.out());
+        assertTrue(thinLogs.out().contains("heartbeat"), thinLogs.out());
+        // what it does not serve is the JVM CLI's (exit 3): -t, a directory, a name the host does not run
+        assertEquals(3, thin("logs", "one", "-t").exit());
+        assertEquals(3, thin("logs", one.toString()).exit());
+        assertEquals(3, thin("stop", "nosuch").exit());
+        assertEquals(3, thin("ps", "--bogus").exit());
         Run stamped = ukernel("logs", "one", "-t", "-n", "1");
         assertTrue(stamped.out().matches("(?s)\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d.*\\] main#1 .*"), stamped.out());
 
@@ -214,15 +252,17 @@ class HostEndToEndTest {
         assertEquals("running", restarted.get("status"));
         assertTrue(log(restarted).contains("exited with status 137 (SIGKILL)"), log(restarted));
 
-        Run stop = ukernel("stop", "second");
+        Run stop = thin("stop", "second");
         assertEquals(0, stop.exit(), stop.out());
+        assertEquals("Stopping second (host)...\nStopped second\n", stop.out());
         Map<String, Object> stopped = awaitApp("second", a -> !Boolean.TRUE.equals(a.get("running")), "ended");
         assertTrue(((String) stopped.get("status")).startsWith("exited ("), stopped.toString());
         Run running = ukernel("ps");
         assertFalse(running.out().contains("second"), "ps without -a lists running apps only:\n" + running.out());
         assertTrue(ukernel("ps", "-a").out().contains("second"));
-        Run rm = ukernel("rm", "second");
+        Run rm = thin("rm", "second");
         assertEquals(0, rm.exit(), rm.out());
+        assertEquals("second", rm.out().strip());
         assertTrue(ps().stream().noneMatch(a -> a.get("name").equals("second")));
 
         // --rm: the thin client's run is gone from the list once it ended
@@ -240,6 +280,14 @@ class HostEndToEndTest {
         Run rmRunning = ukernel("rm", "one");
         assertEquals(1, rmRunning.exit(), rmRunning.out());
         assertTrue(rmRunning.out().contains("one is running"), rmRunning.out());
+        Run thinRmRunning = thin("rm", "one");
+        assertEquals(1, thinRmRunning.exit(), thinRmRunning.out());
+        assertTrue(thinRmRunning.out().contains("one is running"), thinRmRunning.out());
+        Object instanceThen = again.get("instance");
+        Run thinRestart = thin("restart", "one");
+        assertEquals(0, thinRestart.exit(), thinRestart.out());
+        assertEquals("one", thinRestart.out().strip());
+        awaitApp("one", a -> mainPid(a) > 0 && !a.get("instance").equals(instanceThen), "restarted by the thin client");
 
         long hostPid = ((Number) Json.readObject(HostHttp.call(home.resolve("host.sock"), "GET", "/host", null)
                 .bodyText()).get("pid")).longValue();
