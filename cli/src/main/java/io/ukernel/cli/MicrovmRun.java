@@ -116,13 +116,15 @@ final class MicrovmRun {
         try (ConsoleLog log = ConsoleLog.open(app, name, cmd.quiet ? null : terminal);
              RunRegistry.Registration _ = RunRegistry.register(name, "microvm", backend.name(), app,
                      ports.stream().map(PortForward::toString).reduce((a, b) -> a + "," + b).orElse(""))) {
-            return boot(backend, spec, log);
+            boolean rootfs = System.getenv(ENV_ROOTFS) != null && !System.getenv(ENV_ROOTFS).isBlank();
+            return boot(backend, spec, log, cmd.noSnapshot || rootfs ? null : app.resolve("dist"));
         } finally {
             deleteQuietly(runDir);
         }
     }
 
-    private int boot(VmmBackend backend, VmSpec spec, ConsoleLog log) throws UserError, InterruptedException {
+    private int boot(VmmBackend backend, VmSpec spec, ConsoleLog log, Path dist) throws UserError,
+            InterruptedException {
         AtomicReference<Integer> status = new AtomicReference<>();
         ConsoleListener listener = new ConsoleListener() {
             @Override
@@ -138,9 +140,14 @@ final class MicrovmRun {
         };
         log.line("ukernel: booting " + spec.name() + " under " + backend.name() + " (" + spec.initrd().or(spec::rootDrive)
                 .map(InitCommand::display).orElse("") + ", kernel " + InitCommand.display(spec.kernel()) + ")");
-        RunningVm vm;
+        RunningVm vm = null;
         try {
-            vm = backend.boot(spec, listener);
+            if (dist != null && backend instanceof QemuMicrovmBackend q) {
+                vm = restore(q, spec, dist, listener, log);
+            }
+            if (vm == null) {
+                vm = backend.boot(spec, listener);
+            }
         } catch (VmmException e) {
             throw new UserError(e.getMessage(), e);
         } catch (IllegalArgumentException e) {
@@ -161,6 +168,33 @@ final class MicrovmRun {
         log.line("ukernel: the VM ended (" + backend.name() + " exit status " + rc + ") without the app's status; "
                 + "see logs/console.log");
         return 70;
+    }
+
+    /**
+     * Restores {@code dist/NAME.snap} when there is one and it matches; null (boot cold) when there is none, and
+     * also — after one line saying why — when it does not match or QEMU cannot load it.
+     */
+    private static RunningVm restore(QemuMicrovmBackend q, VmSpec spec, Path dist, ConsoleListener listener,
+            ConsoleLog log) throws VmmException {
+        Path snap = io.ukernel.vmm.qemu.QemuSnapshot.stream(dist, spec.name());
+        if (!Files.isRegularFile(snap)) {
+            return null;
+        }
+        String shown = InitCommand.display(snap);
+        Optional<String> why = q.snapshotMismatch(spec, dist);
+        if (why.isPresent()) {
+            log.line("ukernel: not restoring " + shown + ": " + why.get() + "; booting cold (remake it with `ukernel "
+                    + "pack --snapshot`, or delete it)");
+            return null;
+        }
+        log.line("ukernel: restoring " + shown);
+        try {
+            return q.restore(spec, snap, listener);
+        } catch (io.ukernel.vmm.qemu.QemuException e) {
+            log.line("ukernel: could not restore " + shown + " (" + e.getMessage() + "); booting cold (remake it "
+                    + "with `ukernel pack --snapshot`, or delete it)");
+            return null;
+        }
     }
 
     private void installSignalHandlers(RunningVm vm, VmSpec spec, AtomicBoolean stopping, ConsoleLog log) {

@@ -48,6 +48,7 @@ import picocli.CommandLine.Spec;
             "  ukernel pack                          pack the app in the current directory",
             "  ukernel pack examples/hello --kernel ~/vmlinux-6.1",
             "  ukernel run --vmm qemu                pack when stale, then boot under QEMU microvm",
+            "  ukernel pack --snapshot               also save the booted VM: run --vmm qemu restores it",
             "  ukernel pack --oci                    OCI image in dist/NAME.oci (then: skopeo inspect oci:dist/NAME.oci)",
             "  ukernel pack --oci --docker-archive   also dist/NAME.docker.tar (docker load -i / podman load -i)"
         })
@@ -91,10 +92,18 @@ public final class PackCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "Print only the summary line.")
     boolean quiet;
 
+    @Option(names = "--snapshot", description = "Then boot the image under QEMU to the kernel's snapshot point and "
+            + "save the VM as dist/NAME.snap: `run --vmm qemu` restores it instead of booting (1 vCPU, 512 MiB, as "
+            + "run's defaults; see docs/microvm.md).")
+    boolean snapshot;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Path app = dir.toAbsolutePath().normalize();
+        if (oci && snapshot) {
+            throw new UserError("--snapshot saves a microVM; an OCI image has none: drop --oci or --snapshot");
+        }
         if (oci) {
             OciPacker.Result r = packOci(app, tag, user, dockerArchive, !noLayerCache, quiet ? null : out);
             out.println(ociSummaryLine(r));
@@ -112,13 +121,78 @@ public final class PackCommand implements Callable<Integer> {
             case "none" -> ImageBuilder.Compression.NONE;
             default -> throw new UserError("--compress must be gzip or none, got \"" + compress + "\"");
         };
+        io.ukernel.vmm.qemu.QemuMicrovmBackend qemu = null;
+        if (snapshot) {
+            qemu = new io.ukernel.vmm.qemu.QemuMicrovmBackend(System.getenv(), ImageBuilder.Inputs.defaultCacheDir());
+            try {
+                qemu.locate();                  // before packing for nothing
+            } catch (io.ukernel.vmm.VmmException e) {
+                throw new UserError(e.getMessage(), e);
+            }
+        }
         ImageBuilder.Result r = pack(app, kernel, compression, !noFirecracker, quiet ? null : out);
         out.println(summaryLine(r));
         if (!quiet) {
             printTable(out, r);
         }
         out.flush();
+        if (qemu != null) {
+            snapshot(qemu, app, r.info().app(), quiet ? null : out);
+        }
         return 0;
+    }
+
+    /** Boots the packed image to its snapshot point and saves it ({@code dist/NAME.snap}); prints one line. */
+    private void snapshot(io.ukernel.vmm.qemu.QemuMicrovmBackend qemu, Path app, String name, PrintWriter out)
+            throws Exception {
+        PrintWriter o = spec.commandLine().getOut();
+        Path dist = app.resolve("dist");
+        Path img = ImageBuilder.imagePath(dist, name);
+        Path k = Files.isRegularFile(dist.resolve(name + ".vmlinuz")) ? dist.resolve(name + ".vmlinuz")
+                : dist.resolve(name + ".vmlinux");
+        String kernelEnv = System.getenv(GuestKernel.ENV);
+        if (kernelEnv != null && !kernelEnv.isBlank()) {
+            k = Path.of(kernelEnv);             // as `run --vmm qemu` picks it
+        }
+        Path runDir = Files.createTempDirectory("ukvm-");
+        long t0 = System.nanoTime();
+        try {
+            io.ukernel.vmm.VmSpec vm = new io.ukernel.vmm.VmSpec(name, k, java.util.Optional.of(img),
+                    java.util.Optional.empty(), 1, 512, java.util.List.of(), io.ukernel.vmm.GuestParams.defaults(),
+                    runDir);
+            if (out != null) {
+                out.println("Booting " + name + " under QEMU to its snapshot point...");
+                out.flush();
+            }
+            Path snap = qemu.snapshot(vm, dist, new io.ukernel.vmm.spi.ConsoleListener() {
+                @Override
+                public void guest(String line) {
+                    if (out != null) {
+                        out.println("  " + line);
+                        out.flush();
+                    }
+                }
+
+                @Override
+                public void vmm(String line) {
+                    if (out != null) {
+                        out.println("  qemu: " + line);
+                        out.flush();
+                    }
+                }
+            }, 600);
+            o.println(String.format(Locale.ROOT, "Snapshot of %s: %s (%s for 512 MiB of guest memory, %.1f s)", name,
+                    InitCommand.display(snap), ImageSizes.mib(Files.size(snap)), (System.nanoTime() - t0) / 1e9));
+            o.flush();
+        } catch (io.ukernel.vmm.VmmException e) {
+            throw new UserError("no snapshot: " + e.getMessage(), e);
+        } finally {
+            try (var w = Files.walk(runDir)) {
+                for (Path p : w.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
     }
 
     /**

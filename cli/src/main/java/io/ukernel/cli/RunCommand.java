@@ -115,6 +115,10 @@ public final class RunCommand implements Callable<Integer> {
             description = "microVM memory, MiB (or 1G). Default: ${DEFAULT-VALUE}.")
     String memory;
 
+    @Option(names = "--no-snapshot", description = "With --vmm qemu: boot cold even when dist/NAME.snap (ukernel pack "
+            + "--snapshot) matches the image.")
+    boolean noSnapshot;
+
     @Option(names = {"-p", "--publish"}, paramLabel = "HOST:GUEST",
             description = "Publish a guest TCP port on 127.0.0.1:HOST (repeatable; microVM only).")
     List<String> publish = new ArrayList<>();

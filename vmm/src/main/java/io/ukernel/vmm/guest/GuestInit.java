@@ -10,6 +10,7 @@ import io.ukernel.kernel.console.Level;
 import io.ukernel.kernel.console.LineFormat;
 import io.ukernel.platform.process.ProcessPlatform;
 import io.ukernel.vmm.GuestParams;
+import io.ukernel.vmm.RestoreRecord;
 import io.ukernel.vmm.image.ImageBuilder;
 import io.ukernel.vmm.image.ImageInfo;
 import java.io.IOException;
@@ -107,6 +108,15 @@ public final class GuestInit {
             notes.add("hostname not set: " + e.getMessage());
         }
         String net = network(params, info, cmdline);
+        String restored = "";
+        if (RestoreRecord.snapshotMode(cmdline)) {
+            double readyAt = uptime();
+            // The host saves the VM while this waits; each restore of it goes on from here with its own record.
+            RestoreRecord r = awaitRestore();
+            params = r.params();
+            restored = String.format(Locale.ROOT, "; restored from a snapshot made at %.2f s (wall clock set, "
+                    + "entropy reseeded)", readyAt);
+        }
         // The guest's CLOCK_MONOTONIC starts with its kernel: console times are times since the VM booted.
         KernelClock clock = guestClock();
         LineFormat format = LineFormat.parse(params.logFormat());
@@ -114,7 +124,8 @@ public final class GuestInit {
             int cpus = Runtime.getRuntime().availableProcessors();
             String where = "linux " + release() + ", " + cpus + " vCPU, " + memoryMib() + " MiB";
             console.kernel(Level.INFO, String.format(Locale.ROOT, "microvm: JVM main at %.2f s, mounts done %.2f s, "
-                    + "console up %.2f s (guest uptime; %s); network: %s", mainAt, mountedAt, uptime(), where, net));
+                    + "console up %.2f s (guest uptime; %s); network: %s%s", mainAt, mountedAt, uptime(), where, net,
+                    restored));
             notes.forEach(n -> console.kernel(Level.WARN, "microvm: " + n));
             Path app = Path.of(ImageBuilder.APP_DIR);
             Manifest manifest = ManifestParser.parse(app.resolve(Manifest.FILE_NAME));
@@ -131,6 +142,34 @@ public final class GuestInit {
             Signal.handle(new Signal("TERM"), s -> kernel.stop("SIGTERM"));
             return kernel.run();
         }
+    }
+
+    /**
+     * The snapshot point: turns echo off on the console, says {@link RestoreRecord#READY_LINE} and reads one line
+     * from the console, the host's {@link RestoreRecord} — written only after a restore, so the VM is saved while
+     * this read blocks. Then sets the wall clock (it stood still while the snapshot was on disk) and reseeds the
+     * kernel's CRNG with the host's bytes (every restore would otherwise draw the same random numbers), before
+     * any worker starts: Python's {@code random}, {@code secrets}, {@code ssl} and the kernel's tokens are all
+     * seeded after this.
+     */
+    private RestoreRecord awaitRestore() throws IOException {
+        Linux.rawNoEcho(0);
+        out.println(RestoreRecord.READY_LINE);
+        out.flush();
+        java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
+        java.io.FileInputStream in = new java.io.FileInputStream(java.io.FileDescriptor.in);
+        for (int b; (b = in.read()) != '\n'; ) {
+            if (b < 0) {
+                throw new IOException("the console closed before the host sent the restore record");
+            }
+            if (b != '\r' && line.size() < (1 << 20)) {
+                line.write(b);
+            }
+        }
+        RestoreRecord r = RestoreRecord.parse(line.toString(StandardCharsets.UTF_8));
+        Linux.setWallClock(r.wallNs());
+        Linux.reseedRandom(r.seed());
+        return r;
     }
 
     /**

@@ -9,6 +9,7 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
@@ -54,11 +55,30 @@ final class Linux {
 
     /** System call numbers: x86-64, else aarch64 (the generic table). */
     private record Numbers(long mount, long reboot, long socket, long ioctl, long close, long openat,
-            long finitModule, long sethostname, long sync) {}
+            long finitModule, long sethostname, long sync, long clockSettime) {}
 
     private static final Numbers NR = System.getProperty("os.arch").equals("aarch64")
-            ? new Numbers(40, 142, 198, 29, 57, 56, 273, 161, 81)
-            : new Numbers(165, 169, 41, 16, 3, 257, 313, 170, 162);
+            ? new Numbers(40, 142, 198, 29, 57, 56, 273, 161, 81, 112)
+            : new Numbers(165, 169, 41, 16, 3, 257, 313, 170, 162, 227);
+
+    static final long TCGETS = 0x5401;
+    static final long TCSETS = 0x5402;
+    /** {@code struct termios} as the kernel's TCGETS fills it: four flag words, c_line, c_cc[19]. */
+    static final int TERMIOS_SIZE = 36;
+    static final int TERMIOS_LFLAG = 12;
+    static final int TERMIOS_CC = 17;
+    static final int VTIME = 5;
+    static final int VMIN = 6;
+    static final int ISIG = 0x1;
+    static final int ICANON = 0x2;
+    static final int ECHO = 0x8;
+    static final int ECHONL = 0x40;
+    static final int IEXTEN = 0x8000;
+    /** {@code _IOW('R', 0x03, int[2])}: add bytes to the input pool and credit them. */
+    static final long RNDADDENTROPY = 0x40085203L;
+    /** {@code _IO('R', 0x07)}: reseed the kernel's CRNG from the input pool now. */
+    static final long RNDRESEEDCRNG = 0x5207;
+    static final int O_WRONLY = 1;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
@@ -158,6 +178,55 @@ final class Linux {
     /** {@code ioctl(fd, request, arg)}; EEXIST (a route that exists) is fine. */
     static void ioctl(int fd, long request, MemorySegment arg, String what) throws IOException {
         call(what, EEXIST, NR.ioctl(), fd, request, arg.address(), 0, 0);
+    }
+
+    /**
+     * Puts the terminal on {@code fd} in raw input: no echo (what the host writes there — the restore record with
+     * the app's environment — must not come back on the console and into the host's log), no line editing or
+     * line-length limit, no signal characters; {@code read} returns as soon as a byte is there.
+     */
+    static void rawNoEcho(int fd) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment t = a.allocate(TERMIOS_SIZE);
+            call("TCGETS", -1, NR.ioctl(), fd, TCGETS, t.address(), 0, 0);
+            int lflag = t.get(ValueLayout.JAVA_INT_UNALIGNED, TERMIOS_LFLAG);
+            t.set(ValueLayout.JAVA_INT_UNALIGNED, TERMIOS_LFLAG, lflag & ~(ISIG | ICANON | ECHO | ECHONL | IEXTEN));
+            t.set(ValueLayout.JAVA_BYTE, TERMIOS_CC + VMIN, (byte) 1);
+            t.set(ValueLayout.JAVA_BYTE, TERMIOS_CC + VTIME, (byte) 0);
+            call("TCSETS", -1, NR.ioctl(), fd, TCSETS, t.address(), 0, 0);
+        }
+    }
+
+    /** {@code clock_settime(CLOCK_REALTIME)} to {@code epochNs}. */
+    static void setWallClock(long epochNs) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ts = a.allocate(16, 8);
+            ts.set(ValueLayout.JAVA_LONG, 0, Math.floorDiv(epochNs, 1_000_000_000L));
+            ts.set(ValueLayout.JAVA_LONG, 8, Math.floorMod(epochNs, 1_000_000_000L));
+            call("clock_settime", -1, NR.clockSettime(), 0 /* CLOCK_REALTIME */, ts.address(), 0, 0, 0);
+        }
+    }
+
+    /**
+     * Mixes {@code seed} into the kernel's input pool, crediting it ({@code RNDADDENTROPY}), then makes the CRNG
+     * reseed from the pool at once ({@code RNDRESEEDCRNG}) instead of at its next scheduled reseed: every
+     * {@code getrandom}/{@code /dev/urandom} read after this depends on the seed. Needs CAP_SYS_ADMIN (init has it).
+     */
+    static void reseedRandom(byte[] seed) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            long fd = call("open /dev/urandom", -1, NR.openat(), AT_FDCWD, a.allocateFrom("/dev/urandom").address(),
+                    O_WRONLY | O_CLOEXEC, 0, 0);
+            try {
+                MemorySegment info = a.allocate(8L + seed.length, 4);
+                info.set(ValueLayout.JAVA_INT, 0, seed.length * 8);
+                info.set(ValueLayout.JAVA_INT, 4, seed.length);
+                MemorySegment.copy(seed, 0, info, ValueLayout.JAVA_BYTE, 8, seed.length);
+                call("RNDADDENTROPY", -1, NR.ioctl(), fd, RNDADDENTROPY, info.address(), 0, 0);
+                call("RNDRESEEDCRNG", -1, NR.ioctl(), fd, RNDRESEEDCRNG, 0, 0, 0);
+            } finally {
+                close((int) fd);
+            }
+        }
     }
 
     static String errnoName(int errno) {

@@ -76,6 +76,15 @@ public final class QemuMicrovmBackend implements VmmBackend {
 
     @Override
     public RunningVm boot(VmSpec spec, ConsoleListener console) throws QemuException {
+        return start(spec, console, Mode.COLD, null).vm();
+    }
+
+    /** A cold boot, the boot a snapshot is made of (stops at the guest's snapshot point), or a restore. */
+    enum Mode { COLD, SNAPSHOT, RESTORE }
+
+    private record Started(QemuVm vm, Path qemu, Accelerator accel) {}
+
+    private Started start(VmSpec spec, ConsoleListener console, Mode mode, Path incoming) throws QemuException {
         Path qemu = locate();
         if (!Files.isRegularFile(spec.kernel())) {
             throw new QemuException("the guest kernel " + spec.kernel() + " does not exist (repack with `ukernel "
@@ -94,11 +103,12 @@ public final class QemuMicrovmBackend implements VmmBackend {
             Files.createDirectories(spec.runDir());
             Files.setPosixFilePermissions(spec.runDir(), PosixFilePermissions.fromString("rwx------"));
             Files.deleteIfExists(qmp);
-            envFile = writeEnvFile(spec);
+            envFile = mode == Mode.COLD ? writeEnvFile(spec) : Optional.empty();
         } catch (IOException e) {
             throw new QemuException("cannot prepare " + spec.runDir() + ": " + e.getMessage(), e);
         }
-        List<String> cmd = command(qemu, spec, accel, qmp, envFile);
+        List<String> cmd = mode == Mode.COLD ? command(qemu, spec, accel, qmp, envFile)
+                : snapshotCommand(qemu, spec, accel, qmp, mode == Mode.RESTORE);
         Deque<String> lastErrors = new ArrayDeque<>();
         ConsoleListener tee = new ConsoleListener() {
             private boolean booted;
@@ -139,8 +149,219 @@ public final class QemuMicrovmBackend implements VmmBackend {
         }
         String describe = "QEMU microvm, " + (accel.kvm() ? "KVM" : "TCG (software emulation: " + accel.reason() + ")")
                 + ", " + spec.cpus() + " vCPU, " + spec.memoryMib() + " MiB"
-                + (spec.ports().isEmpty() ? "" : ", ports " + spec.ports());
-        return new QemuVm(proc, qmp, describe);
+                + (spec.ports().isEmpty() ? "" : ", ports " + spec.ports())
+                + (mode == Mode.RESTORE ? ", restored from " + incoming.getFileName() : "");
+        QemuVm vm = new QemuVm(proc, qmp, describe);
+        if (mode == Mode.RESTORE) {
+            try {
+                loadAndResume(vm, qmp, incoming, spec);
+            } catch (QemuException e) {
+                proc.kill();
+                throw e;
+            }
+        }
+        return new Started(vm, qemu, accel);
+    }
+
+    /** The parameters of the boot a snapshot is made of: no environment (it would be saved), QEMU's network. */
+    static GuestParams snapshotParams() {
+        return new GuestParams(Map.of(), GuestParams.defaults().graceMs(), "text", false,
+                Optional.of(io.ukernel.vmm.NetConfig.QEMU_USER), GuestParams.Halt.POWEROFF, false);
+    }
+
+    /**
+     * The command line of the boot a snapshot is made of, or of a restore of it ({@code incoming}): the same
+     * machine in both — a network device always (the saved guest has its {@code eth0} up; without published ports
+     * the user-mode network is {@code restrict=on}: no way out of the guest, as a cold boot without {@code -p} has
+     * none), no fw_cfg environment (the restore record carries it), and {@code -S -incoming defer} to restore.
+     */
+    static List<String> snapshotCommand(Path qemu, VmSpec spec, Accelerator accel, Path qmp, boolean incoming) {
+        List<String> c = new ArrayList<>(List.of(qemu.toString(),
+                "-M", "microvm", "-accel", accel.name(), "-cpu", accel.kvm() ? "host" : "max",
+                "-smp", Integer.toString(spec.cpus()), "-m", spec.memoryMib() + "M",
+                "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+                "-serial", "stdio", "-device", "i8042",
+                "-qmp", "unix:" + qmp + ",server=on,wait=off",
+                "-kernel", spec.kernel().toString(),
+                "-initrd", spec.initrd().orElseThrow().toString(),
+                "-append", snapshotAppend(accel)));
+        StringBuilder netdev = new StringBuilder("user,id=net0,restrict=" + (spec.ports().isEmpty() ? "on" : "off"));
+        for (PortForward p : spec.ports()) {
+            netdev.append(",hostfwd=tcp:127.0.0.1:").append(p.hostPort()).append("-:").append(p.guestPort());
+        }
+        c.addAll(List.of("-netdev", netdev.toString(), "-device", "virtio-net-device,netdev=net0"));
+        if (incoming) {
+            c.addAll(List.of("-S", "-incoming", "defer"));
+        }
+        return c;
+    }
+
+    private static String snapshotAppend(Accelerator accel) {
+        return BootArgs.qemu(snapshotParams(), accel.kvm() ? 0 : hostTscKhz()) + " "
+                + io.ukernel.vmm.RestoreRecord.SNAPSHOT_WORD;
+    }
+
+    /** What a snapshot's machine is, for its key: everything on the command line but file and socket paths. */
+    static String machine(VmSpec spec, Accelerator accel) {
+        return "microvm accel=" + accel.name() + " cpu=" + (accel.kvm() ? "host" : "max") + " smp=" + spec.cpus()
+                + " m=" + spec.memoryMib() + "M i8042 serial virtio-net append=" + snapshotAppend(accel);
+    }
+
+    /** QEMU's version line ({@code qemu-system-x86_64 --version}). */
+    String version(Path qemu) throws QemuException {
+        try {
+            Process p = new ProcessBuilder(qemu.toString(), "--version").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            p.waitFor();
+            return out.lines().findFirst().orElse("").strip();
+        } catch (IOException e) {
+            throw new QemuException("cannot run " + qemu + " --version: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new QemuException("interrupted");
+        }
+    }
+
+    /**
+     * Boots {@code spec}'s image to the guest's snapshot point and saves the VM there: {@code stop}, then QEMU's
+     * migration stream into {@code dist/NAME.snap} (written to a temporary name and renamed when complete), then
+     * its key ({@link QemuSnapshot}). {@code spec}'s environment and ports are not used: the snapshot holds none.
+     *
+     * @return the stream's path
+     * @throws QemuException if the guest does not reach the point within {@code timeoutSeconds} or the save fails
+     */
+    public Path snapshot(VmSpec spec, Path dist, ConsoleListener console, long timeoutSeconds) throws QemuException {
+        java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
+        ConsoleListener watch = new ConsoleListener() {
+            @Override
+            public void guest(String line) {
+                if (line.strip().equals(io.ukernel.vmm.RestoreRecord.READY_LINE)) {
+                    ready.countDown();
+                }
+                console.guest(line);
+            }
+
+            @Override
+            public void vmm(String line) {
+                console.vmm(line);
+            }
+        };
+        VmSpec s = new VmSpec(spec.name(), spec.kernel(), spec.initrd(), Optional.empty(), spec.cpus(),
+                spec.memoryMib(), List.of(), snapshotParams(), spec.runDir());
+        Started st = start(s, watch, Mode.SNAPSHOT, null);
+        Path stream = QemuSnapshot.stream(dist, spec.name());
+        Path keyFile = QemuSnapshot.keyFile(dist, spec.name());
+        Path tmp = dist.resolve("." + spec.name() + ".snap.tmp-" + ProcessHandle.current().pid());
+        try {
+            Map<String, String> key = QemuSnapshot.key(spec.initrd().orElseThrow(), spec.kernel(), version(st.qemu()),
+                    machine(s, st.accel()));
+            boolean reached = false;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+            while (!reached && st.vm().alive() && System.nanoTime() < deadline) {
+                reached = ready.await(100, TimeUnit.MILLISECONDS);
+            }
+            if (!reached) {
+                throw new QemuException(st.vm().alive() ? "the guest did not reach its snapshot point within "
+                        + timeoutSeconds + " s" : "the VM ended before its snapshot point (see the console above)");
+            }
+            Files.deleteIfExists(keyFile);
+            Files.deleteIfExists(stream);
+            Files.deleteIfExists(tmp);
+            try (QmpClient c = QmpClient.connect(s.runDir().resolve("qmp.sock"))) {
+                c.execute("stop", null);
+                // QEMU 7 limits migration to 128 MiB/s by default; a stopped VM to a file need not be throttled
+                c.execute("migrate-set-parameters", Map.of("max-bandwidth", 1L << 40));
+                c.execute("migrate", Map.of("uri", "exec:cat > " + shellQuote(tmp.toString())));
+                awaitMigration(c, "saving the VM");
+                c.quit();
+            }
+            st.vm().waitFor(30, TimeUnit.SECONDS);
+            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
+            Files.move(tmp, stream, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            QemuSnapshot.writeKey(keyFile, key, stream);
+            return stream;
+        } catch (IOException e) {
+            throw new QemuException("cannot write the snapshot in " + dist + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new QemuException("interrupted while making the snapshot");
+        } finally {
+            st.vm().kill();
+            deleteQuietly(tmp);
+        }
+    }
+
+    /**
+     * Why the snapshot beside {@code spec}'s image cannot be restored into the VM {@code spec} describes (another
+     * image, kernel, QEMU, machine; damaged), empty when it can; "no snapshot" when there is none.
+     */
+    public Optional<String> snapshotMismatch(VmSpec spec, Path dist) throws QemuException {
+        Path stream = QemuSnapshot.stream(dist, spec.name());
+        if (!Files.isRegularFile(stream)) {
+            return Optional.of("there is none (make one with `ukernel pack --snapshot`)");
+        }
+        Path qemu = locate();
+        Accelerator accel = Accelerator.detect(qemu, spec.kernel(), env, cacheDir);
+        try {
+            return QemuSnapshot.check(stream, QemuSnapshot.keyFile(dist, spec.name()),
+                    QemuSnapshot.key(spec.initrd().orElseThrow(), spec.kernel(), version(qemu), machine(spec, accel)));
+        } catch (IOException e) {
+            return Optional.of("it cannot be read: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Restores the snapshot {@code stream} (checked with {@link #snapshotMismatch} first) with {@code spec}'s
+     * ports, then writes the {@link io.ukernel.vmm.RestoreRecord} (fresh clock and entropy, {@code spec}'s
+     * parameters and environment) to the guest's console input.
+     *
+     * @throws QemuException if QEMU cannot load the stream (the VM is ended; nothing of it ran)
+     */
+    public RunningVm restore(VmSpec spec, Path stream, ConsoleListener console) throws QemuException {
+        return start(spec, console, Mode.RESTORE, stream).vm();
+    }
+
+    private static void loadAndResume(QemuVm vm, Path qmp, Path stream, VmSpec spec) throws QemuException {
+        try (QmpClient c = QmpClient.connect(qmp)) {
+            c.execute("migrate-incoming", Map.of("uri", "exec:cat " + shellQuote(stream.toString())));
+            awaitMigration(c, "loading the snapshot " + stream.getFileName());
+            c.execute("cont", null);
+        }
+        io.ukernel.vmm.RestoreRecord r = io.ukernel.vmm.RestoreRecord.fresh(spec.params(),
+                new java.security.SecureRandom());
+        try {
+            java.io.OutputStream in = vm.consoleInput();
+            in.write(r.toLine().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            in.flush();
+        } catch (IOException e) {
+            throw new QemuException("cannot hand the restored guest its clock and parameters: " + e.getMessage(), e);
+        }
+    }
+
+    /** Polls {@code query-migrate} until the migration completed; throws with QEMU's reason if it failed. */
+    private static void awaitMigration(QmpClient c, String what) throws QemuException {
+        while (true) {
+            Object r = c.execute("query-migrate", null);
+            Object status = r instanceof Map<?, ?> m ? m.get("status") : null;
+            if ("completed".equals(status)) {
+                return;
+            }
+            if ("failed".equals(status) || "cancelled".equals(status)) {
+                Object desc = r instanceof Map<?, ?> m ? m.get("error-desc") : null;
+                throw new QemuException("QEMU failed " + what + (desc == null ? "" : ": " + desc));
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new QemuException("interrupted while " + what);
+            }
+        }
+    }
+
+    /** {@code s} single-quoted for {@code /bin/sh} (QEMU runs {@code exec:} URIs through it). */
+    static String shellQuote(String s) {
+        return "'" + s.replace("'", "'\\''") + "'";
     }
 
     /**
@@ -244,9 +465,14 @@ public final class QemuMicrovmBackend implements VmmBackend {
     }
 
     /** A running QEMU: stopped through QMP (a Ctrl-Alt-Del key press). */
-    private static final class QemuVm extends ControlledVm {
+    static final class QemuVm extends ControlledVm {
         QemuVm(VmmProcess proc, Path qmp, String describe) {
             super(proc, qmp, describe);
+        }
+
+        /** The guest's serial console input (QEMU's stdin). */
+        java.io.OutputStream consoleInput() {
+            return proc.process().getOutputStream();
         }
 
         @Override

@@ -1,0 +1,84 @@
+package io.ukernel.vmm.qemu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ukernel.vmm.GuestParams;
+import io.ukernel.vmm.RestoreRecord;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The snapshot's key (what must match for a restore) and the restore record, without QEMU: every kind of
+ * mismatch is caught before QEMU would load a byte, with a reason that says what changed.
+ */
+class QemuSnapshotTest {
+    private static Map<String, String> key(Path dir, String machine) throws Exception {
+        return QemuSnapshot.key(dir.resolve("x.img"), dir.resolve("x.vmlinuz"), "QEMU emulator version 7.2.22", machine);
+    }
+
+    @Test
+    void matchingSnapshot_isUsable_everyChangeIsAReasonToBootCold(@TempDir Path dir) throws Exception {
+        Files.write(dir.resolve("x.img"), new byte[] {1, 2, 3});
+        Files.write(dir.resolve("x.vmlinuz"), new byte[] {4, 5});
+        Path stream = QemuSnapshot.stream(dir, "x");
+        Path keyFile = QemuSnapshot.keyFile(dir, "x");
+        byte[] saved = new byte[4096];
+        new java.util.Random(1).nextBytes(saved);
+        Files.write(stream, saved);
+        QemuSnapshot.writeKey(keyFile, key(dir, "m1"), stream);
+        assertEquals(Optional.empty(), QemuSnapshot.check(stream, keyFile, key(dir, "m1")));
+
+        assertTrue(QemuSnapshot.check(stream, keyFile, key(dir, "m2")).orElseThrow()
+                .startsWith("it was made for another machine (m1; now m2)"));
+        assertEquals("it was made by another QEMU (QEMU emulator version 7.2.22)", QemuSnapshot.check(stream,
+                keyFile, QemuSnapshot.key(dir.resolve("x.img"), dir.resolve("x.vmlinuz"), "QEMU 9", "m1"))
+                .orElseThrow());
+
+        Files.write(dir.resolve("x.img"), new byte[] {1, 2, 4});          // repacked
+        assertEquals("it was made of another image (repacked since)",
+                QemuSnapshot.check(stream, keyFile, key(dir, "m1")).orElseThrow());
+        Files.write(dir.resolve("x.img"), new byte[] {1, 2, 3});
+        Files.write(dir.resolve("x.vmlinuz"), new byte[] {4, 6});
+        assertEquals("it was made with another guest kernel",
+                QemuSnapshot.check(stream, keyFile, key(dir, "m1")).orElseThrow());
+        Files.write(dir.resolve("x.vmlinuz"), new byte[] {4, 5});
+
+        byte[] damaged = saved.clone();
+        damaged[2000] ^= 1;
+        Files.write(stream, damaged);
+        assertEquals("its checksum differs from the one it was saved with (damaged)",
+                QemuSnapshot.check(stream, keyFile, key(dir, "m1")).orElseThrow());
+        Files.write(stream, java.util.Arrays.copyOf(saved, 4000));
+        assertTrue(QemuSnapshot.check(stream, keyFile, key(dir, "m1")).orElseThrow()
+                .startsWith("it is 4000 bytes, not the 4096 it was saved with"));
+        Files.delete(keyFile);
+        assertEquals("its key file x.snap.properties is missing",
+                QemuSnapshot.check(stream, keyFile, key(dir, "m1")).orElseThrow());
+    }
+
+    @Test
+    void restoreRecord_roundTrips_freshSeedEachTime() {
+        GuestParams p = new GuestParams(Map.of("TOKEN", "a b=c"), 3000, "json", true, Optional.empty(),
+                GuestParams.Halt.POWEROFF, false);
+        RestoreRecord r = RestoreRecord.fresh(p, new SecureRandom());
+        String line = r.toLine();
+        assertTrue(line.endsWith("\n") && !line.contains("a b=c"), line);   // one line; the env is encoded
+        RestoreRecord back = RestoreRecord.parse(line);
+        assertEquals(r.wallNs(), back.wallNs());
+        assertEquals(java.util.HexFormat.of().formatHex(r.seed()), java.util.HexFormat.of().formatHex(back.seed()));
+        assertEquals(p, back.params());
+        assertEquals(RestoreRecord.SEED_BYTES, r.seed().length);
+        assertTrue(!java.util.Arrays.equals(r.seed(), RestoreRecord.fresh(p, new SecureRandom()).seed()));
+    }
+
+    @Test
+    void shellQuote_survivesQuotesAndSpaces() {
+        assertEquals("'/tmp/a b/it'\\''s.snap'", QemuMicrovmBackend.shellQuote("/tmp/a b/it's.snap"));
+    }
+}
