@@ -293,16 +293,28 @@ def test_sock_api_refusals_and_unsupported_features(app_dir):
                 ukernel.info("refusal says: %s" % e)
 
             # what a worker cannot have
-            for what, make in [("subprocess", lambda: asyncio.create_subprocess_exec("true")),
-                               ("unix", lambda: asyncio.open_unix_connection("/tmp/x")),
+            for what, make in [("unix", lambda: asyncio.open_unix_connection("/tmp/x")),
                                ("udp", lambda: loop.create_datagram_endpoint(asyncio.DatagramProtocol,
-                                                                             local_addr=("127.0.0.1", 0))),
-                               ("pipe", lambda: loop.connect_read_pipe(asyncio.Protocol, None))]:
+                                                                             local_addr=("127.0.0.1", 0)))]:
                 try:
                     await make()
                     raise AssertionError(what + " worked")
                 except NotImplementedError as e:
                     assert "ukernel" in str(e) or "ABI" in str(e), (what, e)
+            # a program the manifest does not list: refused, saying what to add
+            try:
+                await asyncio.create_subprocess_exec("true")
+                raise AssertionError("an unlisted program ran")
+            except PermissionError as e:
+                assert '[caps] subprocess = ["true"]' in str(e), e
+            # a pipe of the worker's own is watched in the same epoll
+            pr, pw = os.pipe()
+            reader = asyncio.StreamReader()
+            rt, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(pr, "rb", 0))
+            os.write(pw, b"piped")
+            os.close(pw)
+            assert await asyncio.wait_for(reader.read(), 30) == b"piped"
+            rt.close()
             hr, hw = socket.socketpair()  # a host descriptor the worker holds is watched in the same epoll
             seen = loop.create_future()
             loop.add_reader(hr.fileno(), lambda: seen.done() or seen.set_result(hr.recv(1)))

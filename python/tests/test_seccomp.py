@@ -287,6 +287,30 @@ def test_the_rw_variant_adds_record_locks_and_flock_and_nothing_else():
         assert verdict(nr, 0, 0, 0, 0, 0, 0, prog=rw) == verdict(nr, 0, 0, 0, 0, 0, 0), nr
 
 
+def test_the_process_variant_adds_children_and_execve_but_no_namespace_nor_execveat():
+    pv = s.build_filter(own_pid=OWN, processes=True)
+    clone = s.X86_64["clone"]
+    fork_flags = 0x01200011  # glibc's fork(): CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD
+    spawn_flags = 0x00004111  # posix_spawn: CLONE_VM | CLONE_VFORK | SIGCHLD
+    for flags in (fork_flags, spawn_flags):
+        assert verdict(clone, flags) == EPERM, hex(flags)  # refused without the variant
+        assert verdict(clone, flags, prog=pv) == ALLOW, hex(flags)
+    for bad in list(s.CLONE_NEW.values()) + [s.CLONE_PTRACE, s.CLONE_PARENT, s.CLONE_UNTRACED]:
+        assert verdict(clone, fork_flags | bad, prog=pv) == EPERM, hex(bad)
+    for name in ("fork", "vfork", "execve", "wait4", "waitid", "pidfd_open", "setsid"):
+        assert verdict(s.X86_64[name]) == EPERM, name
+        assert verdict(s.X86_64[name], 0, 0, 0, prog=pv) == ALLOW, name
+    assert verdict(s.X86_64["kill"], 7, 15) == EPERM and verdict(s.X86_64["kill"], 7, 15, prog=pv) == ALLOW
+    arch = s.X86_64["arch_prctl"]
+    assert verdict(arch, 0x1002, 0x1000, prog=pv) == ALLOW and verdict(arch, 0x1002, 0x1000) == EPERM
+    assert verdict(arch, 0x1001, 0x1000, prog=pv) == EPERM  # ARCH_SET_GS
+    for name in ("execveat", "ptrace", "unshare", "setns", "pidfd_getfd", "process_vm_writev", "prctl"):
+        assert verdict(s.X86_64[name], 0, 0, 0, 0x1000, prog=pv) == verdict(s.X86_64[name], 0, 0, 0, 0x1000), name
+    assert verdict(s.X86_64["execveat"], 3, 0x1000, 0, 0, 0x1000, prog=pv) == EPERM  # fexecve, memfd exec
+    assert verdict(s.X86_64["clone3"], prog=pv) == ENOSYS
+    assert verdict(s.X86_64["prctl"], 1, 0, prog=pv) == EPERM  # PR_SET_PDEATHSIG, as without
+
+
 def test_names_are_allowed_landlock_decides():
     for name in ("unlink", "unlinkat", "rename", "renameat", "renameat2", "mkdir", "mkdirat", "rmdir"):
         assert verdict(s.X86_64[name]) == ALLOW, name

@@ -23,6 +23,7 @@ Stdlib only (``ctypes`` for ``prctl`` and ``syscall``); Linux on x86_64 (other a
 is unavailable, and strict mode then refuses to run the worker).
 """
 
+import errno
 import os
 import sys
 
@@ -96,6 +97,7 @@ class Report:
         self.seccomp_checks = 0
         self.caps_dropped = False
         self.all_threads = False
+        self.programs = []  # files a child may execute (Landlock's execute right)
 
     def line(self):
         parts = []
@@ -106,6 +108,8 @@ class Report:
             ll += ", tcp bind/connect denied"
         if self.scopes:
             ll += ", scoped: " + "+".join(self.scopes)
+        if self.programs:
+            ll += ", execute: %s" % " ".join(self.programs)
         parts.append(ll + ")")
         parts.append("seccomp allow-list (%d calls, %d argument checks)"
                      % (self.seccomp_calls, self.seccomp_checks))
@@ -172,12 +176,15 @@ def seccomp_table():
 
 # -- the steps -----------------------------------------------------------------------------------------------------
 
-def confine(bundle, max_abi=None, rules=(), writable=False):
+def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), processes=False):
     """Confines this process for good; returns a :class:`Report`. Raises :class:`ConfinementError` when any step
     fails (the process may then be partly confined: it must not run the app). ``max_abi`` (tests only) pretends
     the host offers at most that Landlock ABI. ``rules``: ``[(path, writable)]`` beyond the read list (the task's
     preopens, HOME, temporary directory and /etc files: ``_environ.TaskView.rules``); ``writable``: the seccomp
-    filter's rw variant (record locks), for a task with an ``rw`` preopen."""
+    filter's rw variant (record locks), for a task with an ``rw`` preopen. ``programs``: the files a child may
+    ``execve`` (the manifest's ``[caps] subprocess``, resolved, with their ELF interpreters: Landlock's execute
+    right on each, and on nothing else); ``processes``: the seccomp filter's process variant (fork, execve, wait),
+    only for a worker in a pid namespace of its own."""
     report = Report()
     table = seccomp_table()
     if table is None:
@@ -194,10 +201,11 @@ def confine(bundle, max_abi=None, rules=(), writable=False):
     paths = read_paths(bundle)
     _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "prctl(PR_SET_NO_NEW_PRIVS)")
     report.caps_dropped = _drop_capabilities()
-    _landlock(abi, paths, report, rules)
-    _seccomp(table, abi, report, writable)
+    _landlock(abi, paths, report, rules, programs if processes else ())
+    _seccomp(table, abi, report, writable, processes)
     sys.dont_write_bytecode = True  # the bundle is read-only now: no __pycache__ attempts
-    install_messages(paths + [p for p, _ in rules], [p for p, w in rules if w])
+    install_messages(paths + [p for p, _ in rules] + list(programs), [p for p, w in rules if w],
+                     programs if processes else None)
     return report
 
 
@@ -307,7 +315,7 @@ def _write_rights(abi):
     return rights
 
 
-def _landlock(abi, paths, report, rules=()):
+def _landlock(abi, paths, report, rules=(), programs=()):
     ctypes, _ = _c()
 
     class RulesetAttr(ctypes.Structure):
@@ -362,6 +370,20 @@ def _landlock(abi, paths, report, rules=()):
             finally:
                 os.close(fd)
             (report.write_paths if writable else report.read_paths).append(p)
+        for p in programs:
+            # Execute (and read) on the file itself: the only execute right of the ruleset, which handles it. A
+            # script's interpreter and a program's ELF interpreter (ld.so) are opened for execution too.
+            try:
+                fd = os.open(p, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                rule = PathBeneath(FS_EXECUTE | FS_READ_FILE, fd)
+                _check(_syscall(SYS_LANDLOCK_ADD_RULE, int(ruleset), LANDLOCK_RULE_PATH_BENEATH,
+                                ctypes.byref(rule), 0), "landlock_add_rule(%s)" % p)
+            finally:
+                os.close(fd)
+            report.programs.append(p)
         for dev, rights in DEVICES.items():
             try:
                 fd = os.open(dev, os.O_PATH | os.O_CLOEXEC)
@@ -379,19 +401,19 @@ def _landlock(abi, paths, report, rules=()):
         os.close(int(ruleset))
 
 
-def build_filter(table, arch, own_pid, writable=False):
+def build_filter(table, arch, own_pid, writable=False, processes=False):
     """The seccomp program as ``(code, jt, jf, k)`` tuples: the allow-list of :mod:`ukernel._seccomp`, signals and
     ``prlimit64`` limited to ``own_pid``. ``table`` is the one :func:`seccomp_table` returns (x86_64 only)."""
     if table is not _allow.X86_64:
         raise ConfinementError("no seccomp allow-list for this syscall table")
-    return _allow.build_filter(own_pid, arch, writable)
+    return _allow.build_filter(own_pid, arch, writable, processes)
 
 
-def _seccomp(table_arch, abi, report, writable=False):
+def _seccomp(table_arch, abi, report, writable=False, processes=False):
     ctypes, _ = _c()
     table, arch = table_arch
     # The pid is read now, in the process being confined: in a PID namespace of its own the worker is pid 1.
-    prog = build_filter(table, arch, own_pid=os.getpid(), writable=writable)
+    prog = build_filter(table, arch, own_pid=os.getpid(), writable=writable, processes=processes)
 
     class SockFilter(ctypes.Structure):
         _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
@@ -406,7 +428,7 @@ def _seccomp(table_arch, abi, report, writable=False):
                "seccomp(SECCOMP_SET_MODE_FILTER)")
     if r > 0:
         raise ConfinementError("seccomp: thread %d could not be synchronised" % r)
-    report.seccomp_calls = len(_allow.calls(writable))
+    report.seccomp_calls = len(_allow.calls(writable, processes))
     report.seccomp_checks = len(_allow.argument_checks())
 
 
@@ -428,9 +450,12 @@ def _say(text):
         pass
 
 
-def install_messages(paths, writable=()):
+def install_messages(paths, writable=(), programs=None):
     """Makes refusals speak: a guarded ``socket`` type and an audit hook (the host does the refusing).
-    ``writable``: the trees the task may write (no message for writes beneath them)."""
+    ``writable``: the trees the task may write (no message for writes beneath them). ``programs``: the real paths
+    a child may execute when the task may run programs (``[caps] subprocess`` in force), else None. Running a
+    program that is not among them raises ``PermissionError`` naming what to add to ``ukernel.toml`` (Landlock
+    refuses the ``execve`` anyway: the message is for the user, not the wall)."""
     _guard_sockets()
     roots = tuple(p.rstrip("/") + "/" for p in paths if os.path.isdir(p))
     wroots = tuple(p.rstrip("/") + "/" for p in writable)
@@ -485,7 +510,19 @@ def install_messages(paths, writable=()):
                 _say("%s: outside the worker's read-only view; list directories through the IO capability"
                      % _call(event, args[0]))
         elif event in process:
-            _say("%s: a ukernel worker cannot %s (seccomp); start another task with ukernel.task_spawn"
+            if event in ("os.fork", "os.forkpty") and programs is not None:
+                return
+            if event in RUNS and args:
+                refusal = program_refusal(args[0] if event != "os.system" else "/bin/sh", programs,
+                                          args[-1] if event in ("subprocess.Popen", "os.exec", "os.posix_spawn")
+                                          else None)
+                if refusal is None:
+                    return
+                what = "%s: %s" % (_call(event, args[0]), refusal)
+                _say(what)
+                raise PermissionError(errno.EPERM, "%s refused: %s" % (_call(event, args[0]), refusal))
+            _say("%s: a ukernel worker cannot %s (seccomp); list the programs it may run in ukernel.toml "
+                 "([caps] subprocess), or start another task with ukernel.task_spawn"
                  % (_call(event, *(args[:1] if event != "os.fork" else ())), process[event]))
         elif event in writes and not (args and inside_writable(args[0])):
             _say("%s: the worker's filesystem is read-only; write files through the IO capability"
@@ -498,6 +535,44 @@ def install_messages(paths, writable=()):
             _say("%s: a ukernel worker may signal only itself" % _call(event, *args[:2]))
 
     sys.addaudithook(hook)
+
+
+#: The audit events that run a program, with the program as their first argument (os.system: the shell).
+RUNS = ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.system")
+
+
+def program_refusal(program, programs, env=None):
+    """None when ``program`` (as given to ``execve``: a path, or a name looked up on ``PATH`` of ``env`` or of this
+    process) is one of ``programs`` (real paths; None: the task may run none), else why not and what to add."""
+    if isinstance(program, bytes):
+        program = os.fsdecode(program)
+    if not isinstance(program, (str, os.PathLike)):
+        return None
+    program = os.fspath(program)
+    name = os.path.basename(program) or program
+    listed = "[caps] subprocess = [\"%s\"]" % (program if program.startswith("/") else name)
+    if programs is None:
+        return ("this task may not run programs; list it in ukernel.toml: %s (absolute path, or a name found on "
+                "the kernel's PATH)" % listed)
+    allowed = frozenset(programs)
+    if "/" in program:
+        candidates = [program if program.startswith("/") else os.path.join(os.getcwd(), program)]
+    else:
+        try:
+            search = os.get_exec_path(env) if isinstance(env, dict) else os.get_exec_path()
+        except (TypeError, ValueError):
+            search = os.get_exec_path()
+        candidates = [os.path.join(d or ".", program) for d in search]
+    for c in candidates:  # the first that exists is what execve runs
+        try:
+            if os.path.isfile(c):
+                if os.path.realpath(c) in allowed:
+                    return None
+                break
+        except (OSError, ValueError):
+            continue
+    return ("%r is not among the programs this task may run (%s); add it in ukernel.toml: %s"
+            % (program, ", ".join(sorted(allowed)) or "none", listed))
 
 
 def _call(name, *args):

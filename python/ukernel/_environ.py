@@ -9,7 +9,11 @@ The kernel passes (``ProcessPlatform``, set after the app's variables, so the ap
     the size of the task's private tmpfs (``[limits] tmp_bytes``);
 ``UKERNEL_SCRATCH``
     only where the worker may have no mount namespace of its own: a private host directory (``home/``, ``tmp/``)
-    the kernel made for this worker and removes when its process ends.
+    the kernel made for this worker and removes when its process ends;
+``UKERNEL_SUBPROCESS``
+    one line per program of the manifest's ``[caps] subprocess``, as an absolute host path (the kernel resolved
+    names on its ``PATH``) or ``python`` (this interpreter): the programs the task's children may run (bound into
+    the view, executable by Landlock).
 
 :func:`from_kernel` reads (and removes) them; the loader then hands the :class:`TaskView` to ``_jail`` (which
 builds it into the minimal root: preopens bound at their host paths, one tmpfs for ``/tmp`` and ``HOME``, the
@@ -19,10 +23,14 @@ docs/confinement.md, "The worker's view", has the table.
 """
 
 import os
+import sys
 
 ENV_PREOPENS = "UKERNEL_PREOPENS"
 ENV_TMP_BYTES = "UKERNEL_TMP_BYTES"
 ENV_SCRATCH = "UKERNEL_SCRATCH"
+ENV_SUBPROCESS = "UKERNEL_SUBPROCESS"
+#: In UKERNEL_SUBPROCESS: the worker's own interpreter (``[caps] subprocess = ["python"]``).
+WORKER_PYTHON = "python"
 DEFAULT_TMP_BYTES = 64 << 20
 
 #: The worker's user name, and its home in its own mount namespace.
@@ -71,8 +79,10 @@ class Preopen:
 class TaskView:
     """What the kernel asked for this task: preopens, the tmpfs size, the host scratch directory (or None)."""
 
-    def __init__(self, preopens=(), tmp_bytes=DEFAULT_TMP_BYTES, scratch=None):
+    def __init__(self, preopens=(), tmp_bytes=DEFAULT_TMP_BYTES, scratch=None, programs=()):
         self.preopens = list(preopens)
+        self.programs = list(programs)  # [caps] subprocess: absolute host paths, as the kernel passed them
+        self._files = None
         self.tmp_bytes = tmp_bytes
         self.scratch = scratch
         self.namespaced = False  # set by _jail once the task's tmpfs and /etc are in its view
@@ -86,6 +96,26 @@ class TaskView:
             if os.path.isdir(real):
                 out.append(Preopen(p.name, real, p.writable))
         return out
+
+    def program_files(self):
+        """``[(path, real path)]``: each program and the ELF interpreter (``ld.so``) it names, which the host opens
+        for execution too. Computed once, while the host's view is whole (the jail binds the real files)."""
+        if self._files is None:
+            out = []
+            for p in self.programs:
+                real = os.path.realpath(p)
+                if not os.path.isfile(real):
+                    continue
+                out.append((p, real))
+                interp = elf_interpreter(real)
+                if interp:
+                    out.append((interp, os.path.realpath(interp)))
+            seen, self._files = set(), []
+            for pair in out:
+                if pair[1] not in seen:
+                    seen.add(pair[1])
+                    self._files.append(pair)
+        return list(self._files)
 
     def writable(self):
         """Whether the task may write beneath some preopen (the seccomp filter's rw variant)."""
@@ -140,7 +170,44 @@ def from_kernel(environ):
     scratch = environ.pop(ENV_SCRATCH, "") or None
     if scratch is not None and not scratch.startswith("/"):
         raise ValueError("bad %s %r" % (ENV_SCRATCH, scratch))
-    return TaskView(preopens, int(tmp) if tmp.isdigit() else DEFAULT_TMP_BYTES, scratch)
+    programs = []
+    for p in environ.pop(ENV_SUBPROCESS, "").split("\n"):
+        if p == WORKER_PYTHON:
+            p = sys.executable  # the interpreter running this loader: `subprocess.run([sys.executable, ...])`
+        if p and not p.startswith("/"):
+            raise ValueError("bad %s line %r" % (ENV_SUBPROCESS, p))
+        if p and p not in programs:
+            programs.append(p)
+    task = TaskView(preopens, int(tmp) if tmp.isdigit() else DEFAULT_TMP_BYTES, scratch, programs)
+    task.program_files()
+    return task
+
+
+def elf_interpreter(path):
+    """The ELF interpreter (``PT_INTERP``, e.g. ``/lib64/ld-linux-x86-64.so.2``) a 64-bit little-endian ELF file
+    names, else None (a static program, a script, not ELF)."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+                return None
+            phoff, = struct.unpack_from("<Q", head, 32)
+            phentsize, phnum = struct.unpack_from("<HH", head, 54)
+            f.seek(phoff)
+            table = f.read(phentsize * min(phnum, 256))
+            for i in range(len(table) // phentsize):
+                ptype, = struct.unpack_from("<I", table, i * phentsize)
+                if ptype == 3:  # PT_INTERP
+                    offset, = struct.unpack_from("<Q", table, i * phentsize + 8)
+                    size, = struct.unpack_from("<Q", table, i * phentsize + 32)
+                    f.seek(offset)
+                    name = f.read(min(size, 4096)).split(b"\0", 1)[0]
+                    return os.fsdecode(name) if name.startswith(b"/") else None
+    except (OSError, struct.error):
+        return None
+    return None
 
 
 def etc_files(uid, gid, read_host=True):

@@ -82,6 +82,7 @@ AT_EMPTY_PATH = 0x1000
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NOEXEC = 0x8
 MOUNT_ATTR_NODEV = 0x4
 MOUNT_ATTR_IDMAP = 0x00100000
 
@@ -174,13 +175,20 @@ def death_signal(sig):
 
 # -- what the worker sees --------------------------------------------------------------------------------------------
 
-def view(bundle):
+def view(bundle, programs=()):
     """``(paths, links)``: the real paths the worker may read (``_confine.read_paths``, which Landlock allows too)
-    and the symbolic links on the way to them, ``{link: target}``, to recreate in the new root."""
+    and the symbolic links on the way to them, ``{link: target}``, to recreate in the new root. ``programs``: the
+    ``[caps] subprocess`` files as ``(path as listed, real path)`` pairs: each real file is bound too (unless a
+    bound directory holds it already), and the links from the listed path to it are recreated."""
     from . import _confine
 
     paths = _confine.read_paths(bundle)
+    dirs = [p for p in paths if os.path.isdir(p)]
+    for _, real in programs:
+        if real not in paths and not any(real.startswith(d.rstrip("/") + "/") for d in dirs):
+            paths.append(real)
     raw = [sys.executable or "", sys.prefix, sys.base_prefix, bundle] + list(_confine.DATA_PATHS)
+    raw += [listed for listed, _ in programs]
     raw += [p for p in ROOT_LINKS]
     multiarch = getattr(sys.implementation, "_multiarch", None)
     if multiarch:
@@ -244,7 +252,7 @@ def isolate(bundle, namespaces, worker_id, kernel_fd, kernel_pid, on_child=None,
     if not WORKER_ID_MIN <= worker_id <= WORKER_ID_MAX:
         raise JailError("worker id %d is outside %d-%d" % (worker_id, WORKER_ID_MIN, WORKER_ID_MAX))
     if namespaces != "off":
-        paths, links = view(bundle)
+        paths, links = view(bundle, task.program_files() if task is not None else ())
         pre = task.present() if task is not None else []
         # Made before unshare: the helper process that holds a mapping must not be the new pid namespace's
         # first process (its exit would end the namespace).
@@ -290,7 +298,10 @@ def isolate(bundle, namespaces, worker_id, kernel_fd, kernel_pid, on_child=None,
     if root or jail.namespaces:
         if root and not jail.namespaces:
             _require_readable(bundle, worker_id)
-        if root:  # the worker id is this worker's alone: RLIMIT_NPROC counts its threads and nothing else
+        if root or (jail.namespaces and task is not None and task.programs):
+            # A root kernel's worker id is this worker's alone: RLIMIT_NPROC counts its threads (and child
+            # processes) and nothing else. In a user namespace of its own (Linux >= 5.14 counts RLIMIT_NPROC per
+            # user namespace) it bounds the children of a task that may run programs: fork bombs stop there.
             limit_threads(MAX_THREADS)
         drop_identity(worker_id, worker_id)
     else:
@@ -397,9 +408,9 @@ def _build_root(paths, links, fds, userns, task=None, preopens=(), worker_id=Non
             # The microVM guest's initramfs may not take idmapped mounts (ramfs, or tmpfs before Linux 6.3): its
             # preopens are the VM's own copies, made for this run, so they are given to the worker id instead.
             _chown_tree("/proc/self/fd/%d" % fds[p.path], worker_id)
-            _bind(fds[p.path], new + p.path, True, userns, 0, writable=p.writable)
+            _bind(fds[p.path], new + p.path, True, userns, MS_NOEXEC, writable=p.writable)
         else:
-            _bind(fds[p.path], new + p.path, True, userns, 0, writable=p.writable)
+            _bind(fds[p.path], new + p.path, True, userns, MS_NOEXEC, writable=p.writable)
     if task is not None:
         from . import _environ
 
@@ -517,7 +528,7 @@ def _bind_idmapped(fd, target, userns_fd, writable):
     if tree < 0:
         _fail("open_tree(%s)" % target)
     try:
-        attr = MountAttr(MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+        attr = MountAttr(MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC
                          | (0 if writable else MOUNT_ATTR_RDONLY), 0, 0, userns_fd)
         if lib.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_long(tree), b"", ctypes.c_long(AT_EMPTY_PATH),
                        ctypes.byref(attr), ctypes.c_long(ctypes.sizeof(attr))) < 0:
@@ -539,7 +550,8 @@ def _task_tmpfs(new, size, owner):
     stage = new + "/.task"
     _mkdirs(stage)
     opts = "mode=0700,size=%d,nr_inodes=%d,uid=%d,gid=%d" % (size, max(1024, size // 4096), owner, owner)
-    _mount(b"tmpfs", stage, b"tmpfs", MS_NOSUID | MS_NODEV, opts)
+    # noexec: nothing written there runs (a script or an ELF a task writes, mapped or executed; ld.so refuses too)
+    _mount(b"tmpfs", stage, b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts)
     for sub, where in (("tmp", _environ.TMP), ("home", _environ.HOME)):
         os.mkdir(stage + "/" + sub, 0o700)
         os.chown(stage + "/" + sub, owner, owner)

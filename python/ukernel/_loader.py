@@ -171,8 +171,10 @@ def _confine(os, mode, jail, task=None):
     from . import _confine
 
     try:
+        programs, processes = _programs(task, jail)
         report = _confine.confine(os.getcwd(), rules=task.rules() if task is not None else (),
-                                  writable=task is not None and task.writable())
+                                  writable=task is not None and task.writable(), programs=programs,
+                                  processes=processes)
     except Exception as e:
         _say("ukernel: confinement failed, the task's code is not run: %s (sandbox mode \"strict\"; "
              "--insecure-no-sandbox runs it unconfined)" % e)
@@ -180,6 +182,21 @@ def _confine(os, mode, jail, task=None):
     if mode is not None:
         _report(report.line() + ("" if jail is None else ", " + jail.text()))
     return True
+
+
+def _programs(task, jail):
+    """``(real paths, processes)``: the files the task's children may execute and whether it may create them at
+    all. Subprocesses need the worker's own pid namespace (there the only pids a child could signal are the task's,
+    and all die with its PID 1); without one the programs stay refused and stderr says why."""
+    if task is None or not task.programs:
+        return (), False
+    if jail is None or "pid" not in jail.namespaces:
+        why = jail.why_not if jail is not None and jail.why_not else "no namespaces"
+        sys.stderr.write("ukernel: [caps] subprocess is not in force: running programs needs the worker's own pid "
+                         "namespace, and this worker has none (%s); allow namespaces ([sandbox] namespaces = "
+                         "\"auto\" on a host that allows them, or run the kernel as root)\n" % why)
+        return (), False
+    return [real for _, real in task.program_files()], True
 
 
 def _report(line):

@@ -14,8 +14,11 @@ What changes from ``asyncio.SelectorEventLoop``:
   kernel without direct sockets gives :class:`KernelSocket`s, whose every read and write is a kernel call.
   ``getaddrinfo`` passes host names through: the kernel resolves them at ``net_connect`` (the worker has no
   network access of its own).
-- **Not available** (``NotImplementedError`` saying why): subprocesses (use ``ukernel.aio.spawn``), Unix sockets,
-  UDP (reserved in ABI v1), pipes and host file descriptors.
+- **Subprocesses** (``create_subprocess_exec``/``_shell``): asyncio's own transports over pipes in the same
+  ``epoll``; the child's exit is a ``pidfd`` in it too (no watcher thread, no ``SIGCHLD`` handler). In a confined
+  worker only the programs the manifest lists (``[caps] subprocess``) run; others raise ``PermissionError`` naming
+  what to add (docs/confinement.md, "Subprocesses").
+- **Not available** (``NotImplementedError`` saying why): Unix sockets, UDP (reserved in ABI v1).
 
 ``install()`` makes this loop asyncio's default in this process (an event loop policy); the worker's loader does
 it before the app's code runs, so ``asyncio.run(main())`` in an app uses this loop.
@@ -41,12 +44,8 @@ __all__ = ["KernelEventLoop", "KernelEventLoopPolicy", "WorkerSelectorEventLoop"
 
 # The kernel grants host descriptors of direct sockets from ABI 1.1 on.
 _DIRECT_ABI = (1 << 16) | 1
-_NO_SUBPROCESS = ("subprocesses are not available to a ukernel worker (it has no host processes); start a "
-                  "[[task]] of the manifest with ukernel.aio.spawn() instead")
 _NO_UNIX = "Unix sockets are not available to a ukernel worker; use TCP on kernel sockets (the NET capability)"
 _NO_UDP = "UDP is reserved in ukernel ABI v1 (net_sendto/net_recvfrom): only TCP endpoints can be created"
-_NO_PIPES = ("pipes and other host file descriptors are not available to a ukernel worker: it reaches resources "
-             "only through kernel handles (channels: ukernel.aio.Channel)")
 
 
 def _check_ssl_socket(sock):
@@ -381,14 +380,46 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
 
     # -- what a worker cannot have ----------------------------------------------------------------------------------
 
-    async def subprocess_exec(self, *args, **kwargs):
-        raise NotImplementedError(_NO_SUBPROCESS)
+    async def _make_subprocess_transport(self, protocol, args, shell, stdin, stdout, stderr, bufsize, extra=None,
+                                         **kwargs):
+        """asyncio's Unix subprocess transport, its exit watched through a ``pidfd`` in the loop's ``epoll`` (the
+        child is reaped when it becomes readable): no child watcher, no thread, no ``SIGCHLD`` handler."""
+        from asyncio import unix_events
 
-    async def subprocess_shell(self, *args, **kwargs):
-        raise NotImplementedError(_NO_SUBPROCESS)
+        waiter = self.create_future()
+        transp = unix_events._UnixSubprocessTransport(self, protocol, args, shell, stdin, stdout, stderr, bufsize,
+                                                      waiter=waiter, extra=extra, **kwargs)
+        self._watch_child(transp)
+        try:
+            await waiter
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            transp.close()
+            await transp._wait()
+            raise
+        return transp
 
-    async def _make_subprocess_transport(self, *args, **kwargs):
-        raise NotImplementedError(_NO_SUBPROCESS)
+    def _watch_child(self, transp):
+        pid = transp.get_pid()
+        try:
+            pidfd = _os.pidfd_open(pid)
+        except ProcessLookupError:  # already reaped (by Popen itself): its status is in Popen
+            self.call_soon(self._child_gone, transp)
+            return
+        self._add_reader(pidfd, self._child_exited, pidfd, pid, transp)
+
+    def _child_exited(self, pidfd, pid, transp):
+        self._remove_reader(pidfd)
+        _os.close(pidfd)
+        # The child has exited (the pidfd is readable): Popen reaps it now, or already did (transport.close() polls)
+        self._child_gone(transp)
+
+    @staticmethod
+    def _child_gone(transp):
+        code = transp._proc.wait()
+        if transp.get_returncode() is None:
+            transp._process_exited(code)
 
     async def create_unix_connection(self, *args, **kwargs):
         raise NotImplementedError(_NO_UNIX)
@@ -398,12 +429,6 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
 
     async def create_datagram_endpoint(self, *args, **kwargs):
         raise NotImplementedError(_NO_UDP)
-
-    async def connect_read_pipe(self, *args, **kwargs):
-        raise NotImplementedError(_NO_PIPES)
-
-    async def connect_write_pipe(self, *args, **kwargs):
-        raise NotImplementedError(_NO_PIPES)
 
     async def connect_accepted_socket(self, protocol_factory, sock, **kwargs):
         self._kernel_socket(sock, "connect_accepted_socket")

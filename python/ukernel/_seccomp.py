@@ -240,6 +240,8 @@ class Flags(Rule):
                 (BPF_JSET_K, "deny", 0, self.forbidden)]
 
     def text(self):
+        if self.required == 0 and self.forbidden == CLONE_CHILD_FORBIDDEN:
+            return "`%s` has none of `CLONE_NEW*`, `CLONE_PARENT`, `CLONE_PTRACE`, `CLONE_UNTRACED`" % self.what
         if self.required == CLONE_THREAD and self.forbidden == CLONE_FORBIDDEN:
             return "`%s` has `CLONE_THREAD` and none of `CLONE_NEW*`, `CLONE_PARENT`, `CLONE_PTRACE`, " \
                    "`CLONE_VFORK`, `CLONE_UNTRACED`" % self.what
@@ -489,11 +491,39 @@ RW_VARIANT = (
 )
 
 
-def calls(writable=False):
-    """The allowed calls, by number: :data:`ALLOWED`, with :data:`RW_VARIANT` when ``writable``."""
-    if not writable:
+#: The process variant: a task whose manifest lists programs (``[caps] subprocess``) and that runs in a pid
+#: namespace of its own gets these rules too (``build_filter(..., processes=True)``): new processes and ``execve``.
+#: What a child may run is Landlock's matter (``LANDLOCK_ACCESS_FS_EXECUTE`` on the listed programs only; ``execveat``
+#: stays refused: no ``fexecve`` of a memfd or of a descriptor); every child inherits this filter, the Landlock
+#: domain, the namespaces and ``RLIMIT_NPROC``. Signals and pidfds may name any pid: in the worker's pid namespace the
+#: only pids are the task's own processes (without one the variant is never used).
+# <asm/prctl.h>: the arch_prctl codes a freshly executed program's dynamic loader uses (the thread pointer).
+ARCH_PRCTL_CODES = {"ARCH_SET_FS": 0x1002, "ARCH_GET_FS": 0x1003}
+CLONE_CHILD_FORBIDDEN = sum(CLONE_NEW.values()) | CLONE_PTRACE | CLONE_PARENT | CLONE_UNTRACED
+PROCESS_VARIANT = (
+    ("clone", 56, Flags(0, "flags", 0, CLONE_CHILD_FORBIDDEN,
+                        note="as without the variant, a new process (fork, vfork, posix_spawn) added; never a "
+                             "namespace, a traced child or a sibling (`CLONE_PARENT`: a child the worker's "
+                             "supervisor would not reap)")),
+    ("fork", 57), ("vfork", 58), ("execve", 59), ("wait4", 61), ("waitid", 247), ("setsid", 112),
+    ("setpgid", 109), ("getpgid", 121), ("getsid", 124), ("pidfd_open", 434), ("pidfd_send_signal", 424),
+    ("kill", 62), ("tgkill", 234), ("rt_sigqueueinfo", 129), ("rt_tgsigqueueinfo", 297),
+    ("arch_prctl", 158, OneOf(0, "code", ARCH_PRCTL_CODES,
+                              note="every other code (`ARCH_SET_GS`, CPUID faulting, shadow stack and AMX "
+                                   "switches); the dynamic loader of a new program sets its thread pointer")),
+)
+
+
+def calls(writable=False, processes=False):
+    """The allowed calls, by number: :data:`ALLOWED`, with :data:`RW_VARIANT` when ``writable`` and
+    :data:`PROCESS_VARIANT` when ``processes``."""
+    if not writable and not processes:
         return ALLOWED
-    over = {e[0]: Call(e[0], e[1], "rw variant", e[2] if len(e) > 2 else None) for e in RW_VARIANT}
+    over = {}
+    for on, family, variant in ((writable, "rw variant", RW_VARIANT), (processes, "process variant",
+                                                                       PROCESS_VARIANT)):
+        if on:
+            over.update({e[0]: Call(e[0], e[1], family, e[2] if len(e) > 2 else None) for e in variant})
     return tuple(sorted([c for c in ALLOWED if c.name not in over] + list(over.values()), key=lambda c: c.nr))
 
 
@@ -512,10 +542,11 @@ def argument_checks():
 
 # -- the program ---------------------------------------------------------------------------------------------------
 
-def build_filter(own_pid, arch=AUDIT_ARCH_X86_64, writable=False):
+def build_filter(own_pid, arch=AUDIT_ARCH_X86_64, writable=False, processes=False):
     """The seccomp program, as ``(code, jt, jf, k)`` tuples. ``own_pid``: the pid signals and ``prlimit64`` may
     target (the worker's ``getpid()`` when the filter is installed; ``None`` in tests: no pid matches).
-    ``writable``: the rw variant (:data:`RW_VARIANT`), for a task with an ``rw`` preopen."""
+    ``writable``: the rw variant (:data:`RW_VARIANT`), for a task with an ``rw`` preopen; ``processes``: the
+    process variant (:data:`PROCESS_VARIANT`), for a task that may run programs."""
     eperm = SECCOMP_RET_ERRNO | EPERM
     enosys = SECCOMP_RET_ERRNO | ENOSYS
     prog = [
@@ -526,7 +557,7 @@ def build_filter(own_pid, arch=AUDIT_ARCH_X86_64, writable=False):
         (BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),  # x32 calls share the arch value: refuse every one
         (BPF_RET_K, 0, 0, eperm),
     ]
-    for call in calls(writable):
+    for call in calls(writable, processes):
         if call.rule is None:
             prog += [(BPF_JEQ_K, 0, 1, call.nr), (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)]
             continue
@@ -570,6 +601,12 @@ def markdown():
         lines.append("| `%s` | %s | %s |" % (e[0], e[2].text() if len(e) > 2 else "any arguments",
                                            (e[2].note if len(e) > 2 else "") or "SQLite and lock files on the "
                                            "files the task writes; it can also lock files of its read-only view"))
+    lines += ["", "| process variant (`[caps] subprocess` lists programs; the worker has its own pid namespace) | "
+              "allowed when | why |", "|---|---|---|"]
+    for e in PROCESS_VARIANT:
+        lines.append("| `%s` | %s | %s |" % (e[0], e[2].text() if len(e) > 2 else "any arguments",
+                                           (e[2].note if len(e) > 2 else "") or "the task's own children: in its "
+                                           "pid namespace no other process exists"))
     lines += ["", "| refused (EPERM), notably | calls | why |", "|---|---|---|"]
     for family, why, calls in REFUSED:
         lines.append("| %s | %s | %s |" % (family, ", ".join("`%s`" % n for n in sorted(calls, key=calls.get)),

@@ -22,6 +22,9 @@ import java.util.Optional;
  * @param restart   the main task's restart policy
  * @param tasks     further tasks declared with {@code [[task]]}
  * @param sandbox   how workers are confined ({@code [sandbox]}; default: strict)
+ * @param programs  the programs a task's children may run ({@code [caps] subprocess}): absolute host paths,
+ *                  names looked up on the kernel's {@code PATH} when a worker starts ({@link #resolvePrograms}), or
+ *                  {@value #WORKER_PYTHON}: the worker's own interpreter; default none
  */
 public record Manifest(
         Path file,
@@ -34,7 +37,8 @@ public record Manifest(
         Limits limits,
         RestartPolicy restart,
         List<TaskSpec> tasks,
-        Sandbox sandbox) {
+        Sandbox sandbox,
+        List<String> programs) {
 
     /** The file name every app uses. */
     public static final String FILE_NAME = "ukernel.toml";
@@ -45,6 +49,93 @@ public record Manifest(
     public Manifest {
         preopens = Map.copyOf(preopens);
         tasks = List.copyOf(tasks);
+        programs = List.copyOf(programs);
+    }
+
+    /** In {@code [caps] subprocess}: the worker's own interpreter ({@code sys.executable}), whatever its path. */
+    public static final String WORKER_PYTHON = "python";
+
+    /** A manifest that lists no programs ({@code [caps] subprocess} absent). */
+    public Manifest(Path file, String name, String entry, String python, long caps, NetScope net,
+            Map<String, Preopen> preopens, Limits limits, RestartPolicy restart, List<TaskSpec> tasks,
+            Sandbox sandbox) {
+        this(file, name, entry, python, caps, net, preopens, limits, restart, tasks, sandbox, List.of());
+    }
+
+    /**
+     * The host files of {@link #programs}, in order: an absolute path as given, a name found in the first
+     * directory of {@code searchPath} (colon-separated) that holds an executable file of that name. A script
+     * ({@code #!}) is accepted only when its interpreter is listed too (the host runs the interpreter).
+     *
+     * @throws java.io.IOException naming the program and what to change in {@code [caps] subprocess}
+     */
+    public List<Path> resolvePrograms(String searchPath) throws java.io.IOException {
+        List<Path> out = new java.util.ArrayList<>();
+        for (String p : programs) {
+            Path found = null;
+            if (p.equals(WORKER_PYTHON)) {
+                out.add(Path.of(WORKER_PYTHON)); // the worker's own interpreter: the loader knows it
+                continue;
+            }
+            if (p.startsWith("/")) {
+                found = Path.of(p);
+                if (!java.nio.file.Files.isRegularFile(found) || !java.nio.file.Files.isExecutable(found)) {
+                    throw new java.io.IOException("[caps] subprocess: \"" + p + "\" is not an executable file on "
+                            + "this host (install it, or remove it from subprocess in " + FILE_NAME + ")");
+                }
+            } else {
+                for (String dir : searchPath.split(":")) {
+                    Path c = dir.startsWith("/") ? Path.of(dir, p) : null;
+                    if (c != null && java.nio.file.Files.isRegularFile(c) && java.nio.file.Files.isExecutable(c)) {
+                        found = c;
+                        break;
+                    }
+                }
+                if (found == null) {
+                    throw new java.io.IOException("[caps] subprocess: \"" + p + "\" is not found on the kernel's "
+                            + "PATH (" + searchPath + "): give its absolute path in " + FILE_NAME + ", or install it");
+                }
+            }
+            if (!out.contains(found)) {
+                out.add(found);
+            }
+        }
+        java.util.Set<Path> real = new java.util.HashSet<>();
+        for (Path f : out) {
+            if (f.isAbsolute()) {
+                real.add(f.toRealPath());
+            }
+        }
+        for (Path f : out) {
+            if (!f.isAbsolute()) {
+                continue;
+            }
+            String interp = interpreter(f);
+            if (interp != null && !interp.isEmpty()) {
+                Path ip = Path.of(interp);
+                boolean listed = java.nio.file.Files.exists(ip) && real.contains(ip.toRealPath());
+                if (!listed) {
+                    throw new java.io.IOException("[caps] subprocess: " + f + " is a script run by " + interp
+                            + ", which is not listed: add \"" + interp + "\" to subprocess in " + FILE_NAME
+                            + " (the host executes the interpreter)");
+                }
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** The interpreter a {@code #!} script names (its first word), else null. */
+    private static String interpreter(Path file) throws java.io.IOException {
+        byte[] head = new byte[256];
+        int n;
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(file)) {
+            n = in.readNBytes(head, 0, head.length);
+        }
+        if (n < 2 || head[0] != '#' || head[1] != '!') {
+            return null;
+        }
+        String line = new String(head, 2, n - 2, java.nio.charset.StandardCharsets.ISO_8859_1).split("\n", 2)[0].trim();
+        return line.isEmpty() ? "" : line.split("[ \t]+", 2)[0];
     }
 
     /** The declared task called {@code name}, if any. */

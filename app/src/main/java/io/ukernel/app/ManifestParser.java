@@ -49,7 +49,7 @@ public final class ManifestParser {
 
     private static final List<String> ROOT_KEYS = List.of("name", "entry", "python", "caps", "limits", "restart", "task",
             "sandbox");
-    private static final List<String> CAPS_KEYS = List.of("grant", "net", "io");
+    private static final List<String> CAPS_KEYS = List.of("grant", "net", "io", "subprocess");
     private static final List<String> NET_KEYS = List.of("connect", "bind");
     private static final List<String> PREOPEN_KEYS = List.of("path", "mode");
     private static final List<String> LIMITS_KEYS = List.of("tasks", "handles", "channel_bytes", "socket_bytes",
@@ -146,11 +146,13 @@ public final class ManifestParser {
         long grant = 0;
         NetScope net = NetScope.none();
         Map<String, Preopen> preopens = Map.of();
+        List<String> programs = List.of();
         Optional<Section> caps = root.section("caps", CAPS_KEYS);
         if (caps.isPresent()) {
             grant = capMask(caps.get(), "grant");
             net = net(caps.get(), grant);
             preopens = preopens(caps.get(), grant);
+            programs = programs(caps.get());
         }
         Limits limits = limits(root.section("limits", LIMITS_KEYS));
         Optional<Section> restartSection = root.section("restart", RESTART_KEYS);
@@ -158,7 +160,8 @@ public final class ManifestParser {
         boolean retriesGiven = restartSection.flatMap(s -> s.entry("max_retries")).isPresent();
         List<TaskSpec> tasks = tasks(root, grant, restart, retriesGiven);
         Sandbox sandbox = sandbox(root.section("sandbox", SANDBOX_KEYS));
-        return new Manifest(file, name, entry, python, grant, net, preopens, limits, restart, tasks, sandbox);
+        return new Manifest(file, name, entry, python, grant, net, preopens, limits, restart, tasks, sandbox,
+                programs);
     }
 
     /** Returns the entry's string when {@code problem} is null, else throws it at the entry. */
@@ -233,6 +236,34 @@ public final class ManifestParser {
                 writable = m.equals("rw");
             }
             out.put(e.key(), new Preopen(e.key(), Section.text(path), writable));
+        }
+        return out;
+    }
+
+    /** {@code [caps] subprocess}: absolute paths or plain names (looked up on the kernel's PATH at start). */
+    private static List<String> programs(Section caps) throws ManifestException {
+        List<String> out = new ArrayList<>();
+        for (Section.Item item : caps.strings("subprocess")) {
+            String v = item.value();
+            String problem = null;
+            if (v.isEmpty()) {
+                problem = "an empty program name";
+            } else if (v.startsWith("/")) {
+                if (!Path.of(v).normalize().toString().equals(v) || v.contains("/../") || v.endsWith("/..")
+                        || v.chars().anyMatch(c -> c < 0x20)) {
+                    problem = "\"" + v + "\": give a normalized absolute path (no \"..\", \".\", \"//\" or "
+                            + "control characters)";
+                }
+            } else if (!v.matches("[A-Za-z0-9._+-]+") || v.equals(".") || v.equals("..")) {
+                problem = "\"" + v + "\": give an absolute path (\"/usr/bin/git\") or a program name found on "
+                        + "PATH (\"git\"); a relative path is not allowed";
+            }
+            if (problem != null) {
+                throw caps.error("subprocess", item.line(), problem);
+            }
+            if (!out.contains(v)) {
+                out.add(v);
+            }
         }
         return out;
     }

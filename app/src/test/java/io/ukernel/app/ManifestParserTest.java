@@ -114,6 +114,38 @@ class ManifestParserTest {
     }
 
     @Test
+    void subprocess_listsProgramsAndResolvesThemAtStart(@TempDir Path dir) throws Exception {
+        Manifest m = ManifestParser.parse(FILE, "name = \"x\"\n[caps]\nsubprocess = [\"sh\", \"/bin/sh\", \"python\", \"sh\"]\n");
+        assertEquals(List.of("sh", "/bin/sh", "python"), m.programs());
+        Path tool = dir.resolve("tool");
+        Files.writeString(tool, "\u007fELF");
+        tool.toFile().setExecutable(true);
+        Manifest byName = ManifestParser.parse(FILE, "name = \"x\"\n[caps]\nsubprocess = [\"tool\", \"python\"]\n");
+        assertEquals(List.of(tool, Path.of("python")), byName.resolvePrograms("/nonexistent:" + dir));
+        assertEquals(List.of(), ManifestParser.parse(FILE, "name = \"x\"\n").programs());
+    }
+
+    @Test
+    void subprocess_refusesWhatCannotRunAndSaysWhatToChange(@TempDir Path dir) throws Exception {
+        assertError(error("name = \"x\"\n[caps]\nsubprocess = [\"bin/git\"]\n"), 3, "caps.subprocess",
+                "give an absolute path", "a relative path is not allowed");
+        assertError(error("name = \"x\"\n[caps]\nsubprocess = [\"/usr/bin/../bin/sh\"]\n"), 3, "caps.subprocess",
+                "normalized absolute path");
+        Manifest missing = ManifestParser.parse(FILE, "name = \"x\"\n[caps]\nsubprocess = [\"no-such-tool\"]\n");
+        java.io.IOException e = assertThrows(java.io.IOException.class, () -> missing.resolvePrograms(dir.toString()));
+        assertTrue(e.getMessage().contains("\"no-such-tool\" is not found on the kernel's PATH"), e.getMessage());
+        Path script = dir.resolve("script");
+        Files.writeString(script, "#!/bin/sh\necho hi\n");
+        script.toFile().setExecutable(true);
+        Manifest scripted = ManifestParser.parse(FILE, "name = \"x\"\n[caps]\nsubprocess = [\"" + script + "\"]\n");
+        e = assertThrows(java.io.IOException.class, () -> scripted.resolvePrograms("/bin"));
+        assertTrue(e.getMessage().contains("is a script run by /bin/sh") && e.getMessage().contains("add \"/bin/sh\""),
+                e.getMessage());
+        Manifest both = ManifestParser.parse(FILE, "name = \"x\"\n[caps]\nsubprocess = [\"" + script + "\", \"sh\"]\n");
+        assertEquals(List.of(script, Path.of("/bin/sh")), both.resolvePrograms("/bin"));
+    }
+
+    @Test
     void parse_restartPolicyWithoutRetriesGetsDefaultRetries() throws Exception {
         Manifest m = ManifestParser.parse(FILE, "name = \"x\"\n[restart]\npolicy = \"always\"\n");
         assertEquals(ManifestParser.DEFAULT_MAX_RETRIES, m.restart().maxRetries());

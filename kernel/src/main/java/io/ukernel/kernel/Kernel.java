@@ -223,8 +223,12 @@ public final class Kernel implements Session, TaskControl {
                 preopens.add(new WorkerSpec.Dir(p.name(), p.resolve(config.appDir()), p.writable()));
             }
             preopens.sort(java.util.Comparator.comparing(WorkerSpec.Dir::name));
+            // Names are looked up on the kernel's PATH at every start, as preopens are resolved.
+            String path = System.getenv("PATH");
+            List<java.nio.file.Path> programs = m.resolvePrograms(path == null || path.isEmpty()
+                    ? "/usr/local/bin:/usr/bin:/bin" : path);
             WorkerSpec spec = new WorkerSpec(task.id(), task.name(), task.entry(), config.bundleDir(), endpoint.path(),
-                    task.token(), env, List.copyOf(preopens), m.limits().tmpBytes());
+                    task.token(), env, List.copyOf(preopens), m.limits().tmpBytes(), programs);
             Worker w = config.platform().start(spec, listener(task));
             task.started(w, config.clock().monotonicNs());
             liveWorkers.add(w);

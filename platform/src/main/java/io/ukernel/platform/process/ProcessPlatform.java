@@ -45,6 +45,8 @@ public final class ProcessPlatform implements Platform {
     public static final String ENV_PREOPENS = "UKERNEL_PREOPENS";
     /** Tells the loader the size of the task's private tmpfs ({@code limits.tmp_bytes}). */
     public static final String ENV_TMP_BYTES = "UKERNEL_TMP_BYTES";
+    /** Tells the loader the programs the task's children may run, one absolute path a line ({@code [caps] subprocess}). */
+    public static final String ENV_SUBPROCESS = "UKERNEL_SUBPROCESS";
     /**
      * Where the worker has no mount namespace of its own (the sandbox off, {@code namespaces = "off"}, or a host
      * that refuses them): a private host directory the kernel made for this worker (with {@code home/} and
@@ -234,6 +236,11 @@ public final class ProcessPlatform implements Platform {
         env.put(ENV_WORKER_ID, Long.toString(id));
         env.put(ENV_PREOPENS, preopens(spec));
         env.put(ENV_TMP_BYTES, Long.toString(spec.tmpBytes()));
+        if (!spec.programs().isEmpty()) {
+            env.put(ENV_SUBPROCESS, String.join("\n", spec.programs().stream().map(Path::toString).toList()));
+        } else {
+            env.remove(ENV_SUBPROCESS);
+        }
         Path scratch = needsScratch() ? scratch(spec, sandbox.strict() && host().root() ? id : -1) : null;
         if (scratch != null) {
             env.put(ENV_SCRATCH, scratch.toString());

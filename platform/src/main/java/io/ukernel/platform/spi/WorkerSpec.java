@@ -17,15 +17,23 @@ import java.util.Map;
  * @param preopens  the manifest's preopens, as absolute host directories: the worker sees each by path (read-only,
  *                  or read-write when the preopen says so)
  * @param tmpBytes  the size of the task's private temporary filesystem ({@code limits.tmp_bytes})
+ * @param programs  the host files the task's children may run ({@code [caps] subprocess}, resolved)
  */
 public record WorkerSpec(int taskId, String taskName, String entry, Path bundleDir, Path endpoint, String token,
-        Map<String, String> env, List<Dir> preopens, long tmpBytes) {
+        Map<String, String> env, List<Dir> preopens, long tmpBytes, List<Path> programs) {
     /** Default of {@link #tmpBytes} where the caller names none: 64 MiB. */
     public static final long DEFAULT_TMP_BYTES = 64L << 20;
 
     public WorkerSpec {
         env = Map.copyOf(env);
         preopens = List.copyOf(preopens);
+        programs = List.copyOf(programs);
+    }
+
+    /** A spec whose task may run no programs. */
+    public WorkerSpec(int taskId, String taskName, String entry, Path bundleDir, Path endpoint, String token,
+            Map<String, String> env, List<Dir> preopens, long tmpBytes) {
+        this(taskId, taskName, entry, bundleDir, endpoint, token, env, preopens, tmpBytes, List.of());
     }
 
     /** A spec with no preopens and the default temporary filesystem size. */

@@ -1,0 +1,108 @@
+"""Subprocesses as a capability, end to end (a real kernel and a confined worker through ``<repo>/ukernel run``):
+``[caps] subprocess`` lists the programs a task's children may run; ``asyncio.create_subprocess_exec`` and
+``_shell`` (pipes and the exit status through the kernel loop's epoll), ``subprocess.run`` and ``Popen.kill`` work
+with them; the children stay under the worker's confinement (uid, no sockets, the same view); a program the
+manifest does not list is refused with the line to add. docs/confinement.md, "Subprocesses"."""
+
+import pytest
+
+from test_e2e_kernel import PROBE, run_app, write_app
+
+
+@pytest.fixture
+def app_dir(tmp_path):
+    if PROBE.error:
+        pytest.fail(PROBE.error, pytrace=False)
+    return tmp_path / "app"
+
+
+MANIFEST = """
+    name = "tools"
+    entry = "src/main.py"
+    [caps]
+    grant = ["LOG"]
+    subprocess = ["sort", "python", "/bin/sh"]
+    """
+
+MAIN = """
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    import ukernel
+
+    CHILD = "\\n".join([
+        "import os, socket, sys",
+        "try:",
+        "    socket.socket()",
+        "    net = 'socket made'",
+        "except PermissionError:",
+        "    net = 'no socket'",
+        "try:",
+        "    open('/etc/shadow').close()",
+        "    shadow = 'read'",
+        "except OSError:",
+        "    shadow = 'unreadable'",
+        "print(os.getuid(), os.getgid(), net, shadow, sys.stdin.read().upper())",
+    ])
+
+
+    async def main():
+        ukernel.cap_acquire("LOG")
+        # a listed tool by name, stdin and stdout through pipes on the kernel loop
+        proc = await asyncio.create_subprocess_exec("sort", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                    stderr=subprocess.PIPE)
+        out, err = await proc.communicate(b"pear\\napple\\nfig\\n")
+        ukernel.info("sort: %r %r %d" % (out, err, proc.returncode))
+        # the worker's own interpreter; the child is confined as the worker is
+        child = subprocess.run([sys.executable, "-c", CHILD], input="hello", capture_output=True, text=True)
+        ukernel.info("child: %s|%s|%d" % (child.stdout.strip(), child.stderr.strip()[-300:], child.returncode))
+        ukernel.info("worker: %d %d" % (os.getuid(), os.getgid()))
+        # the shell, when it is listed; exit statuses come back
+        sh = await asyncio.create_subprocess_shell("echo $((6 * 7)); exit 3", stdout=subprocess.PIPE)
+        out, _ = await sh.communicate()
+        ukernel.info("shell: %r %d" % (out, sh.returncode))
+        # kill() reaches the child; its death is seen through the loop (a pidfd)
+        sleeper = await asyncio.create_subprocess_exec(sys.executable, "-c", "import time; time.sleep(600)")
+        sleeper.kill()
+        ukernel.info("killed: %d" % await asyncio.wait_for(sleeper.wait(), 60))
+        # a program that is not listed: refused, saying what to add
+        for argv in (["ls", "/"], ["/usr/bin/env"]):
+            try:
+                subprocess.run(argv)
+                ukernel.info("ran %s" % argv[0])
+            except PermissionError as e:
+                ukernel.info("refused: %s" % e)
+        try:
+            await asyncio.create_subprocess_exec("id")
+        except PermissionError as e:
+            ukernel.info("refused: %s" % e)
+    """
+
+
+def test_listed_programs_run_confined_and_others_are_refused_with_the_line_to_add(app_dir):
+    app = write_app(app_dir, MANIFEST, {"src/main.py": MAIN})
+    run = run_app(app)
+    assert run.status == 0, run.explain()
+    log = run.log
+    assert "sort: b'apple\\nfig\\npear\\n' b'' 0" in log, run.explain()
+    worker = next(l for l in run.lines("main") if " worker: " in l).split(" worker: ", 1)[1]
+    uid, gid = worker.split()
+    child = next(l for l in run.lines("main") if " child: " in l).split(" child: ", 1)[1]
+    assert child == "%s %s no socket unreadable HELLO||0" % (uid, gid), run.explain()
+    assert int(uid) >= 2_000_000_000 or int(uid) != 0, run.explain()
+    assert "shell: b'42\\n' 3" in log, run.explain()
+    assert "killed: -9" in log, run.explain()
+    assert "ran " not in log, run.explain()
+    assert 'add it in ukernel.toml: [caps] subprocess = ["ls"]' in log, run.explain()
+    assert 'add it in ukernel.toml: [caps] subprocess = ["/usr/bin/env"]' in log, run.explain()
+    assert 'add it in ukernel.toml: [caps] subprocess = ["id"]' in log, run.explain()
+    assert "execute: " in log, run.explain()  # the confinement report names what may be executed
+
+
+def test_a_program_that_cannot_be_found_stops_the_task_with_what_to_change(app_dir):
+    app = write_app(app_dir, MANIFEST.replace('"sort", ', '"no-such-tool-here", '), {"src/main.py": MAIN})
+    run = run_app(app)
+    assert run.status != 0, run.explain()
+    assert "\"no-such-tool-here\" is not found on the kernel's PATH" in run.log, run.explain()
