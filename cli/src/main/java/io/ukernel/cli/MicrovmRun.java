@@ -98,11 +98,7 @@ final class MicrovmRun {
         String name = build.manifest().name();
         Boot boot = image(app, name, build.bundle().sha256(), firecracker);
 
-        Optional<NetConfig> net = Optional.empty();
-        if (!ports.isEmpty() || (firecracker && hostEnv.containsKey(FirecrackerBackend.ENV_TAP))) {
-            net = Optional.of(firecracker ? Optional.ofNullable(hostEnv.get("UKERNEL_FC_NET")).map(NetConfig::parse)
-                    .orElse(FIRECRACKER_NET) : NetConfig.QEMU_USER);
-        }
+        Optional<NetConfig> net = net(firecracker, !ports.isEmpty(), hostEnv);
         GuestParams params = new GuestParams(environment, (long) (cmd.graceSeconds * 1000), cmd.logFormat,
                 cmd.debug, net, firecracker ? GuestParams.Halt.REBOOT : GuestParams.Halt.POWEROFF, cmd.insecureNoSandbox);
         Path runDir = Files.createTempDirectory("ukvm-");
@@ -121,6 +117,15 @@ final class MicrovmRun {
         } finally {
             deleteQuietly(runDir);
         }
+    }
+
+    /** The guest's network: QEMU's user network with published ports; Firecracker's tap when one is set. */
+    static Optional<NetConfig> net(boolean firecracker, boolean ports, Map<String, String> hostEnv) {
+        if (ports || (firecracker && hostEnv.containsKey(FirecrackerBackend.ENV_TAP))) {
+            return Optional.of(firecracker ? Optional.ofNullable(hostEnv.get("UKERNEL_FC_NET")).map(NetConfig::parse)
+                    .orElse(FIRECRACKER_NET) : NetConfig.QEMU_USER);
+        }
+        return Optional.empty();
     }
 
     private int boot(VmmBackend backend, VmSpec spec, ConsoleLog log, Path dist) throws UserError,
@@ -142,7 +147,7 @@ final class MicrovmRun {
                 .map(InitCommand::display).orElse("") + ", kernel " + InitCommand.display(spec.kernel()) + ")");
         RunningVm vm = null;
         try {
-            if (dist != null && backend instanceof QemuMicrovmBackend q) {
+            if (dist != null && backend instanceof io.ukernel.vmm.spi.Snapshots q) {
                 vm = restore(q, spec, dist, listener, log);
             }
             if (vm == null) {
@@ -171,28 +176,29 @@ final class MicrovmRun {
     }
 
     /**
-     * Restores {@code dist/NAME.snap} when there is one and it matches; null (boot cold) when there is none, and
+     * Restores the snapshot in {@code dist} when there is one and it matches; null (boot cold) when there is none, and
      * also — after one line saying why — when it does not match or QEMU cannot load it.
      */
-    private static RunningVm restore(QemuMicrovmBackend q, VmSpec spec, Path dist, ConsoleListener listener,
-            ConsoleLog log) throws VmmException {
-        Path snap = io.ukernel.vmm.qemu.QemuSnapshot.stream(dist, spec.name());
+    private static RunningVm restore(io.ukernel.vmm.spi.Snapshots q, VmSpec spec, Path dist,
+            ConsoleListener listener, ConsoleLog log) throws VmmException {
+        Path snap = q.snapshotFile(dist, spec.name());
         if (!Files.isRegularFile(snap)) {
             return null;
         }
         String shown = InitCommand.display(snap);
+        String remake = "`ukernel pack --snapshot" + (q instanceof FirecrackerBackend ? " --vmm firecracker`" : "`");
         Optional<String> why = q.snapshotMismatch(spec, dist);
         if (why.isPresent()) {
-            log.line("ukernel: not restoring " + shown + ": " + why.get() + "; booting cold (remake it with `ukernel "
-                    + "pack --snapshot`, or delete it)");
+            log.line("ukernel: not restoring " + shown + ": " + why.get() + "; booting cold (remake it with " + remake
+                    + ", or delete it)");
             return null;
         }
         log.line("ukernel: restoring " + shown);
         try {
-            return q.restore(spec, snap, listener);
-        } catch (io.ukernel.vmm.qemu.QemuException e) {
+            return q.restore(spec, dist, listener);
+        } catch (VmmException e) {
             log.line("ukernel: could not restore " + shown + " (" + e.getMessage() + "); booting cold (remake it "
-                    + "with `ukernel pack --snapshot`, or delete it)");
+                    + "with " + remake + ", or delete it)");
             return null;
         }
     }

@@ -92,10 +92,14 @@ public final class PackCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "Print only the summary line.")
     boolean quiet;
 
-    @Option(names = "--snapshot", description = "Then boot the image under QEMU to the kernel's snapshot point and "
-            + "save the VM as dist/NAME.snap: `run --vmm qemu` restores it instead of booting (1 vCPU, 512 MiB, as "
-            + "run's defaults; see docs/microvm.md).")
+    @Option(names = "--snapshot", description = "Then boot the image to the kernel's snapshot point and save the "
+            + "VM beside it (QEMU: dist/NAME.snap; Firecracker: dist/NAME.fc.vmstate + .fc.mem): `run --vmm` restores "
+            + "it instead of booting (1 vCPU, 512 MiB, as run's defaults; see docs/microvm.md).")
     boolean snapshot;
+
+    @Option(names = "--vmm", paramLabel = "VMM", defaultValue = "qemu",
+            description = "With --snapshot: qemu (default) or firecracker.")
+    String vmm;
 
     @Override
     public Integer call() throws Exception {
@@ -121,11 +125,29 @@ public final class PackCommand implements Callable<Integer> {
             case "none" -> ImageBuilder.Compression.NONE;
             default -> throw new UserError("--compress must be gzip or none, got \"" + compress + "\"");
         };
-        io.ukernel.vmm.qemu.QemuMicrovmBackend qemu = null;
+        io.ukernel.vmm.spi.Snapshots qemu = null;
+        if (!vmm.equals("qemu") && !vmm.equals("firecracker")) {
+            throw new UserError("--vmm must be qemu or firecracker, got \"" + vmm + "\"");
+        }
+        if (!snapshot && !vmm.equals("qemu")) {
+            throw new UserError("--vmm chooses the VMM a snapshot is made with: add --snapshot");
+        }
         if (snapshot) {
-            qemu = new io.ukernel.vmm.qemu.QemuMicrovmBackend(System.getenv(), ImageBuilder.Inputs.defaultCacheDir());
             try {
-                qemu.locate();                  // before packing for nothing
+                if (vmm.equals("firecracker")) {
+                    if (noFirecracker) {
+                        throw new UserError("--snapshot --vmm firecracker needs NAME.vmlinux: drop --no-firecracker");
+                    }
+                    var f = new io.ukernel.vmm.firecracker.FirecrackerBackend(System.getenv(),
+                            java.time.Duration.ofSeconds(5));
+                    f.locate();                 // before packing for nothing
+                    qemu = f;
+                } else {
+                    var q = new io.ukernel.vmm.qemu.QemuMicrovmBackend(System.getenv(),
+                            ImageBuilder.Inputs.defaultCacheDir());
+                    q.locate();
+                    qemu = q;
+                }
             } catch (io.ukernel.vmm.VmmException e) {
                 throw new UserError(e.getMessage(), e);
             }
@@ -143,28 +165,30 @@ public final class PackCommand implements Callable<Integer> {
     }
 
     /** Boots the packed image to its snapshot point and saves it ({@code dist/NAME.snap}); prints one line. */
-    private void snapshot(io.ukernel.vmm.qemu.QemuMicrovmBackend qemu, Path app, String name, PrintWriter out)
+    private void snapshot(io.ukernel.vmm.spi.Snapshots backend, Path app, String name, PrintWriter out)
             throws Exception {
         PrintWriter o = spec.commandLine().getOut();
+        boolean firecracker = backend instanceof io.ukernel.vmm.firecracker.FirecrackerBackend;
+        String vmmName = firecracker ? "Firecracker" : "QEMU";
         Path dist = app.resolve("dist");
         Path img = ImageBuilder.imagePath(dist, name);
-        Path k = Files.isRegularFile(dist.resolve(name + ".vmlinuz")) ? dist.resolve(name + ".vmlinuz")
-                : dist.resolve(name + ".vmlinux");
+        Path k = firecracker || !Files.isRegularFile(dist.resolve(name + ".vmlinuz")) ? dist.resolve(name + ".vmlinux")
+                : dist.resolve(name + ".vmlinuz");
         String kernelEnv = System.getenv(GuestKernel.ENV);
-        if (kernelEnv != null && !kernelEnv.isBlank()) {
+        if (kernelEnv != null && !kernelEnv.isBlank() && !firecracker) {
             k = Path.of(kernelEnv);             // as `run --vmm qemu` picks it
         }
         Path runDir = Files.createTempDirectory("ukvm-");
         long t0 = System.nanoTime();
         try {
             io.ukernel.vmm.VmSpec vm = new io.ukernel.vmm.VmSpec(name, k, java.util.Optional.of(img),
-                    java.util.Optional.empty(), 1, 512, java.util.List.of(), io.ukernel.vmm.GuestParams.defaults(),
-                    runDir);
+                    java.util.Optional.empty(), 1, 512, java.util.List.of(), io.ukernel.vmm.GuestParams.defaults()
+                    .withNet(MicrovmRun.net(firecracker, false, System.getenv())), runDir);
             if (out != null) {
-                out.println("Booting " + name + " under QEMU to its snapshot point...");
+                out.println("Booting " + name + " under " + vmmName + " to its snapshot point...");
                 out.flush();
             }
-            Path snap = qemu.snapshot(vm, dist, new io.ukernel.vmm.spi.ConsoleListener() {
+            Path snap = backend.snapshot(vm, dist, new io.ukernel.vmm.spi.ConsoleListener() {
                 @Override
                 public void guest(String line) {
                     if (out != null) {
@@ -176,13 +200,20 @@ public final class PackCommand implements Callable<Integer> {
                 @Override
                 public void vmm(String line) {
                     if (out != null) {
-                        out.println("  qemu: " + line);
+                        out.println("  " + vmmName.toLowerCase(Locale.ROOT) + ": " + line);
                         out.flush();
                     }
                 }
             }, 600);
+            long size = Files.size(snap);
+            String shown = InitCommand.display(snap);
+            if (firecracker) {
+                Path mem = io.ukernel.vmm.firecracker.FirecrackerBackend.memoryFile(dist, name);
+                size += Files.size(mem);
+                shown += " + " + InitCommand.display(mem);
+            }
             o.println(String.format(Locale.ROOT, "Snapshot of %s: %s (%s for 512 MiB of guest memory, %.1f s)", name,
-                    InitCommand.display(snap), ImageSizes.mib(Files.size(snap)), (System.nanoTime() - t0) / 1e9));
+                    shown, ImageSizes.mib(size), (System.nanoTime() - t0) / 1e9));
             o.flush();
         } catch (io.ukernel.vmm.VmmException e) {
             throw new UserError("no snapshot: " + e.getMessage(), e);

@@ -115,7 +115,7 @@ public final class RunCommand implements Callable<Integer> {
             description = "microVM memory, MiB (or 1G). Default: ${DEFAULT-VALUE}.")
     String memory;
 
-    @Option(names = "--no-snapshot", description = "With --vmm qemu: boot cold even when dist/NAME.snap (ukernel pack "
+    @Option(names = "--no-snapshot", description = "With --vmm: boot cold even when a snapshot (ukernel pack "
             + "--snapshot) matches the image.")
     boolean noSnapshot;
 
@@ -131,6 +131,9 @@ public final class RunCommand implements Callable<Integer> {
                 throw new UserError("--vmm must be qemu or firecracker, got \"" + vmm + "\"");
             }
             return new MicrovmRun(this, spec.commandLine().getErr(), System.out).call(which);
+        }
+        if (noSnapshot) {
+            throw new UserError("--no-snapshot is for a microVM run: add --vmm qemu or --vmm firecracker");
         }
         if (!publish.isEmpty()) {
             throw new UserError("-p publishes a microVM's port: add --vmm qemu (on the process platform the app "

@@ -167,6 +167,14 @@ class MicrovmCliTest {
         assertTrue(r.err().contains("-p publishes a microVM's port: add --vmm qemu"), r.err());
         r = cli("run", a.toString(), "--vmm", "xen");
         assertTrue(r.err().contains("--vmm must be qemu or firecracker, got \"xen\""), r.err());
+        r = cli("run", a.toString(), "--no-snapshot");
+        assertTrue(r.err().contains("--no-snapshot is for a microVM run: add --vmm qemu"), r.err());
+        r = cli("pack", a.toString(), "--vmm", "firecracker");
+        assertTrue(r.err().contains("--vmm chooses the VMM a snapshot is made with: add --snapshot"), r.err());
+        r = cli("pack", a.toString(), "--snapshot", "--vmm", "xen");
+        assertTrue(r.err().contains("--vmm must be qemu or firecracker, got \"xen\""), r.err());
+        r = cli("pack", a.toString(), "--snapshot", "--oci");
+        assertTrue(r.err().contains("--snapshot saves a microVM; an OCI image has none"), r.err());
         r = cli("pack", a.toString(), "--compress", "zstd");
         assertTrue(r.err().contains("--compress must be gzip or none"), r.err());
         r = cli("stop", "no-such-app-" + ProcessHandle.current().pid());

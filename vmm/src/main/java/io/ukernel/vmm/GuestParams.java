@@ -96,6 +96,11 @@ public record GuestParams(Map<String, String> env, long graceMs, String logForma
         return new GuestParams(env, graceMs, logFormat, debug, net, halt, noSandbox);
     }
 
+    /** This run's parameters with {@code net} as the network. */
+    public GuestParams withNet(Optional<NetConfig> net) {
+        return new GuestParams(env, graceMs, logFormat, debug, net, halt, noSandbox);
+    }
+
     /** Whether a kernel command line says the environment is in the fw_cfg item {@link #FW_CFG_ENV}. */
     public static boolean envInFwCfg(String cmdline) {
         return java.util.Arrays.asList(cmdline.strip().split("\\s+")).contains("ukernel.env=" + ENV_FROM_FW_CFG);

@@ -3,6 +3,9 @@ package io.ukernel.vmm.firecracker;
 import io.ukernel.vmm.Binaries;
 import io.ukernel.vmm.ControlledVm;
 import io.ukernel.vmm.BootArgs;
+import io.ukernel.vmm.GuestParams;
+import io.ukernel.vmm.RestoreRecord;
+import io.ukernel.vmm.SnapshotKey;
 import io.ukernel.vmm.VmSpec;
 import io.ukernel.vmm.VmmException;
 import io.ukernel.vmm.VmmProcess;
@@ -12,6 +15,9 @@ import io.ukernel.vmm.firecracker.request.Drive;
 import io.ukernel.vmm.firecracker.request.Logger;
 import io.ukernel.vmm.firecracker.request.MachineConfig;
 import io.ukernel.vmm.firecracker.request.NetworkInterface;
+import io.ukernel.vmm.firecracker.request.SnapshotCreate;
+import io.ukernel.vmm.firecracker.request.SnapshotLoad;
+import io.ukernel.vmm.firecracker.request.Vm;
 import io.ukernel.vmm.spi.ConsoleListener;
 import io.ukernel.vmm.spi.RunningVm;
 import io.ukernel.vmm.spi.VmmBackend;
@@ -30,6 +36,7 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -44,7 +51,7 @@ import java.util.concurrent.TimeUnit;
  * <p>Environment: {@value #ENV_BINARY} (the binary, else {@code firecracker} on PATH), {@value #ENV_TAP} (a tap
  * device for the guest's {@code eth0}).
  */
-public final class FirecrackerBackend implements VmmBackend {
+public final class FirecrackerBackend implements VmmBackend, io.ukernel.vmm.spi.Snapshots {
     /** Environment variable naming the Firecracker binary. */
     public static final String ENV_BINARY = "UKERNEL_FIRECRACKER";
     /** Environment variable naming a host tap device for the guest's network. */
@@ -84,13 +91,33 @@ public final class FirecrackerBackend implements VmmBackend {
 
     @Override
     public RunningVm boot(VmSpec spec, ConsoleListener console) throws VmmException {
-        Path binary = locate();
+        checkBoot(spec);
+        Launched l = launch(spec, console);
+        try (FirecrackerClient api = FirecrackerClient.connect(l.socket())) {
+            configure(api, spec, l.log());
+            api.put(Actions.instanceStart());
+        } catch (VmmException | IOException | RuntimeException e) {
+            throw failed(l, e);
+        }
+        return new FirecrackerVm(l.proc(), l.socket(), "Firecracker " + spec.cpus() + " vCPU, " + spec.memoryMib()
+                + " MiB" + tap().map(t -> ", eth0 on " + t).orElse(""));
+    }
+
+    private void checkBoot(VmSpec spec) throws VmmException {
+        locate();
         checkElf(spec.kernel());
         if (!spec.ports().isEmpty() && tap().isEmpty()) {
             throw new VmmException("Firecracker reaches the guest's network through a tap device: create one (see "
                     + "docs/microvm.md, \"Networking\") and set " + ENV_TAP + "=NAME; -p is QEMU's user-mode "
                     + "forwarding");
         }
+    }
+
+    /** A started Firecracker whose API socket answers. */
+    private record Launched(VmmProcess proc, Path socket, Path log) {}
+
+    private Launched launch(VmSpec spec, ConsoleListener console) throws VmmException {
+        Path binary = locate();
         Path socket = spec.runDir().resolve("firecracker.sock");
         Path log = spec.runDir().resolve("firecracker.log");
         try {
@@ -128,34 +155,210 @@ public final class FirecrackerBackend implements VmmBackend {
         } catch (IOException e) {
             throw new VmmException("cannot start " + binary + ": " + e.getMessage(), e);
         }
+        Launched l = new Launched(proc, socket, log);
         try {
             awaitSocket(proc, socket, stderr);
-            try (FirecrackerClient api = FirecrackerClient.connect(socket)) {
-                configure(api, spec, log);
-                api.put(Actions.instanceStart());
-            }
-        } catch (VmmException | IOException | RuntimeException e) {
-            proc.kill();
-            try {
-                proc.waitFor(5, TimeUnit.SECONDS);
-                Files.deleteIfExists(socket);
-            } catch (IOException | InterruptedException ignored) {
-                // best effort
-            }
-            if (e instanceof VmmException v) {
-                throw v;
-            }
-            throw new VmmException("Firecracker's API failed: " + e.getMessage() + tail(log), e);
+        } catch (VmmException e) {
+            throw failed(l, e);
         }
-        return new FirecrackerVm(proc, socket, "Firecracker " + spec.cpus() + " vCPU, " + spec.memoryMib() + " MiB"
-                + tap().map(t -> ", eth0 on " + t).orElse(""));
+        return l;
+    }
+
+    /** Ends a Firecracker whose setup failed, removes its socket, and says why. */
+    private static VmmException failed(Launched l, Exception e) {
+        l.proc().kill();
+        try {
+            l.proc().waitFor(5, TimeUnit.SECONDS);
+            Files.deleteIfExists(l.socket());
+        } catch (IOException | InterruptedException ignored) {
+            // best effort
+        }
+        if (e instanceof VmmException v) {
+            return v;
+        }
+        return new VmmException("Firecracker's API failed: " + e.getMessage() + tail(l.log()), e);
+    }
+
+    // ---- snapshots: PATCH /vm Paused + PUT /snapshot/create; PUT /snapshot/load on a fresh process ----
+
+    /** {@code dist/NAME.fc.vmstate}: the saved vCPU and device state. */
+    public static Path stateFile(Path dist, String name) {
+        return dist.resolve(name + ".fc.vmstate");
+    }
+
+    /** {@code dist/NAME.fc.mem}: the saved guest memory. */
+    public static Path memoryFile(Path dist, String name) {
+        return dist.resolve(name + ".fc.mem");
+    }
+
+    /** {@code dist/NAME.fc.snap.properties}: the {@link SnapshotKey}. */
+    public static Path keyFile(Path dist, String name) {
+        return dist.resolve(name + ".fc.snap.properties");
+    }
+
+    @Override
+    public Path snapshotFile(Path dist, String name) {
+        return stateFile(dist, name);
+    }
+
+    /** The parameters of the boot a snapshot is made of: no environment (it would be saved), the tap if any. */
+    private static GuestParams snapshotParams(VmSpec spec) {
+        return new GuestParams(Map.of(), GuestParams.defaults().graceMs(), "text", false, spec.params().net(),
+                GuestParams.Halt.REBOOT, false);
+    }
+
+    /** The machine a snapshot was saved from, for its key: what {@code /snapshot/load} cannot change. */
+    private String machine(VmSpec spec) {
+        return "vcpu=" + spec.cpus() + " mem=" + spec.memoryMib() + "MiB net=" + (tap().isPresent() ? "tap" : "none")
+                + " args=" + BootArgs.firecracker(snapshotParams(spec)) + " " + RestoreRecord.SNAPSHOT_WORD;
+    }
+
+    /** {@code firecracker --version}'s first line. */
+    String version() throws VmmException {
+        Path binary = locate();
+        try {
+            Process p = new ProcessBuilder(binary.toString(), "--version").redirectErrorStream(true).start();
+            p.getOutputStream().close();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            p.waitFor();
+            return out.lines().findFirst().orElse("").strip();
+        } catch (IOException e) {
+            throw new VmmException("cannot run " + binary + " --version: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmmException("interrupted");
+        }
+    }
+
+    /**
+     * Boots {@code spec}'s image with {@value RestoreRecord#SNAPSHOT_WORD} and no environment, waits for the
+     * guest's {@link RestoreRecord#READY_LINE}, pauses the VM ({@code PATCH /vm}), creates a full snapshot
+     * ({@code PUT /snapshot/create}: state and memory, under temporary names renamed when complete), ends
+     * Firecracker and writes the key.
+     */
+    @Override
+    public Path snapshot(VmSpec spec, Path dist, ConsoleListener console, long timeoutSeconds) throws VmmException {
+        checkBoot(spec);
+        CountDownLatch ready = new CountDownLatch(1);
+        ConsoleListener watch = new ConsoleListener() {
+            @Override
+            public void guest(String line) {
+                if (line.strip().equals(RestoreRecord.READY_LINE)) {
+                    ready.countDown();
+                }
+                console.guest(line);
+            }
+
+            @Override
+            public void vmm(String line) {
+                console.vmm(line);
+            }
+        };
+        VmSpec s = new VmSpec(spec.name(), spec.kernel(), spec.initrd(), spec.rootDrive(), spec.cpus(),
+                spec.memoryMib(), List.of(), snapshotParams(spec), spec.runDir());
+        String name = spec.name();
+        Path state = stateFile(dist, name);
+        Path mem = memoryFile(dist, name);
+        Path key = keyFile(dist, name);
+        String tmpSuffix = ".tmp-" + ProcessHandle.current().pid();
+        Path stateTmp = dist.resolve("." + state.getFileName() + tmpSuffix);
+        Path memTmp = dist.resolve("." + mem.getFileName() + tmpSuffix);
+        Launched l = launch(s, watch);
+        try {
+            Map<String, String> k = SnapshotKey.of(spec.initrd().or(spec::rootDrive).orElseThrow(), spec.kernel(),
+                    "Firecracker", version(), machine(s));
+            try (FirecrackerClient api = FirecrackerClient.connect(l.socket())) {
+                configure(api, s, l.log(), " " + RestoreRecord.SNAPSHOT_WORD);
+                api.put(Actions.instanceStart());
+                boolean reached = false;
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+                while (!reached && l.proc().alive() && System.nanoTime() < deadline) {
+                    reached = ready.await(100, TimeUnit.MILLISECONDS);
+                }
+                if (!reached) {
+                    throw new VmmException(l.proc().alive() ? "the guest did not reach its snapshot point within "
+                            + timeoutSeconds + " s" : "the VM ended before its snapshot point (see the console above)");
+                }
+                for (Path p : List.of(key, state, mem, stateTmp, memTmp)) {
+                    Files.deleteIfExists(p);
+                }
+                api.put(Vm.paused());
+                api.put(new SnapshotCreate(stateTmp.toAbsolutePath().toString(), memTmp.toAbsolutePath().toString()));
+            }
+            l.proc().kill();
+            l.proc().waitFor(10, TimeUnit.SECONDS);
+            for (Path p : List.of(stateTmp, memTmp)) {
+                Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-------"));
+            }
+            Files.move(memTmp, mem, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            Files.move(stateTmp, state, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            SnapshotKey.write(key, k, List.of(state, mem));
+            return state;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw failed(l, new VmmException("interrupted while making the snapshot"));
+        } catch (VmmException | IOException | RuntimeException e) {
+            throw failed(l, e);
+        } finally {
+            l.proc().kill();
+            for (Path p : List.of(stateTmp, memTmp)) {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                    // a leftover temporary file is replaced by the next snapshot
+                }
+            }
+        }
+    }
+
+    @Override
+    public Optional<String> snapshotMismatch(VmSpec spec, Path dist) throws VmmException {
+        String name = spec.name();
+        try {
+            return SnapshotKey.check(keyFile(dist, name), SnapshotKey.of(spec.initrd().or(spec::rootDrive)
+                    .orElseThrow(), spec.kernel(), "Firecracker", version(), machine(spec)),
+                    List.of(stateFile(dist, name), memoryFile(dist, name)));
+        } catch (IOException e) {
+            return Optional.of("it cannot be read: " + e.getMessage());
+        }
+    }
+
+    /**
+     * A fresh Firecracker: {@code PUT /logger}, then {@code PUT /snapshot/load} (resumed at once, the run's tap
+     * behind {@code eth0}), then the {@link RestoreRecord} on the guest's console input (Firecracker's stdin).
+     */
+    @Override
+    public RunningVm restore(VmSpec spec, Path dist, ConsoleListener console) throws VmmException {
+        checkBoot(spec);
+        Launched l = launch(spec, console);
+        try (FirecrackerClient api = FirecrackerClient.connect(l.socket())) {
+            api.put(new Logger(l.log().toString(), "Info", true));
+            api.put(new SnapshotLoad(stateFile(dist, spec.name()).toAbsolutePath().toString(),
+                    memoryFile(dist, spec.name()).toAbsolutePath().toString(), true, tap()));
+            GuestParams p = spec.params();
+            RestoreRecord r = RestoreRecord.fresh(new GuestParams(p.env(), p.graceMs(), p.logFormat(), p.debug(),
+                    p.net(), GuestParams.Halt.REBOOT, p.noSandbox()), new java.security.SecureRandom());
+            java.io.OutputStream in = l.proc().process().getOutputStream();
+            in.write(r.toLine().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            in.flush();
+        } catch (VmmException | IOException | RuntimeException e) {
+            throw failed(l, e);
+        }
+        return new FirecrackerVm(l.proc(), l.socket(), "Firecracker " + spec.cpus() + " vCPU, " + spec.memoryMib()
+                + " MiB" + tap().map(t -> ", eth0 on " + t).orElse("") + ", restored from "
+                + stateFile(dist, spec.name()).getFileName());
     }
 
     /** The configuration calls, in Firecracker's documented order. */
     void configure(FirecrackerClient api, VmSpec spec, Path log) throws VmmException, IOException {
+        configure(api, spec, log, "");
+    }
+
+    private void configure(FirecrackerClient api, VmSpec spec, Path log, String extraArgs) throws VmmException,
+            IOException {
         api.put(new Logger(log.toString(), "Info", true));
         api.put(new MachineConfig(spec.cpus(), spec.memoryMib()));
-        String args = BootArgs.firecracker(spec.params());
+        String args = BootArgs.firecracker(spec.params()) + extraArgs;
         if (spec.initrd().isEmpty()) {
             args += " root=/dev/vda ro init=/init";
         }

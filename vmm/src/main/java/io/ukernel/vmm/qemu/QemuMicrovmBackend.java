@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
  * QEMU exits. Published ports use user-mode networking ({@code hostfwd} on 127.0.0.1) and a
  * {@code virtio-net-device}.
  */
-public final class QemuMicrovmBackend implements VmmBackend {
+public final class QemuMicrovmBackend implements VmmBackend, io.ukernel.vmm.spi.Snapshots {
     /** Environment variable naming the QEMU binary. */
     public static final String ENV = "UKERNEL_QEMU";
     static final String BINARY = "qemu-system-x86_64";
@@ -230,6 +230,12 @@ public final class QemuMicrovmBackend implements VmmBackend {
      * @return the stream's path
      * @throws QemuException if the guest does not reach the point within {@code timeoutSeconds} or the save fails
      */
+    @Override
+    public Path snapshotFile(Path dist, String name) {
+        return QemuSnapshot.stream(dist, name);
+    }
+
+    @Override
     public Path snapshot(VmSpec spec, Path dist, ConsoleListener console, long timeoutSeconds) throws QemuException {
         java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
         ConsoleListener watch = new ConsoleListener() {
@@ -295,6 +301,7 @@ public final class QemuMicrovmBackend implements VmmBackend {
      * Why the snapshot beside {@code spec}'s image cannot be restored into the VM {@code spec} describes (another
      * image, kernel, QEMU, machine; damaged), empty when it can; "no snapshot" when there is none.
      */
+    @Override
     public Optional<String> snapshotMismatch(VmSpec spec, Path dist) throws QemuException {
         Path stream = QemuSnapshot.stream(dist, spec.name());
         if (!Files.isRegularFile(stream)) {
@@ -311,14 +318,15 @@ public final class QemuMicrovmBackend implements VmmBackend {
     }
 
     /**
-     * Restores the snapshot {@code stream} (checked with {@link #snapshotMismatch} first) with {@code spec}'s
+     * Restores the snapshot {@code dist/NAME.snap} (checked with {@link #snapshotMismatch} first) with {@code spec}'s
      * ports, then writes the {@link io.ukernel.vmm.RestoreRecord} (fresh clock and entropy, {@code spec}'s
      * parameters and environment) to the guest's console input.
      *
      * @throws QemuException if QEMU cannot load the stream (the VM is ended; nothing of it ran)
      */
-    public RunningVm restore(VmSpec spec, Path stream, ConsoleListener console) throws QemuException {
-        return start(spec, console, Mode.RESTORE, stream).vm();
+    @Override
+    public RunningVm restore(VmSpec spec, Path dist, ConsoleListener console) throws QemuException {
+        return start(spec, console, Mode.RESTORE, QemuSnapshot.stream(dist, spec.name())).vm();
     }
 
     private static void loadAndResume(QemuVm vm, Path qmp, Path stream, VmSpec spec) throws QemuException {

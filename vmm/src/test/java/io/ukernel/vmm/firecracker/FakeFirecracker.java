@@ -1,6 +1,7 @@
 package io.ukernel.vmm.firecracker;
 
 import io.ukernel.vmm.Json;
+import io.ukernel.vmm.RestoreRecord;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -50,6 +51,13 @@ final class FakeFirecracker implements AutoCloseable {
     private boolean started;
     private boolean haveKernel;
     private boolean consoleOn;
+    /** Boot arguments asked for the snapshot point ({@code ukernel.snapshot=1}). */
+    private boolean snapshotPoint;
+    /** Something other than the logger was configured: a snapshot can no longer be loaded. */
+    private boolean configured;
+    private boolean paused;
+    /** The guest's console input (the process's stdin), read by a restored guest for its restore record. */
+    private volatile InputStream consoleIn;
     private volatile Runnable onExit = () -> { };
 
     private FakeFirecracker(SwaggerSpec spec, ServerSocketChannel server, Path socket, PrintStream console) {
@@ -171,8 +179,12 @@ final class FakeFirecracker implements AutoCloseable {
 
     private String apply(SwaggerSpec.Operation op, Map<String, Object> json) {
         String t = op.template();
-        if (!t.equals("/actions") && started && op.method().equals("PUT")) {
+        if (!t.equals("/actions") && !t.equals("/snapshot/create") && started && op.method().equals("PUT")) {
             return "The requested operation is not supported after starting the microVM.";
+        }
+        if (List.of("/machine-config", "/boot-source", "/drives/{drive_id}", "/network-interfaces/{iface_id}")
+                .contains(t)) {
+            configured = true;
         }
         switch (t) {
             case "/boot-source" -> {
@@ -184,6 +196,7 @@ final class FakeFirecracker implements AutoCloseable {
                 }
                 haveKernel = true;
                 consoleOn = String.valueOf(json.get("boot_args")).contains("console=ttyS0");
+                snapshotPoint = String.valueOf(json.get("boot_args")).contains(RestoreRecord.SNAPSHOT_WORD);
             }
             case "/logger" -> {
                 if (json.get("log_path") instanceof String p && !Files.exists(Path.of(p))) {
@@ -212,9 +225,96 @@ final class FakeFirecracker implements AutoCloseable {
             case "/actions" -> {
                 return action(String.valueOf(json.get("action_type")));
             }
+            case "/vm" -> {
+                if (!started) {
+                    return "The requested operation is not supported before starting the microVM.";
+                }
+                paused = "Paused".equals(json.get("state"));
+            }
+            case "/snapshot/create" -> {
+                return createSnapshot(json);
+            }
+            case "/snapshot/load" -> {
+                return loadSnapshot(json);
+            }
             default -> { }
         }
         return null;
+    }
+
+    /** A full snapshot of a paused microVM: the "state" says what the console was doing; the memory is filler. */
+    private String createSnapshot(Map<String, Object> json) {
+        if (!started) {
+            return "The requested operation is not supported before starting the microVM.";
+        }
+        if (!paused) {
+            return "Cannot create a snapshot of a microVM that is not paused.";
+        }
+        try {
+            Files.writeString(Path.of((String) json.get("snapshot_path")),
+                    Json.write(Map.of("fake", "firecracker", "console", consoleOn)));
+            byte[] mem = new byte[1 << 16];
+            java.util.Arrays.fill(mem, (byte) 0x5a);
+            Files.write(Path.of((String) json.get("mem_file_path")), mem);
+        } catch (IOException | RuntimeException e) {
+            return "Cannot save the microVM state: " + e.getMessage();
+        }
+        return null;
+    }
+
+    /** Only on a fresh process (the logger at most configured); then the guest runs, resumed or paused. */
+    @SuppressWarnings("unchecked")
+    private String loadSnapshot(Map<String, Object> json) {
+        if (started) {
+            return "The requested operation is not supported after starting the microVM.";
+        }
+        if (configured) {
+            return "Loading a microVM snapshot not allowed after configuring boot-specific resources.";
+        }
+        Object memFile = json.get("mem_file_path");
+        Object backend = json.get("mem_backend");
+        if ((memFile == null) == (backend == null)) {
+            return "Exactly one of mem_file_path and mem_backend must be given.";
+        }
+        String mem = memFile != null ? (String) memFile : (String) ((Map<String, Object>) backend).get("backend_path");
+        Map<String, Object> state;
+        try {
+            state = Json.readObject(Files.readString(Path.of((String) json.get("snapshot_path"))));
+            if (!Files.isRegularFile(Path.of(mem))) {
+                return "Cannot open the memory file: No such file or directory (os error 2)";
+            }
+        } catch (IOException | IllegalArgumentException e) {
+            return "Cannot load the microVM state: " + e.getMessage();
+        }
+        started = true;
+        haveKernel = true;
+        consoleOn = Boolean.TRUE.equals(state.get("console"));
+        paused = !Boolean.TRUE.equals(json.get("resume_vm"));
+        if (!paused) {
+            replayRestore();
+        }
+        return null;
+    }
+
+    /** The restored guest reads its restore record from the console and says what it got (not the values). */
+    private void replayRestore() {
+        InputStream in = consoleIn;
+        if (!consoleOn || in == null) {
+            return;
+        }
+        Thread.ofPlatform().daemon().name("fake-guest").start(() -> {
+            try {
+                String line = line(in);
+                RestoreRecord r = RestoreRecord.parse(line == null ? "" : line);
+                console.println("[    7.100000] kernel#0 INFO  microvm: restored from a snapshot (fake Firecracker "
+                        + "console): wall " + r.wallNs() + ", seed " + r.seed().length + " bytes, env keys "
+                        + new java.util.TreeSet<>(r.params().env().keySet()));
+                console.println("[    7.300000] main#1 INFO  heartbeat 1 (uptime 0.00 s)");
+            } catch (IOException | RuntimeException e) {
+                console.println("ukernel: the guest init failed: " + e);
+            }
+            console.flush();
+        });
     }
 
     private String action(String type) {
@@ -243,6 +343,12 @@ final class FakeFirecracker implements AutoCloseable {
 
     private void replayBoot() {
         if (!consoleOn) {
+            return;
+        }
+        if (snapshotPoint) {
+            console.println("[    0.412000] kernel#0 INFO  microvm: JVM main at 0.21 s (fake Firecracker console)");
+            console.println(RestoreRecord.READY_LINE);
+            console.flush();
             return;
         }
         console.println("[    0.412000] kernel#0 INFO  microvm: JVM main at 0.21 s (fake Firecracker console)");
@@ -351,6 +457,10 @@ final class FakeFirecracker implements AutoCloseable {
      * {@code FAKE_FC_AUTOSTOP=1} the guest "stops" right after booting (scripts without an API client).
      */
     public static void main(String[] args) throws Exception {
+        if (args.length == 1 && args[0].equals("--version")) {
+            System.out.println("Firecracker v1.16.1 (fake)");
+            return;
+        }
         Path sock = null;
         Path config = null;
         for (int i = 0; i < args.length - 1; i++) {
@@ -365,6 +475,7 @@ final class FakeFirecracker implements AutoCloseable {
             System.exit(1);
         }
         FakeFirecracker f = start(sock, System.out);
+        f.consoleIn = System.in;
         String reject = System.getenv("FAKE_FC_REJECT_DRIVE");
         if (reject != null) {
             f.rejectDrives(reject);

@@ -114,6 +114,46 @@ class FirecrackerBackendTest {
         assertFalse(Files.exists(runDir.resolve("firecracker.sock")), "the socket is removed");
     }
 
+    @Test
+    void snapshot_pausesThenCreates_restoreLoadsIntoAFreshProcess_andHandsTheGuestItsRecord() throws Exception {
+        Path record = tmp.resolve("calls");
+        Path bin = fakeFirecracker();
+        Path dist = Files.createDirectories(tmp.resolve("dist"));
+        FirecrackerBackend backend = new FirecrackerBackend(Map.of(FirecrackerBackend.ENV_BINARY, bin.toString()),
+                Duration.ofSeconds(HANG_S));
+        Lines lines = new Lines();
+        Path state = withEnv(record, () -> backend.snapshot(spec(Files.createDirectories(tmp.resolve("run1")),
+                List.of()), dist, lines, HANG_S));
+        assertEquals(FirecrackerBackend.stateFile(dist, "app"), state);
+        assertTrue(Files.isRegularFile(FirecrackerBackend.memoryFile(dist, "app")));
+        assertTrue(Files.isRegularFile(FirecrackerBackend.keyFile(dist, "app")));
+        // configured, started, paused, then saved — the order Firecracker requires (the fake refuses any other)
+        assertEquals(List.of("PUT /logger", "PUT /machine-config", "PUT /boot-source", "PUT /actions", "PATCH /vm",
+                "PUT /snapshot/create"), Files.readAllLines(record));
+        assertTrue(lines.guest.contains(io.ukernel.vmm.RestoreRecord.READY_LINE), lines.guest.toString());
+        assertFalse(Files.readString(state).contains(SECRET), "the snapshot's boot had no environment");
+
+        VmSpec run = spec(Files.createDirectories(tmp.resolve("run2")), List.of());
+        assertEquals(Optional.empty(), backend.snapshotMismatch(run, dist));
+        Files.delete(record);
+        Lines restored = new Lines();
+        RunningVm vm = backend.restore(run, dist, restored);
+        assertTrue(restored.await("restored from a snapshot", HANG_S * 1000), "console: " + restored.guest);
+        // the guest read the host's record from its console input: clock, 64 random bytes, this run's environment
+        assertTrue(restored.guest.stream().anyMatch(l -> l.contains("seed 64 bytes, env keys [API_TOKEN]")),
+                restored.guest.toString());
+        vm.requestStop();
+        assertEquals(0, vm.waitFor(HANG_S, TimeUnit.SECONDS));
+        // a fresh process: only the logger before the load, and no boot configuration at all
+        assertEquals(List.of("PUT /logger", "PUT /snapshot/load", "PUT /actions"), Files.readAllLines(record));
+
+        VmSpec bigger = new VmSpec("app", run.kernel(), run.initrd(), Optional.empty(), 1, 512, List.of(),
+                run.params(), run.runDir());
+        assertTrue(backend.snapshotMismatch(bigger, dist).orElseThrow().startsWith("it was made for another machine"));
+        Files.write(FirecrackerBackend.memoryFile(dist, "app"), new byte[] {1});
+        assertTrue(backend.snapshotMismatch(run, dist).orElseThrow().startsWith("app.fc.mem is 1 bytes"));
+    }
+
     /** The fake reads FAKE_FC_RECORD from its environment: set it for the child through a wrapper script. */
     private <T> T withEnv(Path record, ThrowingSupplier<T> body) throws Exception {
         Path bin = tmp.resolve("firecracker");

@@ -67,6 +67,32 @@ class FirecrackerClientTest {
     }
 
     @Test
+    void snapshotApi_theFakeEnforcesFirecrackersOrder() throws Exception {
+        Path log = Files.createFile(tmp.resolve("fc.log"));
+        Path state = tmp.resolve("vm.state");
+        Path mem = tmp.resolve("vm.mem");
+        try (FirecrackerClient api = FirecrackerClient.connect(sock)) {
+            assertTrue(assertThrows(FirecrackerApiException.class, () -> api.put(io.ukernel.vmm.firecracker.request
+                    .Vm.paused())).faultMessage().contains("before starting"));
+            new FirecrackerBackend(Map.of(), Duration.ofSeconds(1)).configure(api, spec(Optional.empty()), log);
+            // a load is only for a fresh process
+            assertTrue(assertThrows(FirecrackerApiException.class, () -> api.put(
+                    new io.ukernel.vmm.firecracker.request.SnapshotLoad(state.toString(), mem.toString(), true,
+                            Optional.empty()))).faultMessage().contains("after configuring boot-specific resources"));
+            api.put(Actions.instanceStart());
+            // a snapshot is of a paused VM
+            var create = new io.ukernel.vmm.firecracker.request.SnapshotCreate(state.toString(), mem.toString());
+            assertTrue(assertThrows(FirecrackerApiException.class, () -> api.put(create)).faultMessage()
+                    .contains("not paused"));
+            api.put(io.ukernel.vmm.firecracker.request.Vm.paused());
+            api.put(create);
+        }
+        assertTrue(Files.isRegularFile(state) && Files.isRegularFile(mem));
+        assertEquals(List.of("PUT /logger", "PUT /machine-config", "PUT /boot-source", "PUT /actions", "PATCH /vm",
+                "PUT /snapshot/create"), fake.accepted(), fake.refused().toString());
+    }
+
+    @Test
     void put_driveRejected_reportsFaultMessageVerbatim() throws Exception {
         fake.rejectDrives("Unable to create the block device: BackingFile(Os { code: 13, kind: PermissionDenied })");
         Path disk = Files.write(tmp.resolve("rootfs.ext4"), new byte[512]);

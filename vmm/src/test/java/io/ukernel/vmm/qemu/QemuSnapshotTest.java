@@ -36,7 +36,7 @@ class QemuSnapshotTest {
 
         assertTrue(QemuSnapshot.check(stream, keyFile, key(dir, "m2")).orElseThrow()
                 .startsWith("it was made for another machine (m1; now m2)"));
-        assertEquals("it was made by another QEMU (QEMU emulator version 7.2.22)", QemuSnapshot.check(stream,
+        assertEquals("it was made by another VMM version (QEMU: QEMU emulator version 7.2.22; now QEMU: QEMU 9)", QemuSnapshot.check(stream,
                 keyFile, QemuSnapshot.key(dir.resolve("x.img"), dir.resolve("x.vmlinuz"), "QEMU 9", "m1"))
                 .orElseThrow());
 
@@ -52,11 +52,11 @@ class QemuSnapshotTest {
         byte[] damaged = saved.clone();
         damaged[2000] ^= 1;
         Files.write(stream, damaged);
-        assertEquals("its checksum differs from the one it was saved with (damaged)",
+        assertEquals("x.snap's checksum differs from the one it was saved with (damaged)",
                 QemuSnapshot.check(stream, keyFile, key(dir, "m1")).orElseThrow());
         Files.write(stream, java.util.Arrays.copyOf(saved, 4000));
         assertTrue(QemuSnapshot.check(stream, keyFile, key(dir, "m1")).orElseThrow()
-                .startsWith("it is 4000 bytes, not the 4096 it was saved with"));
+                .startsWith("x.snap is 4000 bytes, not the 4096 it was saved with"));
         Files.delete(keyFile);
         assertEquals("its key file x.snap.properties is missing",
                 QemuSnapshot.check(stream, keyFile, key(dir, "m1")).orElseThrow());

@@ -7,8 +7,8 @@ import java.util.Map;
  * One record per endpoint, named like Firecracker's own request parsers.
  */
 public sealed interface FirecrackerRequest permits Logger, MachineConfig, BootSource, Drive, NetworkInterface,
-        Actions {
-    /** The HTTP method; every pre-boot configuration call is a {@code PUT}. */
+        Actions, Vm, SnapshotCreate, SnapshotLoad {
+    /** The HTTP method: {@code PUT}, but {@code PATCH} for {@code /vm}. */
     default String method() {
         return "PUT";
     }
