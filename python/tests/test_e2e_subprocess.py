@@ -101,8 +101,9 @@ def test_listed_programs_run_confined_and_others_are_refused_with_the_line_to_ad
     assert "execute: " in log, run.explain()  # the confinement report names what may be executed
 
 
-def test_a_program_that_cannot_be_found_stops_the_task_with_what_to_change(app_dir):
+def test_a_program_that_cannot_be_found_stops_the_build_with_what_to_change(app_dir):
     app = write_app(app_dir, MANIFEST.replace('"sort", ', '"no-such-tool-here", '), {"src/main.py": MAIN})
     run = run_app(app)
     assert run.status != 0, run.explain()
-    assert "\"no-such-tool-here\" is not found on the kernel's PATH" in run.log, run.explain()
+    assert "[caps] subprocess: \"no-such-tool-here\" is not found on the kernel's PATH" in run.stderr, run.explain()
+    assert "give its absolute path in ukernel.toml" in run.stderr, run.explain()

@@ -271,3 +271,63 @@ def test_a_link_swapped_into_a_preopen_path_after_the_kernels_check_is_refused(t
     assert p.returncode != 5, out
     assert "not the directory the kernel checked" in err, err
     assert not (elsewhere / "from-worker").exists()
+
+
+PROGRAMS_SCRIPT = """\
+import os, resource, socket, subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from ukernel import _confine, _environ, _jail
+kernel, other_end = socket.socketpair()
+task = _environ.TaskView([], 1 << 20, programs=["/bin/sh"])
+task.program_files()  # read while the host's view is whole
+jail = _jail.isolate(os.getcwd(), "on", 2000000123, kernel.fileno(), 0, task=task)
+_confine.confine(os.getcwd(), rules=task.rules(), programs=[real for _, real in task.program_files()],
+                 processes=True)
+print("nproc", resource.getrlimit(resource.RLIMIT_NPROC)[0])
+print("sh", subprocess.run(["/bin/sh", "-c", "echo $$ $(id -u 2>&1 || true)"], capture_output=True,
+                           text=True).stdout.strip().split()[0])
+r, w = os.pipe()
+n, err = 0, "none"
+for _ in range(int(sys.argv[2])):
+    try:
+        os.posix_spawn("/bin/sh", ["sh", "-c", "read x"], {}, file_actions=[(os.POSIX_SPAWN_DUP2, r, 0)])
+        n += 1
+    except OSError as e:
+        err = e.strerror
+        break
+print("spawned", n, err, flush=True)
+sys.exit(5)
+"""
+
+
+@needs_root
+@pytest.mark.parametrize("variant", ["root", "unprivileged"])
+def test_a_task_with_programs_runs_them_and_its_children_are_bounded(tmp_path, variant):
+    """With ``[caps] subprocess`` the worker may run the listed program, and ``RLIMIT_NPROC`` bounds its children
+    also in a user namespace (an unprivileged kernel): Linux counts the limit per user namespace (>= 5.14)."""
+    d = jail_dir(tmp_path)
+    (d / "programs.py").write_text(PROGRAMS_SCRIPT)
+    if variant == "root":
+        python, preexec = sys.executable, None
+    else:
+        python = _system_python()
+        if python is None or j.readable_by(PYTHON_DIR, 65534, 65534) is not None:
+            pytest.skip("no interpreter and adapter an unprivileged user can run")
+
+        def preexec():
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+    wanted = j.MAX_THREADS + 100
+    p = subprocess.Popen([python, "-I", "-S", str(d / "programs.py"), PYTHON_DIR, str(wanted)], cwd=str(d),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=preexec)
+    out, err = p.communicate(timeout=300)
+    if p.returncode != 5 and "unshare" in err and variant != "root":
+        pytest.skip("this host refuses unprivileged user namespaces")
+    assert p.returncode == 5, err
+    got = lines_of(out)
+    assert got["nproc"] == str(j.MAX_THREADS), out
+    assert got["sh"].isdigit() and int(got["sh"]) > 1, out  # the shell ran, a pid of the worker's namespace
+    n, why = got["spawned"].split(" ", 1)
+    assert int(n) < j.MAX_THREADS and why == "Resource temporarily unavailable", out

@@ -145,13 +145,28 @@ public final class BuildCommand implements Callable<Integer> {
             tmp = Files.createTempDirectory("ukernel-adapter-");
             Path adapter = AdapterResources.extractTo(tmp.resolve("ukernel"));
             PythonRuntime.Detector detector = cachedRuntime ? new RuntimeCache(app) : PythonRuntime::detect;
-            return new Result(new AppBuilder(adapter, detector, BuildCommand::pipLine).build(app, force));
+            BuildResult built = new AppBuilder(adapter, detector, BuildCommand::pipLine).build(app, force);
+            checkPrograms(built.manifest());
+            return new Result(built);
         } catch (BuildException | BundleException e) {
             throw new UserError(e.getMessage(), e);
         } catch (IOException e) {
             throw new UserError("build failed: " + e.getMessage(), e);
         } finally {
             deleteQuietly(tmp);
+        }
+    }
+
+    /**
+     * {@code [caps] subprocess} checked at build on this host (the kernel resolves the list again at every worker
+     * start): a program that cannot be found, or a script whose interpreter is not listed, stops the build.
+     */
+    private static void checkPrograms(Manifest m) throws UserError {
+        String path = System.getenv("PATH");
+        try {
+            m.resolvePrograms(path == null || path.isEmpty() ? "/usr/local/bin:/usr/bin:/bin" : path);
+        } catch (IOException e) {
+            throw new UserError(m.file() + ": " + e.getMessage(), e);
         }
     }
 
