@@ -296,8 +296,48 @@ final class Host {
         return shuttingDown;
     }
 
-    /** CPU seconds and resident bytes of a live process, from /proc (zeros when it is gone). */
+    /** Most processes of one task's tree {@link #procUsage} reads (a worker is held to 1024 by RLIMIT_NPROC). */
+    private static final int MAX_TREE = 4096;
+
+    /**
+     * CPU milliseconds and resident bytes of a task's worker: the process the kernel started and every process
+     * beneath it (the worker in its pid namespace, the children a task with {@code [caps] subprocess} runs), from
+     * /proc; zeros when it is gone. Shared pages count once per process, as {@code ps} does.
+     */
     static long[] procUsage(long pid) {
+        long[] sum = {0, 0};
+        java.util.ArrayDeque<Long> todo = new java.util.ArrayDeque<>();
+        java.util.Set<Long> seen = new java.util.HashSet<>();
+        todo.add(pid);
+        while (!todo.isEmpty() && seen.size() < MAX_TREE) {
+            long p = todo.poll();
+            if (p <= 0 || !seen.add(p)) {
+                continue;
+            }
+            long[] one = procUsageOne(p);
+            sum[0] += one[0];
+            sum[1] += one[1];
+            try (java.util.stream.Stream<Path> threads = Files.list(Path.of("/proc", Long.toString(p), "task"))) {
+                for (Path t : threads.toList()) {
+                    try {
+                        for (String c : Files.readString(t.resolve("children")).trim().split(" ")) {
+                            if (!c.isEmpty()) {
+                                todo.add(Long.parseLong(c));
+                            }
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        // the thread ended meanwhile
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // the process ended meanwhile
+            }
+        }
+        return sum;
+    }
+
+    /** CPU milliseconds and resident bytes of one live process, from /proc (zeros when it is gone). */
+    static long[] procUsageOne(long pid) {
         if (pid <= 0) {
             return new long[] {0, 0};
         }
