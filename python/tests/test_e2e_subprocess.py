@@ -107,3 +107,37 @@ def test_a_program_that_cannot_be_found_stops_the_build_with_what_to_change(app_
     assert run.status != 0, run.explain()
     assert "[caps] subprocess: \"no-such-tool-here\" is not found on the kernel's PATH" in run.stderr, run.explain()
     assert "give its absolute path in ukernel.toml" in run.stderr, run.explain()
+
+
+def test_a_listed_program_finds_its_own_shared_library(app_dir, tmp_path):
+    """A program whose library lies beside it (``DT_RUNPATH`` naming its directory), outside every directory the
+    view binds anyway: the loader binds the library too (read-only), and the program runs. (``$ORIGIN`` in a
+    run path is not expanded in the view: the dynamic loader reads it from ``/proc/self/exe``.)"""
+    import shutil
+    import subprocess
+
+    if shutil.which("cc") is None:
+        pytest.skip("needs a C compiler to build the program")
+    tool = tmp_path / "tool"
+    (tool / "lib").mkdir(parents=True)
+    (tool / "bin").mkdir()
+    (tmp_path / "lib.c").write_text("int answer(void) { return 42; }\n")
+    (tmp_path / "main.c").write_text('#include <stdio.h>\nint answer(void);\n'
+                                     'int main(void) { printf("answer %d\\n", answer()); return 0; }\n')
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(tool / "lib" / "libanswer.so"), str(tmp_path / "lib.c")],
+                   check=True)
+    subprocess.run(["cc", "-o", str(tool / "bin" / "answer"), str(tmp_path / "main.c"), "-L" + str(tool / "lib"),
+                    "-lanswer", "-Wl,-rpath," + str(tool / "lib"), "-Wl,--enable-new-dtags"], check=True)
+    program = str(tool / "bin" / "answer")
+    app = write_app(app_dir, MANIFEST.replace('"sort", ', '"%s", ' % program), {"src/main.py": """
+        import subprocess
+        import ukernel
+
+        def main():
+            ukernel.cap_acquire("LOG")
+            r = subprocess.run([%r], capture_output=True, text=True)
+            ukernel.info("tool: %%s|%%s|%%d" %% (r.stdout.strip(), r.stderr.strip(), r.returncode))
+        """ % program})
+    run = run_app(app)
+    assert run.status == 0, run.explain()
+    assert "tool: answer 42||0" in run.log, run.explain()

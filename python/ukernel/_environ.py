@@ -83,6 +83,7 @@ class TaskView:
         self.preopens = list(preopens)
         self.programs = list(programs)  # [caps] subprocess: absolute host paths, as the kernel passed them
         self._files = None
+        self._libs = None
         self.tmp_bytes = tmp_bytes
         self.scratch = scratch
         self.namespaced = False  # set by _jail once the task's tmpfs and /etc are in its view
@@ -117,6 +118,18 @@ class TaskView:
                     self._files.append(pair)
         return list(self._files)
 
+    def libraries(self):
+        """``[(path, real path)]``: the shared libraries the programs need (read-only in the view; libraries in
+        the directories the view binds anyway are there already). Computed once, with :meth:`program_files`."""
+        if self._libs is None:
+            self._libs, seen = [], set()
+            for _, real in self.program_files():
+                for pair in elf_libraries(real):
+                    if pair[1] not in seen:
+                        seen.add(pair[1])
+                        self._libs.append(pair)
+        return list(self._libs)
+
     def writable(self):
         """Whether the task may write beneath some preopen (the seccomp filter's rw variant)."""
         return any(p.writable for p in self.preopens)
@@ -136,6 +149,8 @@ class TaskView:
                 out.append((d, True))
         # In its own view the worker reads the generated /etc; on the host's (no mount namespace), the public
         # files only: not the host's users and groups.
+        if self.namespaced:  # the programs' libraries bound into the view (read: the loader maps them)
+            out += [(real, False) for _, real in self.libraries()]
         names = ETC_FILES if self.namespaced else [f for f in ETC_FILES if f not in ("passwd", "group")]
         out += [(f, False) for f in ("/etc/" + n for n in names) if os.path.isfile(f)]
         return out
@@ -179,8 +194,123 @@ def from_kernel(environ):
         if p and p not in programs:
             programs.append(p)
     task = TaskView(preopens, int(tmp) if tmp.isdigit() else DEFAULT_TMP_BYTES, scratch, programs)
-    task.program_files()
+    task.libraries()  # (and the program files) read while the host's view is whole
     return task
+
+
+def _elf(path):
+    """``(interpreter, needed, search)`` of a 64-bit little-endian ELF file: its ``PT_INTERP``, its ``DT_NEEDED``
+    names and its ``DT_RUNPATH`` (else ``DT_RPATH``) directories with ``$ORIGIN`` expanded; None when it is not
+    one (a script, another format)."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            return None
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * min(phnum, 256))
+        interp, dynamic, loads = None, None, []
+        for i in range(len(table) // phentsize):
+            ptype, = struct.unpack_from("<I", table, i * phentsize)
+            offset, vaddr = struct.unpack_from("<QQ", table, i * phentsize + 8)
+            filesz, = struct.unpack_from("<Q", table, i * phentsize + 32)
+            if ptype == 3:  # PT_INTERP
+                f.seek(offset)
+                name = f.read(min(filesz, 4096)).split(b"\0", 1)[0]
+                interp = os.fsdecode(name) if name.startswith(b"/") else None
+            elif ptype == 2:  # PT_DYNAMIC
+                dynamic = (offset, min(filesz, 1 << 16))
+            elif ptype == 1:  # PT_LOAD
+                loads.append((vaddr, filesz, offset))
+        needed, search = [], []
+        if dynamic is not None:
+            f.seek(dynamic[0])
+            raw = f.read(dynamic[1])
+            entries = [struct.unpack_from("<qQ", raw, i) for i in range(0, len(raw) - 15, 16)]
+            strtab = next((v for t, v in entries if t == 5), None)  # DT_STRTAB (an address)
+            base = next((strtab - va + off for va, size, off in loads
+                         if strtab is not None and va <= strtab < va + size), None)
+
+            def string(at):
+                f.seek(base + at)
+                return os.fsdecode(f.read(4096).split(b"\0", 1)[0])
+
+            if base is not None:
+                for t, v in entries:
+                    if t == 0:  # DT_NULL
+                        break
+                    if t == 1:  # DT_NEEDED
+                        needed.append(string(v))
+                runpath = [string(v) for t, v in entries if t == 29] or [string(v) for t, v in entries if t == 15]
+                origin = os.path.dirname(os.path.realpath(path))
+                for entry in runpath:
+                    for d in entry.split(":"):
+                        d = d.replace("$ORIGIN", origin).replace("${ORIGIN}", origin)
+                        if d.startswith("/"):
+                            search.append(d)
+        return interp, needed, search
+
+
+def _library_dirs():
+    """The directories the dynamic loader searches after a program's own (``/etc/ld.so.conf`` and the defaults)."""
+    import glob
+
+    dirs = []
+
+    def conf(path, depth=0):
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return
+        for line in lines:
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("include ") and depth < 4:
+                for inc in sorted(glob.glob(line.split(None, 1)[1])):
+                    conf(inc, depth + 1)
+            elif line.startswith("/"):
+                dirs.append(line)
+
+    conf("/etc/ld.so.conf")
+    multiarch = getattr(sys.implementation, "_multiarch", None)
+    if multiarch:
+        dirs += ["/lib/" + multiarch, "/usr/lib/" + multiarch]
+    return dirs + ["/lib64", "/usr/lib64", "/lib", "/usr/lib"]
+
+
+def elf_libraries(path, limit=512):
+    """The shared libraries ``path`` needs, transitively, as ``[(path found, real path)]``: each ``DT_NEEDED``
+    name looked up in the program's ``DT_RUNPATH``/``DT_RPATH`` and then where the dynamic loader looks
+    (:func:`_library_dirs`). A name not found is left out (the child then fails to start, saying which)."""
+    out, seen, todo, system = [], set(), [path], None
+    while todo and len(seen) < limit:
+        current = todo.pop()
+        try:
+            info = _elf(current)
+        except OSError:
+            info = None
+        if info is None:
+            continue
+        _, needed, search = info
+        for name in needed:
+            if "/" in name:
+                candidates = [name]
+            else:
+                if system is None:
+                    system = _library_dirs()
+                candidates = [os.path.join(d, name) for d in search + system]
+            for c in candidates:
+                if os.path.isfile(c):
+                    real = os.path.realpath(c)
+                    if real not in seen:
+                        seen.add(real)
+                        out.append((c, real))
+                        todo.append(real)
+                    break
+    return out
 
 
 def elf_interpreter(path):

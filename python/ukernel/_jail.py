@@ -178,8 +178,9 @@ def death_signal(sig):
 def view(bundle, programs=()):
     """``(paths, links)``: the real paths the worker may read (``_confine.read_paths``, which Landlock allows too)
     and the symbolic links on the way to them, ``{link: target}``, to recreate in the new root. ``programs``: the
-    ``[caps] subprocess`` files as ``(path as listed, real path)`` pairs: each real file is bound too (unless a
-    bound directory holds it already), and the links from the listed path to it are recreated."""
+    ``[caps] subprocess`` files and the shared libraries they need as ``(path as listed or found, real path)``
+    pairs: each real file is bound too (unless a bound directory holds it already), and the links from the listed
+    path to it are recreated."""
     from . import _confine
 
     paths = _confine.read_paths(bundle)
@@ -252,7 +253,7 @@ def isolate(bundle, namespaces, worker_id, kernel_fd, kernel_pid, on_child=None,
     if not WORKER_ID_MIN <= worker_id <= WORKER_ID_MAX:
         raise JailError("worker id %d is outside %d-%d" % (worker_id, WORKER_ID_MIN, WORKER_ID_MAX))
     if namespaces != "off":
-        paths, links = view(bundle, task.program_files() if task is not None else ())
+        paths, links = view(bundle, task.program_files() + task.libraries() if task is not None else ())
         pre = task.present() if task is not None else []
         # Made before unshare: the helper process that holds a mapping must not be the new pid namespace's
         # first process (its exit would end the namespace).
