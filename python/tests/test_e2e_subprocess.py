@@ -4,6 +4,8 @@
 with them; the children stay under the worker's confinement (uid, no sockets, the same view); a program the
 manifest does not list is refused with the line to add. docs/confinement.md, "Subprocesses"."""
 
+import os
+
 import pytest
 
 from test_e2e_kernel import PROBE, run_app, write_app
@@ -33,7 +35,7 @@ MAIN = """
     import ukernel
 
     CHILD = "\\n".join([
-        "import os, socket, sys",
+        "import os, socket, stat, sys",
         "try:",
         "    socket.socket()",
         "    net = 'socket made'",
@@ -44,7 +46,13 @@ MAIN = """
         "    shadow = 'read'",
         "except OSError:",
         "    shadow = 'unreadable'",
-        "print(os.getuid(), os.getgid(), net, shadow, sys.stdin.read().upper())",
+        "socks = 0",
+        "for fd in range(3, 1024):",
+        "    try:",
+        "        socks += stat.S_ISSOCK(os.fstat(fd).st_mode)",
+        "    except OSError:",
+        "        pass",
+        "print(os.getuid(), os.getgid(), net, shadow, 'sockets', socks, sys.stdin.read().upper())",
     ])
 
 
@@ -78,6 +86,15 @@ MAIN = """
             await asyncio.create_subprocess_exec("id")
         except PermissionError as e:
             ukernel.info("refused: %s" % e)
+        # a child forked without exec holds the connection's descriptor, but the client refuses to use it
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ukernel.info("from the fork")
+                os._exit(0)
+            except BaseException as e:
+                os._exit(3 if "forked" in str(e) else 4)
+        ukernel.info("fork: %d" % os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
     """
 
 
@@ -90,7 +107,7 @@ def test_listed_programs_run_confined_and_others_are_refused_with_the_line_to_ad
     worker = next(l for l in run.lines("main") if " worker: " in l).split(" worker: ", 1)[1]
     uid, gid = worker.split()
     child = next(l for l in run.lines("main") if " child: " in l).split(" child: ", 1)[1]
-    assert child == "%s %s no socket unreadable HELLO||0" % (uid, gid), run.explain()
+    assert child == "%s %s no socket unreadable sockets 0 HELLO||0" % (uid, gid), run.explain()
     assert int(uid) >= 2_000_000_000 or int(uid) != 0, run.explain()
     assert "shell: b'42\\n' 3" in log, run.explain()
     assert "killed: -9" in log, run.explain()
@@ -99,6 +116,7 @@ def test_listed_programs_run_confined_and_others_are_refused_with_the_line_to_ad
     assert 'add it in ukernel.toml: [caps] subprocess = ["/usr/bin/env"]' in log, run.explain()
     assert 'add it in ukernel.toml: [caps] subprocess = ["id"]' in log, run.explain()
     assert "execute: " in log, run.explain()  # the confinement report names what may be executed
+    assert "fork: 3" in log and "from the fork" not in log, run.explain()
 
 
 def test_a_program_that_cannot_be_found_stops_the_build_with_what_to_change(app_dir):
@@ -141,3 +159,30 @@ def test_a_listed_program_finds_its_own_shared_library(app_dir, tmp_path):
     run = run_app(app)
     assert run.status == 0, run.explain()
     assert "tool: answer 42||0" in run.log, run.explain()
+
+
+
+def test_without_a_pid_namespace_listed_programs_are_refused_saying_why(capsys):
+    """(The loader's decision, without a kernel: on this host a worker without namespaces cannot read the runtime.)
+    Programs listed but no pid namespace: no process variant, no execute right, and the refusal says why."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from ukernel import _confine, _environ, _jail, _loader
+
+    task = _environ.TaskView([], 1 << 20, programs=["/bin/sh"])
+    jail = _jail.Jail()
+    jail.why_not = "off in [sandbox]"
+    programs, processes, why = _loader._programs(task, jail)
+    assert programs == () and processes is False
+    assert why.startswith("[caps] subprocess is not in force: running programs needs the worker's own pid "
+                          "namespace, and this worker has none (off in [sandbox])"), why
+    assert "ukernel: " + why in capsys.readouterr().err
+    assert _confine.program_refusal("sh", None, None, why) == why
+    assert '[caps] subprocess = ["sh"]' in _confine.program_refusal("sh", None)
+    jail.namespaces = list(_jail.NAMESPACES)
+    programs, processes, why = _loader._programs(task, jail)
+    assert processes is True and why is None and os.path.realpath("/bin/sh") in programs
+    assert _confine.program_refusal("/bin/sh", programs) is None
+    assert "is not among the programs" in _confine.program_refusal("/usr/bin/env", programs)

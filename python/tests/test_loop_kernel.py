@@ -307,6 +307,11 @@ def test_sock_api_refusals_and_unsupported_features(app_dir):
                 raise AssertionError("an unlisted program ran")
             except PermissionError as e:
                 assert '[caps] subprocess = ["true"]' in str(e), e
+            try:  # the shell is a program like any other
+                await asyncio.create_subprocess_shell("true")
+                raise AssertionError("the shell ran unlisted")
+            except PermissionError as e:
+                assert '[caps] subprocess = ["/bin/sh"]' in str(e), e
             # a pipe of the worker's own is watched in the same epoll
             pr, pw = os.pipe()
             reader = asyncio.StreamReader()

@@ -176,7 +176,7 @@ def seccomp_table():
 
 # -- the steps -----------------------------------------------------------------------------------------------------
 
-def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), processes=False):
+def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), processes=False, not_in_force=None):
     """Confines this process for good; returns a :class:`Report`. Raises :class:`ConfinementError` when any step
     fails (the process may then be partly confined: it must not run the app). ``max_abi`` (tests only) pretends
     the host offers at most that Landlock ABI. ``rules``: ``[(path, writable)]`` beyond the read list (the task's
@@ -184,7 +184,8 @@ def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), process
     filter's rw variant (record locks), for a task with an ``rw`` preopen. ``programs``: the files a child may
     ``execve`` (the manifest's ``[caps] subprocess``, resolved, with their ELF interpreters: Landlock's execute
     right on each, and on nothing else); ``processes``: the seccomp filter's process variant (fork, execve, wait),
-    only for a worker in a pid namespace of its own."""
+    only for a worker in a pid namespace of its own. ``not_in_force``: why the manifest's programs are refused
+    although listed (the messages say it)."""
     report = Report()
     table = seccomp_table()
     if table is None:
@@ -205,7 +206,7 @@ def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), process
     _seccomp(table, abi, report, writable, processes)
     sys.dont_write_bytecode = True  # the bundle is read-only now: no __pycache__ attempts
     install_messages(paths + [p for p, _ in rules] + list(programs), [p for p, w in rules if w],
-                     programs if processes else None)
+                     programs if processes else None, not_in_force)
     return report
 
 
@@ -450,7 +451,7 @@ def _say(text):
         pass
 
 
-def install_messages(paths, writable=(), programs=None):
+def install_messages(paths, writable=(), programs=None, not_in_force=None):
     """Makes refusals speak: a guarded ``socket`` type and an audit hook (the host does the refusing).
     ``writable``: the trees the task may write (no message for writes beneath them). ``programs``: the real paths
     a child may execute when the task may run programs (``[caps] subprocess`` in force), else None. Running a
@@ -515,7 +516,7 @@ def install_messages(paths, writable=(), programs=None):
             if event in RUNS and args:
                 refusal = program_refusal(args[0] if event != "os.system" else "/bin/sh", programs,
                                           args[-1] if event in ("subprocess.Popen", "os.exec", "os.posix_spawn")
-                                          else None)
+                                          else None, not_in_force)
                 if refusal is None:
                     return
                 what = "%s: %s" % (_call(event, args[0]), refusal)
@@ -541,7 +542,7 @@ def install_messages(paths, writable=(), programs=None):
 RUNS = ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.system")
 
 
-def program_refusal(program, programs, env=None):
+def program_refusal(program, programs, env=None, not_in_force=None):
     """None when ``program`` (as given to ``execve``: a path, or a name looked up on ``PATH`` of ``env`` or of this
     process) is one of ``programs`` (real paths; None: the task may run none), else why not and what to add."""
     if isinstance(program, bytes):
@@ -551,6 +552,8 @@ def program_refusal(program, programs, env=None):
     program = os.fspath(program)
     name = os.path.basename(program) or program
     listed = "[caps] subprocess = [\"%s\"]" % (program if program.startswith("/") else name)
+    if programs is None and not_in_force:
+        return not_in_force
     if programs is None:
         return ("this task may not run programs; list it in ukernel.toml: %s (absolute path, or a name found on "
                 "the kernel's PATH)" % listed)

@@ -171,10 +171,10 @@ def _confine(os, mode, jail, task=None):
     from . import _confine
 
     try:
-        programs, processes = _programs(task, jail)
+        programs, processes, not_in_force = _programs(task, jail)
         report = _confine.confine(os.getcwd(), rules=task.rules() if task is not None else (),
                                   writable=task is not None and task.writable(), programs=programs,
-                                  processes=processes)
+                                  processes=processes, not_in_force=not_in_force)
     except Exception as e:
         _say("ukernel: confinement failed, the task's code is not run: %s (sandbox mode \"strict\"; "
              "--insecure-no-sandbox runs it unconfined)" % e)
@@ -185,18 +185,20 @@ def _confine(os, mode, jail, task=None):
 
 
 def _programs(task, jail):
-    """``(real paths, processes)``: the files the task's children may execute and whether it may create them at
-    all. Subprocesses need the worker's own pid namespace (there the only pids a child could signal are the task's,
-    and all die with its PID 1); without one the programs stay refused and stderr says why."""
+    """``(real paths, processes, why not)``: the files the task's children may execute, whether it may create them
+    at all, and why the listed programs are not in force. Subprocesses need the worker's own pid namespace (there
+    the only pids a child could signal are the task's, and all die with its PID 1); without one the programs stay
+    refused and stderr says why."""
     if task is None or not task.programs:
-        return (), False
+        return (), False, None
     if jail is None or "pid" not in jail.namespaces:
         why = jail.why_not if jail is not None and jail.why_not else "no namespaces"
-        sys.stderr.write("ukernel: [caps] subprocess is not in force: running programs needs the worker's own pid "
-                         "namespace, and this worker has none (%s); allow namespaces ([sandbox] namespaces = "
-                         "\"auto\" on a host that allows them, or run the kernel as root)\n" % why)
-        return (), False
-    return [real for _, real in task.program_files()], True
+        not_in_force = ("[caps] subprocess is not in force: running programs needs the worker's own pid namespace, "
+                        "and this worker has none (%s); allow namespaces ([sandbox] namespaces = \"auto\" on a host "
+                        "that allows them, or run the kernel as root)" % why)
+        sys.stderr.write("ukernel: %s\n" % not_in_force)
+        return (), False, not_in_force
+    return [real for _, real in task.program_files()], True, None
 
 
 def _report(line):
