@@ -106,9 +106,15 @@ except OSError as e:
     print("write", e.errno)
 how = sys.argv[3]
 signal.signal(signal.SIGTERM, lambda *a: os._exit(43))
+# CPython runs a handler between byte codes: a signal landing just before a blocking read would wait behind it.
+# The wake-up pipe (written by the C-level handler) ends the wait instead.
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_w, False)
+signal.set_wakeup_fd(wake_w)
 print("report", jail.text(), flush=True)
 if how == "wait":
-    sys.stdin.read()
+    import select
+    select.select([sys.stdin, wake_r], [], [])  # the handler runs as soon as this returns
 elif how == "segv":  # a signal from the host kernel (PID 1 ignores its own kill(SIGKILL))
     import ctypes
     ctypes.string_at(0)

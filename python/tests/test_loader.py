@@ -49,10 +49,18 @@ def start(root, kernel, stdin=None, **env):
 
 
 def read_line(proc, timeout=HANG):
-    """One line of stdout, failing instead of hanging if it does not come (i.e. if stdout is not line-buffered)."""
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    assert ready, "no line from the worker within %ss" % timeout
-    return proc.stdout.readline()
+    """One line of stdout, failing instead of hanging if it does not come (i.e. if stdout is not line-buffered).
+    Byte by byte from the descriptor: a buffered readline could take the next line too, which select would then
+    never report."""
+    fd, line = proc.stdout.fileno(), b""
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], timeout)
+        assert ready, "no line from the worker within %ss (so far: %r)" % (timeout, line)
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return line.decode()
 
 
 def test_sync_main_return_value_is_the_exit_code(tmp_path, kernel):
@@ -222,7 +230,8 @@ def test_sigterm_exits_143_after_finally(tmp_path, kernel, kind):
             def main():
                 try:
                     print("ready")
-                    time.sleep(3600)  # ended by the test's SIGTERM
+                    while True:  # ended by the test's SIGTERM; short sleeps: CPython runs the handler between byte
+                        time.sleep(0.2)  # codes, so a signal landing just before one long sleep would wait it out
                 finally:
                     print("cleanup ran")
         """,
@@ -383,7 +392,8 @@ def test_sigterm_to_the_supervisor_reaches_the_worker_and_exits_143(tmp_path, ke
         def main():
             try:
                 print("ready", flush=True)
-                time.sleep(60)
+                while True:  # short sleeps: a signal landing just before one long sleep would wait it out
+                    time.sleep(0.2)
             finally:
                 print("finally ran", flush=True)
     """})

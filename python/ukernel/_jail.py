@@ -18,8 +18,10 @@ The loader process (the kernel's child, called **P** here) calls :func:`isolate`
 4. ``fork()``: the child **C** is PID 1 of the new pid namespace and runs the app. P never returns from
    :func:`isolate`: it closes its copy of the kernel connection (the kernel must see EOF when C exits), forwards
    SIGTERM, SIGINT and SIGHUP to C, and exits with C's status (``n`` for exit ``n``, ``128 + s`` for a signal).
+   P blocks these signals from before the fork and takes them with ``sigwaitinfo``, never through handlers: a
+   signal sent at any moment is forwarded (none ends P early, none waits behind a blocking call).
 
-Death: P keeps ``PR_SET_PDEATHSIG`` with the kernel, but with a signal it *handles* (SIGUSR1): on it P SIGKILLs C,
+Death: P keeps ``PR_SET_PDEATHSIG`` with the kernel, but with a signal it takes (SIGUSR1): on it P SIGKILLs C,
 and C being the namespace's init, the host kernel then kills every process of the task. So a task that clears its
 own death signal still dies with the kernel (P is out of its reach: another pid namespace and uid). C also sets
 ``PR_SET_PDEATHSIG(SIGKILL)`` itself, for a P killed outright (the kernel's ``kill``, which also kills C first).
@@ -37,6 +39,7 @@ interpreter would break every later import otherwise: the error says so).
 Stdlib only (``ctypes``); Linux.
 """
 
+import _signal
 import errno
 import os
 import sys
@@ -93,6 +96,9 @@ WORKER_ID_MIN = 2_000_000_000
 WORKER_ID_MAX = 4_294_967_294
 
 NAMESPACES = ("mount", "pid", "ipc", "net", "uts")
+
+# What P waits for after the fork: the signals it forwards to C, its death signal (the kernel died), C's exit.
+_SUPERVISED = {_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGUSR1, _signal.SIGCHLD}
 HOSTNAME = b"ukernel"
 DEVICES = tuple(_DEVICE_RIGHTS)  # the devices Landlock lets the worker open (_confine.DEVICES)
 #: Top-level links a merged-/usr system resolves library paths through (ld.so.cache names /lib/x86_64-linux-gnu).
@@ -609,8 +615,12 @@ def _bind(fd, target, is_dir, userns, extra, nodev=True, writable=False):
 def _fork(jail, kernel_fd, kernel_pid, on_child):
     """Forks C (PID 1 of the new pid namespace) and, in P, supervises it until it ends; returns in C only."""
     alive_r, alive_w = os.pipe()  # P holds alive_w: C reads EOF once P is gone
+    # Held across the fork: a SIGTERM reaching P before it supervises must wait to be forwarded (by default it would
+    # end P, and the loader's own handler would raise SystemExit in P). C restores the mask at once.
+    before = _signal.pthread_sigmask(_signal.SIG_BLOCK, _SUPERVISED)
     pid = os.fork()
     if pid == 0:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, before)
         os.close(alive_w)
         death_signal(9)  # fork cleared it
         if on_child is not None:
@@ -633,43 +643,44 @@ def _gone(fd):
 
 
 def _supervise(child, kernel_fd, kernel_pid):
-    import _signal
-
+    """P's whole life after the fork. The signals it acts on stay blocked and are taken synchronously
+    (``sigwaitinfo``), never by handlers: CPython runs a handler between byte codes, so a signal arriving just
+    before a blocking ``waitpid`` would wait there until C ended (a SIGTERM left unforwarded)."""
     os.close(kernel_fd)  # C holds the connection alone: the kernel sees EOF when C ends
-
-    def forward(signum, frame):
-        try:
-            os.kill(child, signum)
-        except OSError:
-            pass
-
-    def kernel_died(signum, frame):
-        # C may have cleared its own death signal; SIGKILL to the namespace's init ends every process in it.
-        try:
-            os.kill(child, 9)
-        except OSError:
-            pass
-        os._exit(137)
-
-    for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
-        _signal.signal(s, forward)
-    _signal.signal(_signal.SIGUSR1, kernel_died)
     try:
-        death_signal(int(_signal.SIGUSR1))
+        death_signal(int(_signal.SIGUSR1))  # blocked like the rest: it arrives through sigwaitinfo
         if kernel_pid and os.getppid() != kernel_pid:
-            kernel_died(0, None)
+            _kill_and_exit(child)
         while True:
             try:
-                _, status = os.waitpid(child, 0)
-                break
+                done, status = os.waitpid(child, os.WNOHANG)
             except ChildProcessError:
                 os._exit(70)
-        os._exit(exit_status(status))
+            if done:
+                os._exit(exit_status(status))
+            signo = _signal.sigwaitinfo(_SUPERVISED).si_signo
+            if signo == _signal.SIGUSR1:
+                _kill_and_exit(child)
+            elif signo != _signal.SIGCHLD:  # TERM, INT, HUP: C's to act on
+                try:
+                    os.kill(child, signo)
+                except OSError:
+                    pass
     except BaseException:
         try:
             os.kill(child, 9)
         finally:
             os._exit(71)
+
+
+def _kill_and_exit(child):
+    """The kernel died: C may have cleared its own death signal; SIGKILL to the namespace's init ends every process
+    in it."""
+    try:
+        os.kill(child, 9)
+    except OSError:
+        pass
+    os._exit(137)
 
 
 def exit_status(status):
