@@ -1,11 +1,11 @@
-/* ukernel ABI v1.1. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit. */
+/* ukernel ABI v1.2. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit. */
 #ifndef UKERNEL_ABI_H
 #define UKERNEL_ABI_H
 
 #include <stdint.h>
 
 #define UK_ABI_VERSION_MAJOR 1
-#define UK_ABI_VERSION_MINOR 1
+#define UK_ABI_VERSION_MINOR 2
 #define UK_ABI_VERSION ((UK_ABI_VERSION_MAJOR << 16) | UK_ABI_VERSION_MINOR)
 
 /* Published limits */
@@ -131,8 +131,8 @@
 #define UK_CALL_NET_CLOSE 88 /* [I64] -> [], needs NET */
 #define UK_CALL_NET_ADDR 89 /* [I64, I64] -> [BYTES, I64], needs NET */
 #define UK_CALL_NET_ERROR 90 /* [I64] -> [I64], needs NET */
-#define UK_CALL_NET_SENDTO 91 /* [I64, BYTES, BYTES, I64] -> [I64], needs NET (reserved) */
-#define UK_CALL_NET_RECVFROM 92 /* [I64, I64] -> [BYTES, BYTES, I64], needs NET (reserved) */
+#define UK_CALL_NET_SENDTO 91 /* [I64, BYTES, BYTES, I64] -> [I64], needs NET */
+#define UK_CALL_NET_RECVFROM 92 /* [I64, I64] -> [BYTES, BYTES, I64], needs NET */
 #define UK_CALL_IO_OPEN 96 /* [BYTES, BYTES, I64] -> [I64], needs IO */
 #define UK_CALL_IO_READ 97 /* [I64, I64] -> [BYTES], needs IO */
 #define UK_CALL_IO_WRITE 98 /* [I64, BYTES] -> [I64], needs IO */

@@ -28,9 +28,10 @@ TIMEOUT = 1200  # the whole run; a hung test is ended by the script's own per-te
 REASONS = {
     "host-selector": r"asyncio\.SelectorEventLoop\(<selectors\.\w+ object",
     "own-socket": r"socket\(AF_INET6?, SOCK_(STREAM|DGRAM)\) refused|is a host socket( the kernel did not grant)?; a ukernel worker",
-    "udp": r"UDP is reserved in ukernel ABI",
-    "subprocess": r"PermissionError: \[Errno 1\] Operation not permitted",
-    "host-pipe": r"pipes and other host file descriptors are not available",
+    "udp-option": r"(allow_broadcast|reuse_port): a ukernel worker",
+    "unix": r"Unix sockets are not available to a ukernel worker",
+    "subprocess": r"PermissionError: \[Errno 1\] Operation not permitted|subprocesses are not available to a "
+                  r"ukernel worker",
     "policy": r"DeniedError: .*denied: no net\.connect rule",
     "readonly-tmp": r"Read-only file system",
     # tests that patch the socket module or getaddrinfo: the kernel loop never calls them (the kernel connects)

@@ -51,7 +51,7 @@ __all__ = [
     "EV_READABLE", "EV_WRITABLE", "EV_HANGUP", "EV_ERROR",
     "OPEN_READ", "OPEN_WRITE", "OPEN_CREATE", "OPEN_TRUNCATE", "OPEN_APPEND", "OPEN_EXCLUSIVE",
     "SEEK_SET", "SEEK_CUR", "SEEK_END",
-    "AF_INET", "AF_INET6", "SOCK_STREAM", "NET_SHUT_RD", "NET_SHUT_WR", "NET_SHUT_RDWR",
+    "AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "NET_SHUT_RD", "NET_SHUT_WR", "NET_SHUT_RDWR",
     "NET_ADDR_LOCAL", "NET_ADDR_PEER",
     "TASK_RUNNING", "TASK_EXITED", "STAT_FILE", "STAT_DIRECTORY", "STAT_OTHER",
     # the client
@@ -67,7 +67,7 @@ __all__ = [
     "task_self", "task_yield", "task_exit", "task_spawn", "task_status",
     "ipc_channel_create", "ipc_send", "ipc_recv", "ipc_close",
     "net_socket", "net_bind", "net_listen", "net_accept", "net_connect", "net_send", "net_recv",
-    "net_shutdown", "net_close", "net_addr", "net_error",
+    "net_shutdown", "net_close", "net_addr", "net_error", "net_sendto", "net_recvfrom",
     "io_open", "io_read", "io_write", "io_seek", "io_stat", "io_close", "io_poll", "poll",
     # errors
     "KernelError", "UnsupportedError", "DeniedError", "BadHandleError", "InvalidArgumentError",
@@ -93,6 +93,7 @@ SEEK_END = _abi.SEEK_END
 AF_INET = _abi.NET_AF_INET
 AF_INET6 = _abi.NET_AF_INET6
 SOCK_STREAM = _abi.NET_SOCK_STREAM
+SOCK_DGRAM = _abi.NET_SOCK_DGRAM
 NET_SHUT_RD = _abi.NET_SHUT_RD
 NET_SHUT_WR = _abi.NET_SHUT_WR
 NET_SHUT_RDWR = _abi.NET_SHUT_RDWR
@@ -329,7 +330,8 @@ def ipc_close(channel):
 
 
 def net_socket(family=AF_INET, type=SOCK_STREAM):
-    """A new TCP socket handle (``AF_INET``/``AF_INET6``, the ABI's or the socket module's). Needs ``NET``."""
+    """A new socket handle (``AF_INET``/``AF_INET6``, the ABI's or the socket module's): TCP, or UDP with
+    ``type=SOCK_DGRAM`` (ABI 1.2). Needs ``NET``."""
     return client().net_socket(family, type)
 
 
@@ -383,6 +385,17 @@ def net_addr(sock, which=NET_ADDR_LOCAL):
 def net_error(sock):
     """Takes the socket's pending error status (0 when none)."""
     return client().net_error(sock)
+
+
+def net_sendto(sock, data, host="", port=0):
+    """Sends one datagram from a UDP socket to ``host:port`` (an IP literal or ``localhost``; ``""``/0: the connected
+    peer), if a ``udp:`` rule of ``[caps.net] connect`` allows it; returns ``len(data)``."""
+    return client().net_sendto(sock, data, host, port)
+
+
+def net_recvfrom(sock, n):
+    """``(data, host, port)``: the oldest datagram queued on a UDP socket, cut to ``n`` bytes, and its sender."""
+    return client().net_recvfrom(sock, n)
 
 
 def io_open(preopen, path, flags=OPEN_READ):

@@ -1,8 +1,8 @@
-"""ukernel ABI v1.1 constants. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit."""
+"""ukernel ABI v1.2 constants. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit."""
 
 # fmt: off
 VERSION_MAJOR = 1
-VERSION_MINOR = 1
+VERSION_MINOR = 2
 VERSION = (VERSION_MAJOR << 16) | VERSION_MINOR
 
 MAX_FRAME_BYTES = 1048576
@@ -197,8 +197,8 @@ CALLS = {
     "net_close": (88, 16, (1,), (), False),
     "net_addr": (89, 16, (1, 1), (2, 1), False),
     "net_error": (90, 16, (1,), (1,), False),
-    "net_sendto": (91, 16, (1, 2, 2, 1), (1,), True),
-    "net_recvfrom": (92, 16, (1, 1), (2, 2, 1), True),
+    "net_sendto": (91, 16, (1, 2, 2, 1), (1,), False),
+    "net_recvfrom": (92, 16, (1, 1), (2, 2, 1), False),
     "io_open": (96, 32, (2, 2, 1), (1,), False),
     "io_read": (97, 32, (1, 1), (2,), False),
     "io_write": (98, 32, (1, 2), (1,), False),

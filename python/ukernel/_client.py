@@ -38,7 +38,7 @@ from ._calls import (
     result,
     spec,
 )
-from ._errors import DeniedError, KernelGoneError, ProtocolError, denied_message
+from ._errors import DeniedError, KernelGoneError, ProtocolError, denied_message, udp_denied_message
 from ._wire import decode_reply
 
 __all__ = ["Client"]
@@ -1000,6 +1000,23 @@ class Client:
         """Takes the socket's pending error: a status code, ``OK`` (0) when none (like ``SO_ERROR``)."""
         return self._invoke(_NET_ERROR, (sock,))
 
+    def net_sendto(self, sock, data, host="", port=0):
+        """Sends ``data`` as one datagram from a UDP socket to ``host:port`` (an IP literal or ``localhost``; ``""``
+        and 0: the connected peer), checked by the kernel against the ``udp:`` rules of ``net.connect`` for every
+        datagram (ABI 1.2); returns ``len(data)``. ``DeniedError`` names the rule to add; ``WouldBlockError`` when
+        the host has no room now."""
+        args = (sock, bytes(data), host, port)
+        try:
+            return self._invoke(_NET_SENDTO, args)
+        except DeniedError as e:
+            raise DeniedError(udp_denied_message("net_sendto", host, port), "net_sendto") from e
+
+    def net_recvfrom(self, sock, n):
+        """``(data, host, port)``: the oldest datagram queued on a UDP socket (cut to ``n`` bytes) and its sender
+        (ABI 1.2). ``WouldBlockError`` when none is queued."""
+        data, host, port = self._invoke(_NET_RECVFROM, (sock, min(n, MAX_RECV_BYTES - 64)))
+        return data, host.decode("utf-8", "replace"), port
+
     # -- io ------------------------------------------------------------------------------------------------------
 
     def io_open(self, preopen, path, flags=_abi.OPEN_READ):
@@ -1149,6 +1166,8 @@ _NET_SHUTDOWN = spec("net_shutdown")
 _NET_CLOSE = spec("net_close")
 _NET_ADDR = spec("net_addr")
 _NET_ERROR = spec("net_error")
+_NET_SENDTO = spec("net_sendto")
+_NET_RECVFROM = spec("net_recvfrom")
 _IO_OPEN = spec("io_open")
 _IO_READ = spec("io_read")
 _IO_WRITE = spec("io_write")

@@ -273,6 +273,16 @@ def _scope_denied(call, args, target, held):
     return "%s %s: denied: %s" % (call, target, reason)
 
 
+def udp_denied_message(call, host, port):
+    """The text of a ``DeniedError`` for a UDP ``net_bind``/``net_connect``/``net_sendto`` refused by the allow-list
+    (ABI 1.2): a UDP rule is written ``udp:host:port``; a plain ``host:port`` rule is TCP only."""
+    kind = "bind" if call == "net_bind" else "connect"
+    rule = "udp:" + format_address(host, port)
+    return ("%s %s: denied: no UDP net.%s rule allows %s — add it to [caps.net] in ukernel.toml, e.g. %s = [\"%s\"] "
+            "(a rule without \"udp:\" is TCP only; the kernel's console line names the rule)"
+            % (call, rule, kind, format_address(host, port), kind, rule))
+
+
 def cap_names(mask):
     """``LOG|NET`` for a mask (unknown bits in hex), ``none`` for 0."""
     names = [name for bit, name in _abi.CAP_NAMES.items() if mask & bit]

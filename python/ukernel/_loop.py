@@ -18,7 +18,14 @@ What changes from ``asyncio.SelectorEventLoop``:
   ``epoll``; the child's exit is a ``pidfd`` in it too (no watcher thread, no ``SIGCHLD`` handler). In a confined
   worker only the programs the manifest lists (``[caps] subprocess``) run; others raise ``PermissionError`` naming
   what to add (docs/confinement.md, "Subprocesses").
-- **Not available** (``NotImplementedError`` saying why): Unix sockets, UDP (reserved in ABI v1).
+- **UDP** (ABI 1.2): ``create_datagram_endpoint`` on a kernel UDP socket (:class:`KernelSocket` with
+  ``SOCK_DGRAM``): ``local_addr`` is a ``net_bind`` (``udp:`` rules of ``net.bind``), ``remote_addr`` a
+  ``net_connect`` (``udp:`` rules of ``net.connect``), and each ``sendto`` a ``net_sendto`` the kernel checks.
+  asyncio's own datagram transport drives it; the selector waits on the kernel for its readiness.
+- **Host descriptors the worker owns** (``os.pipe()``, a ``socketpair``, asyncio's self-pipe, granted sockets) are
+  watched in the selector's ``epoll``: ``add_reader``/``add_writer`` and ``connect_read_pipe``/
+  ``connect_write_pipe`` work on them as on any loop.
+- **Not available** (``NotImplementedError`` saying why): Unix sockets.
 
 ``install()`` makes this loop asyncio's default in this process (an event loop policy); the worker's loader does
 it before the app's code runs, so ``asyncio.run(main())`` in an app uses this loop.
@@ -45,7 +52,9 @@ __all__ = ["KernelEventLoop", "KernelEventLoopPolicy", "WorkerSelectorEventLoop"
 # The kernel grants host descriptors of direct sockets from ABI 1.1 on.
 _DIRECT_ABI = (1 << 16) | 1
 _NO_UNIX = "Unix sockets are not available to a ukernel worker; use TCP on kernel sockets (the NET capability)"
-_NO_UDP = "UDP is reserved in ukernel ABI v1 (net_sendto/net_recvfrom): only TCP endpoints can be created"
+_NO_UDP = ("UDP needs ukernel ABI 1.2 (net_sendto/net_recvfrom); this kernel speaks an older one: only TCP endpoints "
+           "can be created")
+_UDP_ABI = (1 << 16) | 2
 
 
 def _check_ssl_socket(sock):
@@ -131,7 +140,9 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
             elif family not in (0, af):
                 raise _socket.gaierror(_socket.EAI_ADDRFAMILY, "address family for %s does not match" % host)
         address = (host, port) if af == _socket.AF_INET else (host, port, 0, 0)
-        return [(_socket.AddressFamily(af), _socket.SocketKind(type), proto or _socket.IPPROTO_TCP, "", address)]
+        if not proto:
+            proto = _socket.IPPROTO_UDP if type == _socket.SOCK_DGRAM else _socket.IPPROTO_TCP
+        return [(_socket.AddressFamily(af), _socket.SocketKind(type), proto, "", address)]
 
     async def getnameinfo(self, sockaddr, flags=0):
         return str(sockaddr[0]), str(sockaddr[1])
@@ -427,8 +438,91 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
     async def create_unix_server(self, *args, **kwargs):
         raise NotImplementedError(_NO_UNIX)
 
-    async def create_datagram_endpoint(self, *args, **kwargs):
-        raise NotImplementedError(_NO_UDP)
+    async def create_datagram_endpoint(self, protocol_factory, local_addr=None, remote_addr=None, *, family=0,
+                                       proto=0, flags=0, reuse_port=None, allow_broadcast=None, sock=None):
+        """As asyncio's, on a kernel UDP socket (ABI 1.2): ``local_addr`` is bound by the kernel (a ``udp:`` rule
+        of ``net.bind`` must allow it), ``remote_addr`` connected (a ``udp:`` rule of ``net.connect``), and every
+        ``transport.sendto(data, addr)`` is checked by the kernel. Addresses are IP literals or ``localhost``.
+        ``reuse_port`` and ``allow_broadcast`` are refused (the kernel sets no such option). The arguments are
+        checked first, with the exceptions asyncio raises."""
+        if sock is not None:
+            if getattr(sock, "type", None) != _socket.SOCK_DGRAM:
+                raise ValueError(f"A UDP Socket was expected, got {sock!r}")
+            given = dict(local_addr=local_addr, remote_addr=remote_addr, family=family, proto=proto, flags=flags,
+                         reuse_port=reuse_port, allow_broadcast=allow_broadcast)
+            problems = ", ".join(f"{k}={v}" for k, v in given.items() if v)
+            if problems:
+                raise ValueError(f"socket modifier keyword arguments can not be used when sock is specified. "
+                                 f"({problems})")
+            self._kernel_socket(sock, "create_datagram_endpoint")
+            sock.setblocking(False)
+            return await self._datagram_transport(protocol_factory, sock, None)
+        if family == getattr(_socket, "AF_UNIX", None):
+            raise NotImplementedError(_NO_UNIX)
+        if reuse_port:
+            raise ValueError("reuse_port: a ukernel worker's UDP socket cannot share its port (SO_REUSEPORT)")
+        if allow_broadcast:
+            raise ValueError("allow_broadcast: a ukernel worker sends datagrams to the addresses its udp: rules "
+                             "allow, never to a broadcast address")
+        if (self._kclient.kernel_abi_version or 0) < _UDP_ABI:
+            raise NotImplementedError(_NO_UDP)
+        pairs = {}  # (family, proto) -> [local, remote], in resolution order
+        if not (local_addr or remote_addr):
+            if family == 0:
+                raise ValueError("unexpected address family")
+            pairs[(family, proto)] = [None, None]
+        else:
+            for idx, addr in ((0, local_addr), (1, remote_addr)):
+                if addr is None:
+                    continue
+                if not (isinstance(addr, tuple) and len(addr) == 2):
+                    raise TypeError("2-tuple is expected")
+                infos = await self._ensure_resolved(addr, family=family, type=_socket.SOCK_DGRAM, proto=proto,
+                                                    flags=flags, loop=self)
+                if not infos:
+                    raise OSError("getaddrinfo() returned empty list")
+                for fam, _type, pro, _name, address in infos:
+                    pairs.setdefault((fam, pro), [None, None])[idx] = address
+            pairs = {k: v for k, v in pairs.items()
+                     if not (local_addr and v[0] is None or remote_addr and v[1] is None)}
+            if not pairs:
+                raise ValueError("can not get address information")
+        exceptions = []
+        for (fam, _pro), (local, remote) in pairs.items():
+            candidate = None
+            try:
+                candidate = KernelSocket(fam, _socket.SOCK_DGRAM, client=self._kclient)
+                candidate.setblocking(False)
+                if local is not None:
+                    candidate.bind(local)
+                if remote is not None:
+                    candidate.connect(remote)
+            except PermissionError:
+                if candidate is not None:
+                    candidate.close()
+                raise  # the manifest's answer: say it as it is
+            except OSError as exc:
+                if candidate is not None:
+                    candidate.close()
+                exceptions.append(exc)
+                continue
+            except BaseException:
+                if candidate is not None:
+                    candidate.close()
+                raise
+            return await self._datagram_transport(protocol_factory, candidate, remote)
+        raise exceptions[0]
+
+    async def _datagram_transport(self, protocol_factory, sock, remote):
+        protocol = protocol_factory()
+        waiter = self.create_future()
+        transport = self._make_datagram_transport(sock, protocol, remote, waiter)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            raise
+        return transport, protocol
 
     async def connect_accepted_socket(self, protocol_factory, sock, **kwargs):
         self._kernel_socket(sock, "connect_accepted_socket")

@@ -1,4 +1,4 @@
-"""``KernelSocket``: a kernel TCP socket handle behind the part of ``socket.socket`` that asyncio uses.
+"""``KernelSocket``: a kernel TCP or UDP socket handle behind the part of ``socket.socket`` that asyncio uses.
 
 asyncio's selector event loop and its transports drive a socket through a small surface: ``fileno``,
 ``setblocking``, ``recv``/``recv_into``, ``send``, ``connect`` raising ``BlockingIOError(EINPROGRESS)``,
@@ -17,6 +17,11 @@ the kernel's ``net_*`` calls, so the stock transports, streams and servers run o
 - One kernel call per operation: ``recv`` is one ``net_recv`` (what the kernel holds, up to ``bufsize``), ``send``
   one ``net_send`` (what the kernel's buffer takes; asyncio keeps the rest and waits for ``WRITABLE``). A granted
   (direct) socket is a real ``socket.socket`` and never comes here.
+
+UDP (ABI 1.2): ``KernelSocket(type=SOCK_DGRAM)`` is a kernel UDP socket. ``sendto`` is one ``net_sendto`` (the
+kernel checks every datagram's destination against the ``udp:`` rules of ``net.connect``), ``recvfrom`` one
+``net_recvfrom``; ``connect`` fixes the default destination (``send``/``recv`` then use it). Destinations are IP
+literals or ``localhost``. A UDP socket is never granted: its datagrams always cross the kernel.
 
 Creating a socket needs the ``NET`` capability: it is acquired on first use when the manifest grants it
 (:func:`ensure_caps`); otherwise ``PermissionError`` says what to add to ``ukernel.toml``.
@@ -41,6 +46,7 @@ from ._errors import (
     denied_message,
     error_for,
     format_address,
+    udp_denied_message,
 )
 
 from ._granted import GrantedSocket
@@ -137,7 +143,7 @@ class KernelSocket:
     ``KernelSocket(handle=h)`` wraps a socket handle this task holds (e.g. one received over a channel)."""
 
     __slots__ = ("_client", "_handle", "_closed", "_key", "_family", "_timeout", "_connected", "_listening",
-                 "_laddr", "_raddr", "_target", "_reof", "_accepts", "_batch", "__weakref__")
+                 "_laddr", "_raddr", "_target", "_reof", "_accepts", "_batch", "_dgram", "__weakref__")
 
     def __init__(self, family=_socket.AF_INET, type=_socket.SOCK_STREAM, proto=0, fileno=None, *, handle=None,
                  client=None, direct=False):
@@ -147,13 +153,21 @@ class KernelSocket:
         if family not in _AF:
             raise OSError(_errno.EAFNOSUPPORT, "kernel sockets are AF_INET or AF_INET6, not %r (Unix sockets and "
                                                "other families are not available to a worker)" % (family,))
-        if type is not None and (type & _SOCK_TYPE_MASK) != _socket.SOCK_STREAM:
-            raise OSError(_errno.EPROTONOSUPPORT, "kernel sockets are TCP (SOCK_STREAM): UDP is reserved in ABI v1")
+        kind = _socket.SOCK_STREAM if type is None else type & _SOCK_TYPE_MASK
+        if kind not in (_socket.SOCK_STREAM, _socket.SOCK_DGRAM):
+            raise OSError(_errno.EPROTONOSUPPORT, "kernel sockets are TCP (SOCK_STREAM) or UDP (SOCK_DGRAM), not %r"
+                          % (type,))
+        if kind == _socket.SOCK_DGRAM and direct:
+            raise OSError(_errno.EINVAL, "a UDP socket is never direct: the kernel checks every datagram")
         self._client = client = client if client is not None else _default_client()
         self._family = _socket.AddressFamily(family)
+        self._dgram = kind == _socket.SOCK_DGRAM
         if handle is None:
-            ensure_caps(client, _abi.CAP_NET, "a TCP socket")
-            handle = client.net_socket(_AF[family], direct=direct)
+            ensure_caps(client, _abi.CAP_NET, "a UDP socket" if self._dgram else "a TCP socket")
+            if self._dgram:
+                handle = client.net_socket(_AF[family], _abi.NET_SOCK_DGRAM)
+            else:
+                handle = client.net_socket(_AF[family], direct=direct)
         self._handle = handle
         self._init_state()
 
@@ -176,6 +190,7 @@ class KernelSocket:
         s._client = client
         s._family = family
         s._handle = handle
+        s._dgram = False
         s._init_state()
         s._connected = True
         s._raddr = peer
@@ -189,11 +204,11 @@ class KernelSocket:
 
     @property
     def type(self):
-        return _socket.SOCK_STREAM
+        return _socket.SOCK_DGRAM if self._dgram else _socket.SOCK_STREAM
 
     @property
     def proto(self):
-        return _socket.IPPROTO_TCP
+        return _socket.IPPROTO_UDP if self._dgram else _socket.IPPROTO_TCP
 
     @property
     def handle(self):
@@ -261,7 +276,7 @@ class KernelSocket:
                 status = self._client.net_error(self._live())
                 return 0 if status == _abi.OK else BY_CODE[status]._errno_value if status in BY_CODE else _errno.EIO
             if option == _socket.SO_TYPE:
-                return int(_socket.SOCK_STREAM)
+                return int(self.type)
             if option == _socket.SO_REUSEADDR:
                 return 1
         if level == _socket.IPPROTO_TCP and option == getattr(_socket, "TCP_NODELAY", -1):
@@ -277,7 +292,12 @@ class KernelSocket:
 
     def bind(self, address):
         host, port = _split(address, "bind")
-        self._client.net_bind(self._live(), host, port)
+        try:
+            self._client.net_bind(self._live(), host, port)
+        except DeniedError as e:
+            if not self._dgram:
+                raise
+            raise DeniedError(udp_denied_message("net_bind", host, port), "net_bind") from e
         self._laddr = None
 
     def listen(self, backlog=0):
@@ -291,6 +311,15 @@ class KernelSocket:
             raise OSError(_errno.EALREADY, "Operation already in progress")
         if not host:
             host = "localhost"
+        if self._dgram:
+            try:
+                self._client.net_connect(h, host, port)
+            except DeniedError as e:
+                raise DeniedError(udp_denied_message("net_connect", host, port), "net_connect") from e
+            self._connected = True
+            self._raddr = None
+            self._laddr = None
+            return
         self._target = (host, port)
         try:
             self._client.net_connect(h, host, port)
@@ -373,6 +402,8 @@ class KernelSocket:
     # -- data ----------------------------------------------------------------------------------------------------
 
     def recv(self, bufsize, flags=0):
+        if self._dgram:
+            return self.recvfrom(bufsize, flags)[0]
         if self._reof:
             return b""
         h = self._live()
@@ -403,6 +434,10 @@ class KernelSocket:
         return k
 
     def send(self, data, flags=0):
+        if self._dgram:
+            if not self._connected:
+                raise OSError(_errno.EDESTADDRREQ, "send: the UDP socket is not connected; use sendto(data, address)")
+            return self._sendto(data, "", 0)
         h = self._live()
         while True:
             try:
@@ -428,10 +463,49 @@ class KernelSocket:
             sent += self.send(view[sent:])
 
     def recvfrom(self, bufsize, flags=0):
-        raise OSError(_errno.EOPNOTSUPP, "recvfrom: kernel sockets are TCP; UDP is reserved in ABI v1")
+        """UDP: ``(data, address)``, the oldest datagram (cut to ``bufsize``) and its sender."""
+        if not self._dgram:
+            raise OSError(_errno.EOPNOTSUPP, "recvfrom: this kernel socket is TCP; use recv()")
+        h = self._live()
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recvfrom")
+        while True:
+            try:
+                data, host, port = self._client.net_recvfrom(h, max(bufsize, 1))
+                break
+            except WouldBlockError:
+                if self._timeout == 0.0:
+                    raise
+                self._wait(_abi.EV_READABLE, "recvfrom")
+        return data[:bufsize], self._addr(host, port)
 
-    def sendto(self, *args):
-        raise OSError(_errno.EOPNOTSUPP, "sendto: kernel sockets are TCP; UDP is reserved in ABI v1")
+    def recvfrom_into(self, buffer, nbytes=0, flags=0):
+        view = memoryview(buffer).cast("B")
+        data, address = self.recvfrom(nbytes or len(view), flags)
+        view[:len(data)] = data
+        return len(data), address
+
+    def sendto(self, data, flags_or_address, address=None):
+        """UDP: sends ``data`` as one datagram to ``address`` (an IP literal or ``localhost``); the kernel checks it
+        against the ``udp:`` rules of ``net.connect``. Returns ``len(data)``."""
+        if not self._dgram:
+            raise OSError(_errno.EOPNOTSUPP, "sendto: this kernel socket is TCP; use send()")
+        if address is None:
+            address = flags_or_address
+        host, port = _split(address, "sendto")
+        if self._connected and (host, port) == tuple(self.getpeername()[:2]):
+            host, port = "", 0
+        return self._sendto(data, host or "localhost" if port else host, port)
+
+    def _sendto(self, data, host, port):
+        h = self._live()
+        while True:
+            try:
+                return self._client.net_sendto(h, data, host, port)
+            except WouldBlockError:
+                if self._timeout == 0.0:
+                    raise
+                self._wait(_abi.EV_WRITABLE, "sendto")
 
     def _wait(self, events, what):
         """Blocking mode: waits with io_poll until ``events`` (or HANGUP/ERROR), at most the timeout."""
@@ -474,7 +548,7 @@ class KernelSocket:
             self._client.net_shutdown(self._live(), abi_how)
         except InvalidArgumentError:
             raise OSError(_errno.ENOTCONN, "Transport endpoint is not connected") from None
-        if abi_how & _abi.NET_SHUT_RD:
+        if abi_how & _abi.NET_SHUT_RD and not self._dgram:
             self._reof = True
 
     def close(self):

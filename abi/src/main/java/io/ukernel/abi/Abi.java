@@ -8,7 +8,7 @@ public final class Abi {
     /** Incompatible changes bump the major version (see docs/kernel-abi.md, "Changing the ABI"). */
     public static final int VERSION_MAJOR = 1;
     /** Compatible additions bump the minor version. */
-    public static final int VERSION_MINOR = 1;
+    public static final int VERSION_MINOR = 2;
     /** {@code abi_version} returns {@code major << 16 | minor}. */
     public static final long VERSION = ((long) VERSION_MAJOR << 16) | VERSION_MINOR;
 

@@ -56,8 +56,10 @@ public enum Call implements AbiConstant {
     NET_CLOSE(0x58, Cap.NET, sig(I64), sig(), "close a socket"),
     NET_ADDR(0x59, Cap.NET, sig(I64, I64), sig(BYTES, I64), "local or peer address of a socket"),
     NET_ERROR(0x5a, Cap.NET, sig(I64), sig(I64), "take the socket's pending error status (OK when none)"),
-    NET_SENDTO(0x5b, Cap.NET, sig(I64, BYTES, BYTES, I64), sig(I64), "UDP send (reserved in v1)", true),
-    NET_RECVFROM(0x5c, Cap.NET, sig(I64, I64), sig(BYTES, BYTES, I64), "UDP receive (reserved in v1)", true),
+    NET_SENDTO(0x5b, Cap.NET, sig(I64, BYTES, BYTES, I64), sig(I64),
+            "send one UDP datagram to host:port if net.connect allows it (1.2)"),
+    NET_RECVFROM(0x5c, Cap.NET, sig(I64, I64), sig(BYTES, BYTES, I64),
+            "take the oldest UDP datagram and its sender (1.2)"),
 
     // io -----------------------------------------------------------------------------------------------------
     IO_OPEN(0x60, Cap.IO, sig(BYTES, BYTES, I64), sig(I64), "open a path inside a preopened directory"),

@@ -95,12 +95,19 @@ final class Checks {
                 : "invalid preopen name \"" + n + "\": use letters, digits, '_', '.' or '-'";
     }
 
+    /** Marks a pattern of the UDP allow-list, e.g. {@code "udp:127.0.0.1:5353"} (ABI 1.2). */
+    static final String UDP_PREFIX = "udp:";
+
     /**
-     * A {@code host:port} allow-list pattern. Host: {@code *}, {@code *.example.com}, a host name, an IPv4
+     * A {@code host:port} allow-list pattern, or {@code udp:host:port} for UDP (a plain pattern is TCP only). Host: {@code *}, {@code *.example.com}, a host name, an IPv4
      * address or a bracketed IPv6 address. Port: {@code *} or a number ({@code 1..65535}; {@code 0} too for
      * bind, meaning any free port).
      */
     static String hostPort(String p, boolean bind) {
+        if (p.startsWith(UDP_PREFIX)) {
+            String problem = hostPort(p.substring(UDP_PREFIX.length()), bind);
+            return problem == null ? null : problem + " (in the UDP pattern \"" + p + "\")";
+        }
         String example = bind ? "\"127.0.0.1:8080\" or \"0.0.0.0:*\"" : "\"127.0.0.1:8080\" or \"*.example.com:443\"";
         String host;
         String port;

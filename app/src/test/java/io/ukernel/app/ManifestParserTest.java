@@ -217,6 +217,18 @@ class ManifestParserTest {
     }
 
     @Test
+    void udpPatterns_areCheckedAsHostPort_afterTheirPrefix() throws Exception {
+        assertError(error("name = \"x\"\n[caps]\ngrant = [\"NET\"]\n[caps.net]\nconnect = [\"udp:127.0.0.1:0\"]\n"),
+                5, "caps.net.connect", "out of range (1..65535)", "UDP pattern \"udp:127.0.0.1:0\"");
+        assertError(error("name = \"x\"\n[caps]\ngrant = [\"NET\"]\n[caps.net]\nbind = [\"udp:nohost\"]\n"),
+                5, "caps.net.bind", "expected host:port");
+        Manifest m = ManifestParser.parse(FILE, "name = \"x\"\n[caps]\ngrant = [\"NET\"]\n[caps.net]\n"
+                + "connect = [\"udp:[::1]:53\", \"127.0.0.1:80\"]\nbind = [\"udp:0.0.0.0:*\"]\n");
+        assertEquals(List.of("udp:[::1]:53", "127.0.0.1:80"), m.net().connect());
+        assertEquals(List.of("udp:0.0.0.0:*"), m.net().bind());
+    }
+
+    @Test
     void badHost() {
         assertError(error("name = \"x\"\n[caps]\ngrant = [\"NET\"]\n[caps.net]\nbind = [\"300.1.1.1:80\"]\n"),
                 5, "caps.net.bind", "not an IPv4 address");

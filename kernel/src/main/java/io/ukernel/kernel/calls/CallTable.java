@@ -57,6 +57,8 @@ public final class CallTable {
         t.put(Call.NET_CLOSE, net::close);
         t.put(Call.NET_ADDR, net::addr);
         t.put(Call.NET_ERROR, net::error);
+        t.put(Call.NET_SENDTO, net::sendto);
+        t.put(Call.NET_RECVFROM, net::recvfrom);
         t.put(Call.IO_OPEN, io::open);
         t.put(Call.IO_READ, io::read);
         t.put(Call.IO_WRITE, io::write);

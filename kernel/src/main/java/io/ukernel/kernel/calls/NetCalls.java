@@ -15,6 +15,7 @@ import io.ukernel.kernel.net.Hosts;
 import io.ukernel.kernel.net.NetSocket;
 import io.ukernel.kernel.net.NetStack;
 import io.ukernel.kernel.net.Resolver;
+import io.ukernel.kernel.net.UdpSocket;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -41,6 +42,8 @@ final class NetCalls {
     private final NetStack net;
     private final AddressRules bindRules;
     private final AddressRules connectRules;
+    private final AddressRules udpBindRules;
+    private final AddressRules udpConnectRules;
     private final Console console;
 
     NetCalls(KernelContext ctx) {
@@ -51,6 +54,8 @@ final class NetCalls {
         this.net = new NetStack(ctx.reactor(), ctx.manifest().limits().socketBytes(), resolver);
         this.bindRules = AddressRules.parse(ctx.manifest().net().bind());
         this.connectRules = AddressRules.parse(ctx.manifest().net().connect());
+        this.udpBindRules = AddressRules.parse(ctx.manifest().net().bind(), true);
+        this.udpConnectRules = AddressRules.parse(ctx.manifest().net().connect(), true);
         this.console = ctx.console();
     }
 
@@ -62,10 +67,12 @@ final class NetCalls {
         boolean inet = family == NetConst.AF_INET.value() || family == NetConst.AF_INET6.value();
         if (!inet || type != NetConst.SOCK_STREAM.value() && type != NetConst.SOCK_DGRAM.value()) {
             return Outcome.err(Status.ERR_INVAL, "family " + family + " / type " + type + " is not AF_INET(6)"
-                    + " with SOCK_STREAM");
+                    + " with SOCK_STREAM or SOCK_DGRAM");
         }
-        if (type == NetConst.SOCK_DGRAM.value()) {
-            return Outcome.err(Status.ERR_UNSUPPORTED, "UDP is reserved in ABI v1");
+        boolean udp = type == NetConst.SOCK_DGRAM.value();
+        if (udp && direct) {
+            return Outcome.err(Status.ERR_INVAL, "NET_DIRECT is for TCP: a UDP socket stays in the kernel, which checks"
+                    + " every datagram's destination (net_sendto)");
         }
         if (direct && !RawFd.available()) {
             console.audit(task.name(), task.id(), Level.WARN, "net.direct", "net_socket: NET_DIRECT refused: "
@@ -76,8 +83,12 @@ final class NetCalls {
             return Outcome.err(Status.ERR_LIMIT, "handle table full: " + IpcCalls.usage(task.handles()));
         }
         try {
-            NetSocket s = NetSocket.open(net, family == NetConst.AF_INET6.value(), task.handles().account(),
-                    direct);
+            boolean ipv6 = family == NetConst.AF_INET6.value();
+            if (udp) {
+                UdpSocket u = UdpSocket.open(net, ipv6, task.handles().account());
+                return Outcome.ok(Value.of(task.handles().install(u).orElseThrow()));
+            }
+            NetSocket s = NetSocket.open(net, ipv6, task.handles().account(), direct);
             return Outcome.ok(Value.of(task.handles().install(s).orElseThrow()));
         } catch (IOException e) {
             return Outcome.err(Status.ERR_IO, "the host refused a socket: " + e.getMessage());
@@ -88,6 +99,10 @@ final class NetCalls {
         long h = args.i64(0);
         String host = text(args.bytes(1));
         long port = args.i64(2);
+        Optional<UdpSocket> u = udpOf(task, h);
+        if (u.isPresent()) {
+            return bindUdp(task, h, u.get(), host, port);
+        }
         Optional<NetSocket> s = socketOf(task, h);
         if (s.isEmpty()) {
             return notASocket(h);
@@ -113,7 +128,7 @@ final class NetCalls {
         long backlog = args.i64(1);
         Optional<NetSocket> s = socketOf(task, h);
         if (s.isEmpty()) {
-            return notASocket(h);
+            return notStream(task, h, "net_listen");
         }
         NetSocket.State st = s.get().state();
         if (st != NetSocket.State.BOUND && st != NetSocket.State.LISTENING) {
@@ -126,7 +141,7 @@ final class NetCalls {
         long h = args.i64(0);
         Optional<NetSocket> s = socketOf(task, h);
         if (s.isEmpty()) {
-            return notASocket(h);
+            return notStream(task, h, "net_accept");
         }
         if (s.get().state() != NetSocket.State.LISTENING) {
             return Outcome.err(Status.ERR_INVAL, "socket " + h + " is not listening");
@@ -167,6 +182,10 @@ final class NetCalls {
         long h = args.i64(0);
         String host = text(args.bytes(1));
         long port = args.i64(2);
+        Optional<UdpSocket> u = udpOf(task, h);
+        if (u.isPresent()) {
+            return connectUdp(task, h, u.get(), host, port);
+        }
         Optional<NetSocket> s = socketOf(task, h);
         if (s.isEmpty()) {
             return notASocket(h);
@@ -262,7 +281,7 @@ final class NetCalls {
         byte[] data = args.bytes(1);
         Optional<NetSocket> s = socketOf(task, h);
         if (s.isEmpty()) {
-            return notASocket(h);
+            return notStream(task, h, "net_send");
         }
         if (s.get().granted()) {
             return busy(h, "net_send");
@@ -286,7 +305,7 @@ final class NetCalls {
         long max = args.i64(1);
         Optional<NetSocket> s = socketOf(task, h);
         if (s.isEmpty()) {
-            return notASocket(h);
+            return notStream(task, h, "net_recv");
         }
         if (max <= 0) {
             return Outcome.err(Status.ERR_INVAL, "max " + max + " must be positive");
@@ -311,7 +330,7 @@ final class NetCalls {
         long how = args.i64(1);
         Optional<NetSocket> s = socketOf(task, h);
         if (s.isEmpty()) {
-            return notASocket(h);
+            return notStream(task, h, "net_shutdown");
         }
         if (how < NetConst.SHUT_RD.value() || how > NetConst.SHUT_RDWR.value()) {
             return Outcome.err(Status.ERR_INVAL, "how " + how + " is not SHUT_RD, SHUT_WR or SHUT_RDWR");
@@ -325,6 +344,10 @@ final class NetCalls {
 
     Outcome close(Task task, Args args) {
         long h = args.i64(0);
+        if (udpOf(task, h).isPresent()) {
+            task.handles().close(h);
+            return Outcome.ok();
+        }
         Optional<NetSocket> s = socketOf(task, h);
         if (s.isEmpty()) {
             return notASocket(h);
@@ -355,20 +378,28 @@ final class NetCalls {
     Outcome addr(Task task, Args args) {
         long h = args.i64(0);
         long which = args.i64(1);
+        Optional<UdpSocket> u = udpOf(task, h);
         Optional<NetSocket> s = socketOf(task, h);
-        if (s.isEmpty()) {
+        if (s.isEmpty() && u.isEmpty()) {
             return notASocket(h);
         }
-        InetSocketAddress a = which == NetConst.ADDR_LOCAL.value() ? s.get().localAddress()
-                : which == NetConst.ADDR_PEER.value() ? s.get().peerAddress() : null;
+        InetSocketAddress a = which == NetConst.ADDR_LOCAL.value()
+                ? u.map(UdpSocket::localAddress).orElseGet(() -> s.get().localAddress())
+                : which == NetConst.ADDR_PEER.value()
+                ? u.map(UdpSocket::peerAddress).orElseGet(() -> s.map(NetSocket::peerAddress).orElse(null)) : null;
         if (a == null) {
-            return Outcome.err(Status.ERR_INVAL, "which " + which + " on a " + s.get().state() + " socket");
+            return Outcome.err(Status.ERR_INVAL, "which " + which + " on a "
+                    + (u.isPresent() ? "UDP socket that is not connected" : s.get().state() + " socket"));
         }
         return Outcome.ok(Value.of(Hosts.format(a.getAddress())), Value.of(a.getPort()));
     }
 
     Outcome error(Task task, Args args) {
         long h = args.i64(0);
+        Optional<UdpSocket> u = udpOf(task, h);
+        if (u.isPresent()) {
+            return Outcome.ok(Value.of(u.get().takeError().code()));
+        }
         Optional<NetSocket> s = socketOf(task, h);
         if (s.isEmpty()) {
             return notASocket(h);
@@ -388,6 +419,152 @@ final class NetCalls {
 
     private static Optional<NetSocket> socketOf(Task task, long h) {
         return task.handles().get(h, NetSocket.class);
+    }
+
+    private static Optional<UdpSocket> udpOf(Task task, long h) {
+        return task.handles().get(h, UdpSocket.class);
+    }
+
+    /** A TCP-only call on a handle that is not a TCP socket: ERR_INVAL for a UDP socket, else ERR_BADHANDLE. */
+    private static Outcome notStream(Task task, long h, String call) {
+        if (udpOf(task, h).isPresent()) {
+            return Outcome.err(Status.ERR_INVAL, call + ": socket " + h + " is a UDP socket (net_sendto and"
+                    + " net_recvfrom move its datagrams)");
+        }
+        return notASocket(h);
+    }
+
+    // --- UDP (ABI 1.2) ---------------------------------------------------------------------------------------
+
+    /**
+     * The destination of a datagram or a UDP connect: an IP literal of the socket's family or {@code localhost};
+     * never a name (resolving one per datagram would be a lookup no rule asked for; the worker resolves nothing).
+     */
+    private static InetAddress udpTarget(String host, boolean ipv6) {
+        if (host == null) {
+            return null;
+        }
+        InetAddress ip = "localhost".equalsIgnoreCase(host) ? Hosts.loopback(ipv6) : Hosts.literal(host);
+        return ip != null && Hosts.ofFamily(ip, ipv6) ? ip : null;
+    }
+
+    private Outcome bindUdp(Task task, long h, UdpSocket u, String host, long port) {
+        if (u.bound()) {
+            return Outcome.err(Status.ERR_INVAL, "UDP socket " + h + " is already bound");
+        }
+        boolean local = "localhost".equalsIgnoreCase(host);
+        InetAddress ip = host == null ? null : host.isEmpty() ? Hosts.wildcard(u.ipv6())
+                : local ? Hosts.loopback(u.ipv6()) : Hosts.literal(host);
+        if (ip == null || !Hosts.ofFamily(ip, u.ipv6()) || port < 0 || port > 65535) {
+            return Outcome.err(Status.ERR_INVAL, "cannot bind to \"" + host + "\" port " + port);
+        }
+        if (!udpBindRules.allows(local ? "localhost" : null, ip, (int) port)) {
+            return deniedUdp(task, "net_bind", "bind", local ? "localhost:" + port : Hosts.hostPort(ip, (int) port));
+        }
+        return answer(u.bind(new InetSocketAddress(ip, (int) port)), "bind udp " + host + ":" + port);
+    }
+
+    private Outcome connectUdp(Task task, long h, UdpSocket u, String host, long port) {
+        if (u.connected()) {
+            return Outcome.err(Status.ERR_INVAL, "UDP socket " + h + " is already connected");
+        }
+        InetAddress ip = udpTarget(host, u.ipv6());
+        if (ip == null || port < 1 || port > 65535) {
+            return Outcome.err(Status.ERR_INVAL, "cannot connect UDP socket " + h + " to \"" + host + "\" port " + port
+                    + ": a UDP peer is an IP literal of the socket's family or localhost");
+        }
+        boolean local = "localhost".equalsIgnoreCase(host);
+        String target = local ? "localhost:" + port : Hosts.hostPort(ip, (int) port);
+        if (!udpConnectRules.allows(local ? "localhost" : null, ip, (int) port)) {
+            return deniedUdp(task, "net_connect", "connect", target);
+        }
+        return answer(u.connect(new InetSocketAddress(ip, (int) port)), "connect udp " + target);
+    }
+
+    /**
+     * {@code net_sendto}: one datagram to {@code host:port}, checked against the UDP rules of {@code net.connect}
+     * for every datagram; {@code ""} and port 0 send to the connected peer.
+     */
+    Outcome sendto(Task task, Args args) {
+        long h = args.i64(0);
+        byte[] data = args.bytes(1);
+        String host = text(args.bytes(2));
+        long port = args.i64(3);
+        Optional<UdpSocket> u = udpOf(task, h);
+        if (u.isEmpty()) {
+            return socketOf(task, h).isPresent()
+                    ? Outcome.err(Status.ERR_INVAL, "net_sendto: socket " + h + " is TCP; net_sendto is for UDP sockets")
+                    : notASocket(h);
+        }
+        InetSocketAddress to = null;
+        if ("".equals(host) && port == 0) {
+            if (!u.get().connected()) {
+                return Outcome.err(Status.ERR_INVAL, "net_sendto: UDP socket " + h + " is not connected: name the"
+                        + " destination");
+            }
+        } else {
+            InetAddress ip = udpTarget(host, u.get().ipv6());
+            if (ip == null || port < 1 || port > 65535) {
+                return Outcome.err(Status.ERR_INVAL, "net_sendto: cannot send to \"" + host + "\" port " + port
+                        + ": a UDP destination is an IP literal of the socket's family or localhost");
+            }
+            to = new InetSocketAddress(ip, (int) port);
+            boolean local = "localhost".equalsIgnoreCase(host);
+            if (u.get().connected()) {
+                if (!to.equals(u.get().peerAddress())) {
+                    return Outcome.err(Status.ERR_INVAL, "net_sendto: UDP socket " + h + " is connected to "
+                            + Hosts.hostPort(u.get().peerAddress().getAddress(), u.get().peerAddress().getPort())
+                            + "; send without a destination, or use another socket");
+                }
+                to = null;
+            } else if (!udpConnectRules.allows(local ? "localhost" : null, ip, (int) port)) {
+                return deniedUdp(task, "net_sendto", "connect", local ? "localhost:" + port
+                        : Hosts.hostPort(ip, (int) port));
+            }
+        }
+        Status st = u.get().sendTo(data, to, this::udpReplyAllowed);
+        if (st == Status.OK) {
+            return Outcome.ok(Value.of(data.length));
+        }
+        return Outcome.err(st, switch (st) {
+            case ERR_WOULDBLOCK -> "the host has no room for the datagram now";
+            case ERR_TOOBIG -> "a datagram of " + data.length + " bytes does not fit in one UDP packet";
+            default -> "sendto";
+        });
+    }
+
+    /** Whether an implicitly bound UDP socket accepts a datagram from {@code from}: a peer net.connect allows. */
+    private boolean udpReplyAllowed(InetSocketAddress from) {
+        InetAddress a = from.getAddress();
+        String name = a.isLoopbackAddress() ? "localhost" : null;
+        return udpConnectRules.allows(name, a, from.getPort());
+    }
+
+    /** {@code net_recvfrom}: the oldest queued datagram (cut to {@code max} bytes) and its sender. */
+    Outcome recvfrom(Task task, Args args) {
+        long h = args.i64(0);
+        long max = args.i64(1);
+        Optional<UdpSocket> u = udpOf(task, h);
+        if (u.isEmpty()) {
+            return socketOf(task, h).isPresent()
+                    ? Outcome.err(Status.ERR_INVAL, "net_recvfrom: socket " + h + " is TCP; net_recvfrom is for UDP"
+                    + " sockets")
+                    : notASocket(h);
+        }
+        if (max <= 0) {
+            return Outcome.err(Status.ERR_INVAL, "max " + max + " must be positive");
+        }
+        UdpSocket.Datagram d = u.get().take((int) Math.min(max, MAX_RECV - 64));
+        if (d == null) {
+            return Outcome.err(Status.ERR_WOULDBLOCK, "no datagram queued");
+        }
+        return Outcome.ok(Value.of(d.data()), Value.of(Hosts.format(d.from().getAddress())),
+                Value.of(d.from().getPort()));
+    }
+
+    private Outcome deniedUdp(Task task, String call, String list, String target) {
+        deniedLine(task, call, "udp " + target, list, AddressRules.UDP_PREFIX + target);
+        return Outcome.audited(Status.ERR_DENIED, "no UDP net." + list + " rule matches " + target);
     }
 
     private static Outcome notASocket(long h) {

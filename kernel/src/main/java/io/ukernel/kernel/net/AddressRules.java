@@ -10,7 +10,8 @@ import java.util.Locale;
  * which allows a request. A host is {@code *}, a name ({@code localhost}), a name suffix ({@code *.example.com},
  * which does not match {@code example.com} itself), an IPv4 address or a bracketed IPv6 address; a port is
  * {@code *} or a number ({@code 0} matches only a request for port 0: an ephemeral bind). Names are compared
- * case-insensitively; addresses by value. Immutable.
+ * case-insensitively; addresses by value. A pattern written {@code udp:host:port} belongs to the UDP rules of the
+ * same list, any other to the TCP rules ({@link #parse(List, boolean)}). Immutable.
  */
 public final class AddressRules {
     private static final int ANY_PORT = -1;
@@ -48,12 +49,28 @@ public final class AddressRules {
      * @throws IllegalArgumentException when a pattern is malformed
      */
     public static AddressRules parse(List<String> patterns) {
+        return parse(patterns, false);
+    }
+
+    /**
+     * The TCP rules of {@code patterns} (those without a protocol prefix), or with {@code udp} the UDP rules (those
+     * written {@code udp:host:port}, ABI 1.2): one manifest list holds both, and neither admits the other's traffic.
+     *
+     * @throws IllegalArgumentException when a pattern is malformed
+     */
+    public static AddressRules parse(List<String> patterns, boolean udp) {
         List<Rule> out = new ArrayList<>(patterns.size());
         for (String p : patterns) {
-            out.add(rule(p));
+            boolean isUdp = p.startsWith(UDP_PREFIX);
+            if (isUdp == udp) {
+                out.add(rule(isUdp ? p.substring(UDP_PREFIX.length()) : p));
+            }
         }
         return new AddressRules(List.copyOf(out));
     }
+
+    /** How a UDP pattern starts in the manifest's lists (a pattern without it is TCP only). */
+    public static final String UDP_PREFIX = "udp:";
 
     private static Rule rule(String p) {
         int colon = p.lastIndexOf(':');

@@ -44,10 +44,11 @@ class DispatcherTest {
     }
 
     @Test
-    void reservedCalls_areUnsupported_evenWithTheCapability() {
+    void formerlyReservedUdpCalls_areServed_fromAbi12() {
         k.call(task, Call.CAP_ACQUIRE, Value.of(Cap.NET.bit()));
-        assertEquals(Status.ERR_UNSUPPORTED, k.call(task, Call.NET_SENDTO, Value.of(1), Value.of("x"),
+        assertEquals(Status.ERR_BADHANDLE, k.call(task, Call.NET_SENDTO, Value.of(1), Value.of("x"),
                 Value.of("h"), Value.of(1)).status());
+        assertEquals(Status.ERR_BADHANDLE, k.call(task, Call.NET_RECVFROM, Value.of(1), Value.of(1)).status());
     }
 
     @Test

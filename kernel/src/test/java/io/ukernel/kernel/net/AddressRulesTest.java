@@ -109,6 +109,19 @@ class AddressRulesTest {
     }
 
     @Test
+    void udpPatterns_formTheirOwnRules_andNeitherKindAdmitsTheOther() {
+        List<String> list = List.of("10.0.0.1:80", "udp:10.0.0.1:53", "udp:[::1]:*");
+        AddressRules tcp = AddressRules.parse(list, false);
+        AddressRules udp = AddressRules.parse(list, true);
+        assertTrue(tcp.allows(null, ip("10.0.0.1"), 80));
+        assertFalse(tcp.allows(null, ip("10.0.0.1"), 53), "a UDP pattern admits no TCP connect");
+        assertTrue(udp.allows(null, ip("10.0.0.1"), 53));
+        assertTrue(udp.allows(null, ip("::1"), 5353));
+        assertFalse(udp.allows(null, ip("10.0.0.1"), 80), "a TCP pattern admits no datagram");
+        assertFalse(AddressRules.parse(list).allowsName("udp", 10), "parse(list) is the TCP rules");
+    }
+
+    @Test
     void anyRuleSuffices() {
         AddressRules r = rules("db.internal:5432", "10.0.0.1:80", "*.svc:*");
         assertTrue(r.allows("db.internal", null, 5432));

@@ -346,17 +346,23 @@ public final class OciPacker {
         return b.toString();
     }
 
-    /** {@code PORT/tcp} for each bind pattern with a fixed port ({@code 0.0.0.0:8080}); wildcards give none. */
+    /**
+     * {@code PORT/tcp} for each bind pattern with a fixed port ({@code 0.0.0.0:8080}), {@code PORT/udp} for a UDP
+     * one ({@code udp:0.0.0.0:5353}); wildcards give none.
+     */
     public static List<String> exposedPorts(Manifest m) {
-        TreeSet<Integer> ports = new TreeSet<>();
+        TreeSet<Integer> tcp = new TreeSet<>();
+        TreeSet<Integer> udp = new TreeSet<>();
         for (String bind : m.net().bind()) {
             int colon = bind.lastIndexOf(':');
             String port = colon < 0 ? "" : bind.substring(colon + 1);
             if (port.matches("\\d{1,5}") && Integer.parseInt(port) > 0 && Integer.parseInt(port) < 65536) {
-                ports.add(Integer.parseInt(port));
+                (bind.startsWith("udp:") ? udp : tcp).add(Integer.parseInt(port));
             }
         }
-        return ports.stream().map(p -> p + "/tcp").toList();
+        List<String> out = new java.util.ArrayList<>(tcp.stream().map(p -> p + "/tcp").toList());
+        udp.forEach(p -> out.add(p + "/udp"));
+        return List.copyOf(out);
     }
 
     static String javaArgs(List<String> classPath, boolean aot) {

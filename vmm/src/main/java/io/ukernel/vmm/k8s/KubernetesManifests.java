@@ -64,11 +64,13 @@ public final class KubernetesManifests {
         return server || m.restart().mode() == Manifest.RestartPolicy.Mode.ALWAYS ? Kind.DEPLOYMENT : Kind.JOB;
     }
 
-    /** The container ports: the manifest's bind entries with a fixed port, then {@code extra}. */
+    /** The container ports: the manifest's TCP bind entries with a fixed port, then {@code extra}. */
     public static List<Integer> ports(Manifest m, List<Integer> extra) {
         TreeSet<Integer> ports = new TreeSet<>();
         for (String p : OciPacker.exposedPorts(m)) {
-            ports.add(Integer.parseInt(p.substring(0, p.indexOf('/'))));
+            if (p.endsWith("/tcp")) { // the Service and the tcpSocket probes are TCP
+                ports.add(Integer.parseInt(p.substring(0, p.indexOf('/'))));
+            }
         }
         ports.addAll(extra);
         return List.copyOf(ports);
