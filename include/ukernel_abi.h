@@ -108,6 +108,7 @@
 #define UK_CALL_CAP_DROP 3 /* [I64] -> [I64] */
 #define UK_CALL_CAP_QUERY 4 /* [] -> [I64, I64] */
 #define UK_CALL_HANDLE_CLOSE 5 /* [I64] -> [] */
+#define UK_CALL_SANDBOX_NOTIFY 6 /* [I64] -> [] */
 #define UK_CALL_LOG_WRITE 16 /* [I64, BYTES] -> [], needs LOG */
 #define UK_CALL_TIME_MONOTONIC_NS 32 /* [] -> [I64], needs TIME */
 #define UK_CALL_TIME_WALL_NS 33 /* [] -> [I64], needs TIME */

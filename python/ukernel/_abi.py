@@ -105,6 +105,7 @@ CALL_CAP_ACQUIRE = 2
 CALL_CAP_DROP = 3
 CALL_CAP_QUERY = 4
 CALL_HANDLE_CLOSE = 5
+CALL_SANDBOX_NOTIFY = 6
 CALL_LOG_WRITE = 16
 CALL_TIME_MONOTONIC_NS = 32
 CALL_TIME_WALL_NS = 33
@@ -174,6 +175,7 @@ CALLS = {
     "cap_drop": (3, 0, (1,), (1,), False),
     "cap_query": (4, 0, (), (1, 1), False),
     "handle_close": (5, 0, (1,), (), False),
+    "sandbox_notify": (6, 0, (1,), (), False),
     "log_write": (16, 1, (1, 2), (), False),
     "time_monotonic_ns": (32, 2, (), (1,), False),
     "time_wall_ns": (33, 2, (), (1,), False),

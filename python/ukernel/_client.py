@@ -829,6 +829,11 @@ class Client:
         """Closes a handle of any kind."""
         self._invoke(_HANDLE_CLOSE, (handle,))
 
+    def sandbox_notify(self, fd):
+        """Hands the kernel this process's seccomp notification descriptor ``fd`` (by number: the kernel takes a
+        copy with ``pidfd_getfd``); the loader calls it once, right after confining, then closes ``fd``."""
+        self._invoke(_SANDBOX_NOTIFY, (fd,))
+
     def log_write(self, level, message):
         """Writes one console line (``message`` as ``str`` or ``bytes``) at ``level`` (10, 20, 30, 40)."""
         if type(message) is str:
@@ -1143,6 +1148,7 @@ _CAP_ACQUIRE = spec("cap_acquire")
 _CAP_DROP = spec("cap_drop")
 _CAP_QUERY = spec("cap_query")
 _HANDLE_CLOSE = spec("handle_close")
+_SANDBOX_NOTIFY = spec("sandbox_notify")
 _LOG_WRITE = spec("log_write")
 _TIME_MONOTONIC_NS = spec("time_monotonic_ns")
 _TIME_WALL_NS = spec("time_wall_ns")

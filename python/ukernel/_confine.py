@@ -39,6 +39,8 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_FILTER_FLAG_TSYNC = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+SECCOMP_FILTER_FLAG_TSYNC_ESRCH = 1 << 4  # required with NEW_LISTENER and TSYNC together
 SYS_LANDLOCK_CREATE_RULESET = 444  # the same number on every architecture
 SYS_LANDLOCK_ADD_RULE = 445
 SYS_LANDLOCK_RESTRICT_SELF = 446
@@ -98,6 +100,9 @@ class Report:
         self.caps_dropped = False
         self.all_threads = False
         self.programs = []  # files a child may execute (Landlock's execute right)
+        #: the notify variant's listener descriptor (``confine(notify=True)``): the loader hands it to the kernel
+        #: and closes it before the app's code runs; None without the variant
+        self.listener = None
 
     def line(self):
         parts = []
@@ -113,6 +118,8 @@ class Report:
         parts.append(ll + ")")
         parts.append("seccomp allow-list (%d calls, %d argument checks)"
                      % (self.seccomp_calls, self.seccomp_checks))
+        if self.listener is not None:
+            parts.append("connect/bind/listen decided by the kernel (seccomp user notification)")
         parts.append("no_new_privs")
         if self.caps_dropped:
             parts.append("capabilities dropped")
@@ -176,7 +183,8 @@ def seccomp_table():
 
 # -- the steps -----------------------------------------------------------------------------------------------------
 
-def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), processes=False, not_in_force=None):
+def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), processes=False, not_in_force=None,
+            notify=False):
     """Confines this process for good; returns a :class:`Report`. Raises :class:`ConfinementError` when any step
     fails (the process may then be partly confined: it must not run the app). ``max_abi`` (tests only) pretends
     the host offers at most that Landlock ABI. ``rules``: ``[(path, writable)]`` beyond the read list (the task's
@@ -185,7 +193,9 @@ def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), process
     ``execve`` (the manifest's ``[caps] subprocess``, resolved, with their ELF interpreters: Landlock's execute
     right on each, and on nothing else); ``processes``: the seccomp filter's process variant (fork, execve, wait),
     only for a worker in a pid namespace of its own. ``not_in_force``: why the manifest's programs are refused
-    although listed (the messages say it)."""
+    although listed (the messages say it). ``notify``: the notify variant (the
+    kernel decides connect, bind, listen and accept): the report's ``listener`` is then the notification
+    descriptor, which the caller must hand to the kernel and close before any of the app's code runs."""
     report = Report()
     table = seccomp_table()
     if table is None:
@@ -203,7 +213,7 @@ def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), process
     _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "prctl(PR_SET_NO_NEW_PRIVS)")
     report.caps_dropped = _drop_capabilities()
     _landlock(abi, paths, report, rules, programs if processes else ())
-    _seccomp(table, abi, report, writable, processes)
+    _seccomp(table, abi, report, writable, processes, notify)
     sys.dont_write_bytecode = True  # the bundle is read-only now: no __pycache__ attempts
     install_messages(paths + [p for p, _ in rules] + list(programs), [p for p, w in rules if w],
                      programs if processes else None, not_in_force)
@@ -402,19 +412,20 @@ def _landlock(abi, paths, report, rules=(), programs=()):
         os.close(int(ruleset))
 
 
-def build_filter(table, arch, own_pid, writable=False, processes=False):
+def build_filter(table, arch, own_pid, writable=False, processes=False, notify=False):
     """The seccomp program as ``(code, jt, jf, k)`` tuples: the allow-list of :mod:`ukernel._seccomp`, signals and
     ``prlimit64`` limited to ``own_pid``. ``table`` is the one :func:`seccomp_table` returns (x86_64 only)."""
     if table is not _allow.X86_64:
         raise ConfinementError("no seccomp allow-list for this syscall table")
-    return _allow.build_filter(own_pid, arch, writable, processes)
+    return _allow.build_filter(own_pid, arch, writable, processes, notify)
 
 
-def _seccomp(table_arch, abi, report, writable=False, processes=False):
+def _seccomp(table_arch, abi, report, writable=False, processes=False, notify=False):
     ctypes, _ = _c()
     table, arch = table_arch
     # The pid is read now, in the process being confined: in a PID namespace of its own the worker is pid 1.
-    prog = build_filter(table, arch, own_pid=os.getpid(), writable=writable, processes=processes)
+    prog = build_filter(table, arch, own_pid=os.getpid(), writable=writable, processes=processes,
+                        notify=notify)
 
     class SockFilter(ctypes.Structure):
         _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
@@ -425,11 +436,16 @@ def _seccomp(table_arch, abi, report, writable=False, processes=False):
 
     insns = (SockFilter * len(prog))(*[SockFilter(*i) for i in prog])
     fprog = SockFprog(len(prog), insns)
-    r = _check(_syscall(table["seccomp"], SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, ctypes.byref(fprog)),
+    flags = SECCOMP_FILTER_FLAG_TSYNC
+    if notify:
+        flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+    r = _check(_syscall(table["seccomp"], SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(fprog)),
                "seccomp(SECCOMP_SET_MODE_FILTER)")
-    if r > 0:
+    if notify:
+        report.listener = r
+    elif r > 0:
         raise ConfinementError("seccomp: thread %d could not be synchronised" % r)
-    report.seccomp_calls = len(_allow.calls(writable, processes))
+    report.seccomp_calls = len(_allow.calls(writable, processes, notify))
     report.seccomp_checks = len(_allow.argument_checks())
 
 

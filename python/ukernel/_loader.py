@@ -17,6 +17,10 @@
 ``UKERNEL_NAMESPACES``, ``UKERNEL_WORKER_ID``
     strict mode only: ``auto``, ``on`` or ``off``, and the uid/gid the worker runs as (``_jail``). Unset (the
     loader run by hand), the worker gets no namespaces and keeps its uid.
+``UKERNEL_SOCKETS``
+    ``notify`` (strict mode, a root kernel): the seccomp filter's notify variant, whose listener is handed to the
+    kernel (``sandbox_notify``) and closed before the app's code runs; the kernel then decides the ``connect``,
+    ``bind``, ``listen`` and ``accept`` of sockets the app makes itself;
 ``UKERNEL_PREOPENS``, ``UKERNEL_TMP_BYTES``, ``UKERNEL_SCRATCH``
     the task's view (``_environ``): its preopens by path, the size of its private tmpfs, and a host scratch
     directory for HOME and TMPDIR where it may have no mount namespace. The app sees ``UKERNEL_PREOPEN_<NAME>``,
@@ -50,6 +54,7 @@ ENV_KERNEL_PID = "UKERNEL_KERNEL_PID"
 ENV_SANDBOX = "UKERNEL_SANDBOX"
 ENV_NAMESPACES = "UKERNEL_NAMESPACES"
 ENV_WORKER_ID = "UKERNEL_WORKER_ID"
+ENV_SOCKETS = "UKERNEL_SOCKETS"
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -85,7 +90,7 @@ def main():
     if task is False:
         return _finish(kernel, EXIT_UNCONFINED)
     jail = _isolate(os, kernel, mode, task)  # with namespaces, only the worker C returns from here
-    if jail is False or not _confine(os, mode, jail, task):
+    if jail is False or not _confine(os, mode, jail, task, kernel):
         return _finish(kernel, EXIT_UNCONFINED)
     if task is not None:
         task.apply(os.environ, _user_name(os) if mode == "off" else None)
@@ -157,13 +162,16 @@ def _keep_client(kernel):
     package._forked = False
 
 
-def _confine(os, mode, jail, task=None):
+def _confine(os, mode, jail, task=None, kernel=None):
     """Confines this process (``_confine.py``) now that it holds its only door, the kernel connection, and before
     any of the app's code is imported; False when that fails in strict mode. ``UKERNEL_SANDBOX`` (set by the
     kernel): ``strict`` confines and reports what was applied on stdout, for the console; ``off`` says the worker is
-    unconfined. Unset (the loader run by hand or by tests), the worker is confined all the same, quietly."""
+    unconfined. Unset (the loader run by hand or by tests), the worker is confined all the same, quietly.
+    ``UKERNEL_SOCKETS=notify`` (a root kernel): the notify variant of the filter, whose listener goes to the kernel
+    (``sandbox_notify``) and is closed here, before any of the app's code exists."""
     from . import _abi
 
+    notify = os.environ.pop(ENV_SOCKETS, None) == "notify" and mode == "strict" and kernel is not None
     if mode == "off":
         _report(_abi.REPORT_UNCONFINED + "the sandbox is off (--insecure-no-sandbox or [sandbox] mode = \"off\"); "
                 "this worker can reach the host directly")
@@ -174,7 +182,12 @@ def _confine(os, mode, jail, task=None):
         programs, processes, not_in_force = _programs(task, jail)
         report = _confine.confine(os.getcwd(), rules=task.rules() if task is not None else (),
                                   writable=task is not None and task.writable(), programs=programs,
-                                  processes=processes, not_in_force=not_in_force)
+                                  processes=processes, not_in_force=not_in_force, notify=notify)
+        if report.listener is not None:
+            try:
+                kernel.sandbox_notify(report.listener)  # the kernel holds its own copy once this returns
+            finally:
+                os.close(report.listener)  # the worker must never answer its own notifications
     except Exception as e:
         _say("ukernel: confinement failed, the task's code is not run: %s (sandbox mode \"strict\"; "
              "--insecure-no-sandbox runs it unconfined)" % e)

@@ -31,6 +31,7 @@ import sys
 SECCOMP_RET_KILL_PROCESS = 0x80000000
 SECCOMP_RET_ERRNO = 0x00050000
 SECCOMP_RET_ALLOW = 0x7FFF0000
+SECCOMP_RET_USER_NOTIF = 0x7FC00000
 AUDIT_ARCH_X86_64 = 0xC000003E
 X32_SYSCALL_BIT = 0x40000000
 EPERM = 1
@@ -63,6 +64,8 @@ CLONE_FORBIDDEN = sum(CLONE_NEW.values()) | CLONE_PTRACE | CLONE_VFORK | CLONE_P
 
 # <linux/socket.h>, <linux/net.h>
 AF_UNIX = 1
+AF_INET = 2
+AF_INET6 = 10
 SOCK_STREAM = 1
 SOCK_NONBLOCK = 0o4000
 SOCK_CLOEXEC = 0o2000000
@@ -514,14 +517,32 @@ PROCESS_VARIANT = (
 )
 
 
-def calls(writable=False, processes=False):
-    """The allowed calls, by number: :data:`ALLOWED`, with :data:`RW_VARIANT` when ``writable`` and
-    :data:`PROCESS_VARIANT` when ``processes``."""
-    if not writable and not processes:
+#: The notify variant: a worker whose kernel supervises its sockets (``UKERNEL_SOCKETS=notify``: a root kernel on
+#: the process platform) may create TCP sockets of its own, and its ``connect``, ``bind``, ``listen`` and ``accept``
+#: are not refused but handed to the kernel as seccomp user notifications (``SECCOMP_RET_USER_NOTIF``): the kernel reads
+#: the address from the worker's memory, checks it against ``[caps.net]``, performs the call on a socket of its own
+#: and puts that socket in place of the worker's descriptor (docs/confinement.md, "Sockets the worker makes").
+#: A socket made here reaches nothing by itself: every call that names an address is the kernel's.
+NOTIFY_VARIANT = (
+    ("socket", 41, All(OneOf(0, "domain", {"AF_INET": AF_INET, "AF_INET6": AF_INET6}),
+                       Masked(1, "type", ~(SOCK_NONBLOCK | SOCK_CLOEXEC) & 0xFFFFFFFF, {"SOCK_STREAM": SOCK_STREAM}),
+                       OneOf(2, "protocol", {"0": 0, "IPPROTO_TCP": IPPROTO_TCP}),
+                       note="a datagram, raw, packet or Unix socket; a TCP socket is harmless until it is bound or "
+                            "connected, and those are the kernel's")),
+)
+#: Answered by the kernel (``SECCOMP_RET_USER_NOTIF``) in the notify variant; refused (EPERM) otherwise.
+NOTIFY_CALLS = {"connect": 42, "accept": 43, "bind": 49, "listen": 50, "accept4": 288}
+
+
+def calls(writable=False, processes=False, notify=False):
+    """The allowed calls, by number: :data:`ALLOWED`, with :data:`RW_VARIANT` when ``writable``,
+    :data:`PROCESS_VARIANT` when ``processes`` and :data:`NOTIFY_VARIANT` when ``notify``."""
+    if not writable and not processes and not notify:
         return ALLOWED
     over = {}
     for on, family, variant in ((writable, "rw variant", RW_VARIANT), (processes, "process variant",
-                                                                       PROCESS_VARIANT)):
+                                                                       PROCESS_VARIANT),
+                                (notify, "notify variant", NOTIFY_VARIANT)):
         if on:
             over.update({e[0]: Call(e[0], e[1], family, e[2] if len(e) > 2 else None) for e in variant})
     return tuple(sorted([c for c in ALLOWED if c.name not in over] + list(over.values()), key=lambda c: c.nr))
@@ -542,11 +563,12 @@ def argument_checks():
 
 # -- the program ---------------------------------------------------------------------------------------------------
 
-def build_filter(own_pid, arch=AUDIT_ARCH_X86_64, writable=False, processes=False):
+def build_filter(own_pid, arch=AUDIT_ARCH_X86_64, writable=False, processes=False, notify=False):
     """The seccomp program, as ``(code, jt, jf, k)`` tuples. ``own_pid``: the pid signals and ``prlimit64`` may
     target (the worker's ``getpid()`` when the filter is installed; ``None`` in tests: no pid matches).
     ``writable``: the rw variant (:data:`RW_VARIANT`), for a task with an ``rw`` preopen; ``processes``: the
-    process variant (:data:`PROCESS_VARIANT`), for a task that may run programs."""
+    process variant (:data:`PROCESS_VARIANT`), for a task that may run programs; ``notify``: the notify variant
+    (:data:`NOTIFY_VARIANT`, :data:`NOTIFY_CALLS`), installed with a listener the kernel takes."""
     eperm = SECCOMP_RET_ERRNO | EPERM
     enosys = SECCOMP_RET_ERRNO | ENOSYS
     prog = [
@@ -557,7 +579,7 @@ def build_filter(own_pid, arch=AUDIT_ARCH_X86_64, writable=False, processes=Fals
         (BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),  # x32 calls share the arch value: refuse every one
         (BPF_RET_K, 0, 0, eperm),
     ]
-    for call in calls(writable, processes):
+    for call in calls(writable, processes, notify):
         if call.rule is None:
             prog += [(BPF_JEQ_K, 0, 1, call.nr), (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)]
             continue
@@ -567,6 +589,8 @@ def build_filter(own_pid, arch=AUDIT_ARCH_X86_64, writable=False, processes=Fals
         prog += [(BPF_JEQ_K, 0, len(block), call.nr)] + block
     for nr in sorted(ENOSYS_CALLS.values()):
         prog += [(BPF_JEQ_K, 0, 1, nr), (BPF_RET_K, 0, 0, enosys)]
+    for nr in sorted(NOTIFY_CALLS.values()) if notify else ():
+        prog += [(BPF_JEQ_K, 0, 1, nr), (BPF_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF)]
     prog += [(BPF_JGE_K, 0, 1, LAST_KNOWN + 1), (BPF_RET_K, 0, 0, enosys), (BPF_RET_K, 0, 0, eperm)]
     if len(prog) > 4096:  # BPF_MAXINSNS
         raise ValueError("the seccomp program has %d instructions (the kernel takes 4096)" % len(prog))
@@ -607,6 +631,13 @@ def markdown():
         lines.append("| `%s` | %s | %s |" % (e[0], e[2].text() if len(e) > 2 else "any arguments",
                                            (e[2].note if len(e) > 2 else "") or "the task's own children: in its "
                                            "pid namespace no other process exists"))
+    lines += ["", "| notify variant (`UKERNEL_SOCKETS=notify`: a root kernel) | allowed when | why |", "|---|---|---|"]
+    for e in NOTIFY_VARIANT:
+        lines.append("| `%s` | %s | %s |" % (e[0], e[2].text(), e[2].note))
+    for name in sorted(NOTIFY_CALLS, key=NOTIFY_CALLS.get):
+        lines.append("| `%s` | the kernel decides (`SECCOMP_RET_USER_NOTIF`) | it copies the address, checks "
+                     "`[caps.net]`, performs the call on a socket of its own and puts that in place of the "
+                     "worker's |" % name)
     lines += ["", "| refused (EPERM), notably | calls | why |", "|---|---|---|"]
     for family, why, calls in REFUSED:
         lines.append("| %s | %s | %s |" % (family, ", ".join("`%s`" % n for n in sorted(calls, key=calls.get)),

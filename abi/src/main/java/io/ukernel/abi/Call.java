@@ -21,6 +21,8 @@ public enum Call implements AbiConstant {
     CAP_DROP(0x03, null, sig(I64), sig(I64), "remove capabilities irrevocably (active set and ceiling)"),
     CAP_QUERY(0x04, null, sig(), sig(I64, I64), "the task's active capabilities and its ceiling"),
     HANDLE_CLOSE(0x05, null, sig(I64), sig(), "close a handle of any kind"),
+    SANDBOX_NOTIFY(0x06, null, sig(I64), sig(),
+            "hand the kernel this worker's seccomp notification descriptor (the loader, once, when asked to)"),
 
     // log ----------------------------------------------------------------------------------------------------
     LOG_WRITE(0x10, Cap.LOG, sig(I64, BYTES), sig(), "write one console line at a level"),

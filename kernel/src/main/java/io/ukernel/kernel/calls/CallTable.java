@@ -28,12 +28,14 @@ public final class CallTable {
         IpcCalls ipc = new IpcCalls(ctx.manifest().limits().channelBytes());
         NetCalls net = new NetCalls(ctx);
         IoCalls io = new IoCalls(ctx);
+        NotifyCalls notify = new NotifyCalls(ctx);
         Map<Call, CallHandler> t = new EnumMap<>(Call.class);
         t.put(Call.ABI_VERSION, meta::abiVersion);
         t.put(Call.CAP_ACQUIRE, meta::capAcquire);
         t.put(Call.CAP_DROP, meta::capDrop);
         t.put(Call.CAP_QUERY, meta::capQuery);
         t.put(Call.HANDLE_CLOSE, meta::handleClose);
+        t.put(Call.SANDBOX_NOTIFY, notify::sandboxNotify);
         t.put(Call.LOG_WRITE, log::write);
         t.put(Call.TIME_MONOTONIC_NS, time::monotonicNs);
         t.put(Call.TIME_WALL_NS, time::wallNs);

@@ -35,6 +35,11 @@ public final class ProcessPlatform implements Platform {
     public static final String ENV_SANDBOX = "UKERNEL_SANDBOX";
     /** Tells the loader the namespaces setting: {@code auto}, {@code on} or {@code off} (strict mode only). */
     public static final String ENV_NAMESPACES = "UKERNEL_NAMESPACES";
+    /**
+     * {@code notify} when the kernel supervises the sockets a strict worker makes itself (seccomp user notification:
+     * it must read the worker's memory and take its descriptors, which needs root); unset otherwise.
+     */
+    public static final String ENV_SOCKETS = "UKERNEL_SOCKETS";
     /** Tells the loader the uid and gid the worker runs as (see {@link #workerId}). */
     public static final String ENV_WORKER_ID = "UKERNEL_WORKER_ID";
     /**
@@ -234,6 +239,9 @@ public final class ProcessPlatform implements Platform {
         env.put(ENV_NAMESPACES, sandbox.strict() ? sandbox.namespaces() : "off");
         long id = workerId(ProcessHandle.current().pid(), started.getAndIncrement());
         env.put(ENV_WORKER_ID, Long.toString(id));
+        if (sandbox.strict() && host().root()) {
+            env.put(ENV_SOCKETS, "notify");
+        }
         env.put(ENV_PREOPENS, preopens(spec));
         env.put(ENV_TMP_BYTES, Long.toString(spec.tmpBytes()));
         if (!spec.programs().isEmpty()) {
