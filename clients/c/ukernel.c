@@ -569,11 +569,50 @@ int64_t uk_connect_to(const char *endpoint, const char *token_hex) {
     return out[0].i64;
 }
 
+int64_t uk_adopt(int fd) {
+    if (fd < 0) {
+        return UK_E_ENV;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) {
+        return UK_E_ENV; /* not an open descriptor */
+    }
+    (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK); /* the calls here block; the handing process may have set it */
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    g_fd = fd;
+    g_kernel_version = 0;
+    int64_t version = 0;
+    int rc = uk_abi_version(&version);
+    if (rc != UK_OK) {
+        return rc < 0 ? rc : -(int64_t)rc;
+    }
+    if ((version >> 16) != UK_ABI_VERSION_MAJOR) {
+        return fail(UK_E_PROTO);
+    }
+    g_kernel_version = version;
+    int64_t id = 0;
+    rc = uk_task_self(&id, NULL, 0, NULL);
+    if (rc != UK_OK) {
+        return rc < 0 ? rc : -(int64_t)rc;
+    }
+    return id;
+}
+
 int64_t uk_connect(void) {
     const char *endpoint = getenv(UK_ENV_ENDPOINT);
     const char *token = getenv(UK_ENV_TOKEN);
     if (endpoint == NULL || token == NULL) {
-        return UK_E_ENV;
+        const char *handed = getenv(UK_ENV_CONNECTION_FD);
+        if (handed == NULL || *handed == '\0') {
+            return UK_E_ENV;
+        }
+        char *end = NULL;
+        long fd = strtol(handed, &end, 10);
+        if (*end != '\0' || fd < 0 || fd > INT32_MAX) {
+            return UK_E_ENV;
+        }
+        unsetenv(UK_ENV_CONNECTION_FD);
+        return uk_adopt((int)fd);
     }
     int64_t id = uk_connect_to(endpoint, token);
     if (id > 0) {

@@ -94,6 +94,17 @@ int64_t uk_connect(void);
 /* As uk_connect(), with the endpoint path and the 32-hex-character token given explicitly. */
 int64_t uk_connect_to(const char *endpoint, const char *token_hex);
 
+/*
+ * A task's connection handed over by the process that made it (hello done): a program a worker runs with its
+ * connection passed on (examples/c-worker: the task's Python entry runs the C program, listed in [caps] subprocess,
+ * and waits). uk_connect() adopts it when UKERNEL_ENDPOINT/UKERNEL_TOKEN are absent and UKERNEL_CONNECTION_FD
+ * names the descriptor. The program then speaks for that task, with its capabilities and scopes, confined as the
+ * worker is; the handing process must make no call until the program is done. Returns the task id (> 0), -status,
+ * or UK_E_*.
+ */
+#define UK_ENV_CONNECTION_FD "UKERNEL_CONNECTION_FD"
+int64_t uk_adopt(int fd);
+
 /* The kernel's ABI version from the hello reply (0 before uk_connect succeeded). */
 int64_t uk_kernel_version(void);
 

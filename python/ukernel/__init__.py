@@ -67,7 +67,7 @@ __all__ = [
     "task_self", "task_yield", "task_exit", "task_spawn", "task_status",
     "ipc_channel_create", "ipc_send", "ipc_recv", "ipc_close",
     "net_socket", "net_bind", "net_listen", "net_accept", "net_connect", "net_send", "net_recv",
-    "net_shutdown", "net_close", "net_addr", "net_error", "net_sendto", "net_recvfrom",
+    "net_shutdown", "net_close", "net_addr", "net_error", "net_sendto", "net_recvfrom", "programs",
     "io_open", "io_read", "io_write", "io_seek", "io_stat", "io_close", "io_poll", "poll",
     # errors
     "KernelError", "UnsupportedError", "DeniedError", "BadHandleError", "InvalidArgumentError",
@@ -385,6 +385,15 @@ def net_addr(sock, which=NET_ADDR_LOCAL):
 def net_error(sock):
     """Takes the socket's pending error status (0 when none)."""
     return client().net_error(sock)
+
+
+def programs():
+    """The real paths of the files this task's children may execute: the manifest's ``[caps] subprocess`` as the
+    kernel resolved it (a name found on its ``PATH``, an absolute path), with their ELF interpreters; empty when the
+    task may run none, or runs unconfined (the sandbox then checks nothing)."""
+    from . import _confine
+
+    return _confine.RUNNABLE
 
 
 def net_sendto(sock, data, host="", port=0):

@@ -183,6 +183,10 @@ def seccomp_table():
 
 # -- the steps -----------------------------------------------------------------------------------------------------
 
+#: The real paths this confined task's children may execute (``ukernel.programs()``); empty until confined.
+RUNNABLE = ()
+
+
 def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), processes=False, not_in_force=None,
             notify=False):
     """Confines this process for good; returns a :class:`Report`. Raises :class:`ConfinementError` when any step
@@ -217,6 +221,8 @@ def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), process
     sys.dont_write_bytecode = True  # the bundle is read-only now: no __pycache__ attempts
     install_messages(paths + [p for p, _ in rules] + list(programs), [p for p, w in rules if w],
                      programs if processes else None, not_in_force)
+    global RUNNABLE
+    RUNNABLE = tuple(programs) if processes else ()
     return report
 
 
