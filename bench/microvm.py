@@ -12,6 +12,10 @@ ukernel     examples/hello packed by `ukernel pack` (uncompressed cpio, the defa
             "microvm:" line, printed once the JVM is up and the mounts are done), "heartbeat" the worker's first.
 run         `./ukernel run --vmm qemu examples/hello -e HEARTBEATS=1` end to end (CLI start, staleness checks,
             QEMU, guest), to the heartbeat line and to the process's exit (VM powered off).
+snapshot    (issue 16; --snapshot-only runs just this) `ukernel pack --snapshot`, then `ukernel run --vmm qemu
+            -e HEARTBEATS=1` restored from it and `--no-snapshot` (cold boot), alternated, RUNS each after one warm-up
+            pair: host wall time to the first heartbeat and to exit, and the ratio restored / cold of the same run.
+            The snapshot's size against the guest's memory (512 MiB), raw and as `zstd -1` would store it.
 
 The guest prints its own uptime at each milestone ("JVM main at", "mounts done", "console up"), which splits the
 boot into phases (printed under "where the time goes"). Sizes come from pack's own table.
@@ -96,6 +100,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", "--runs", type=int, default=3)
     ap.add_argument("--no-gzip", action="store_true", help="skip the gzip'd image")
+    ap.add_argument("--snapshot-only", action="store_true", help="only the snapshot restore vs cold boot figures")
     a = ap.parse_args()
     if not shutil.which("qemu-system-x86_64"):
         sys.exit("bench/microvm.py: qemu-system-x86_64 is not installed")
@@ -107,6 +112,11 @@ def main():
     print("machine: %s" % describe())
     if note:
         print(note)
+
+    if a.snapshot_only:
+        snapshot_bench(app, a.runs)
+        shutil.rmtree(work, ignore_errors=True)
+        return
 
     sizes = {}
     for kind in (["none"] if a.no_gzip else ["gzip", "none"]):
@@ -164,7 +174,58 @@ def main():
         print()
         print("pack --compress %s:" % kind)
         print(table.rstrip())
+    snapshot_bench(app, a.runs)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def compressed_size(path):
+    """Bytes of `zstd -1` of path (None without zstd)."""
+    if not shutil.which("zstd"):
+        return None
+    p = subprocess.Popen(["zstd", "-1", "-T0", "-q", "-c", path], stdout=subprocess.PIPE)
+    n = 0
+    for chunk in iter(lambda: p.stdout.read(1 << 20), b""):
+        n += len(chunk)
+    p.wait()
+    return n
+
+
+def snapshot_bench(app, runs):
+    t0 = time.monotonic()
+    r = ukernel("pack", app, "--snapshot", "--no-firecracker", "-q")
+    made = time.monotonic() - t0
+    if r.returncode != 0:
+        sys.exit("pack --snapshot failed:\n" + r.stdout + r.stderr)
+    snap = os.path.join(app, "dist/hello.snap")
+    raw = os.path.getsize(snap)
+    zst = compressed_size(snap)
+    mem = 512 << 20
+    cmd = [os.path.join(ROOT, "ukernel"), "run", "--vmm", "qemu", app, "-e", "HEARTBEATS=1"]
+    res = {"restored": [], "cold": []}
+    for i in range(runs + 1):
+        for label in ("restored", "cold"):
+            seen, lines, total = timed(cmd + (["--no-snapshot"] if label == "cold" else []),
+                                       ["heartbeat 1", "restored from a snapshot"])
+            if "heartbeat 1" not in seen:
+                sys.exit("%s run failed:\n%s" % (label, "\n".join(lines[-20:])))
+            if (label == "restored") != ("restored from a snapshot" in seen):
+                sys.exit("%s run did not %s:\n%s" % (label, "restore" if label == "restored" else "boot cold",
+                                                      "\n".join(lines[-20:])))
+            if i:
+                res[label].append((seen["heartbeat 1"], total))
+    rb, rt = med(b for b, _ in res["restored"]), med(t for _, t in res["restored"])
+    cb, ct = med(b for b, _ in res["cold"]), med(t for _, t in res["cold"])
+    print()
+    print("| `ukernel run --vmm qemu` (%s), alternated, median of %d | first heartbeat | exit |"
+          % (os.environ.get("UKERNEL_ACCEL", "tcg").upper(), runs))
+    print("|---|---|---|")
+    print("| cold boot (`--no-snapshot`) | %.2f s | %.2f s |" % (cb, ct))
+    print("| restored from `pack --snapshot` | %.2f s | %.2f s |" % (rb, rt))
+    print("| **ratio restored / cold** | **%.2fx** | %.2fx |" % (rb / cb, rt / ct))
+    print()
+    print("snapshot: made in %.1f s (pack --snapshot, image already packed); %.1f MiB raw = %.2fx of the guest's "
+          "%d MiB%s" % (made, raw / 2**20, raw / mem, mem >> 20,
+                         "" if zst is None else "; zstd -1: %.1f MiB = %.2fx" % (zst / 2**20, zst / mem)))
 
 
 if __name__ == "__main__":

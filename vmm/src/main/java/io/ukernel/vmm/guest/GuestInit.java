@@ -110,15 +110,16 @@ public final class GuestInit {
         String net = network(params, info, cmdline);
         String restored = "";
         if (RestoreRecord.snapshotMode(cmdline)) {
+            warmUp(info, clock(), params);
             double readyAt = uptime();
             // The host saves the VM while this waits; each restore of it goes on from here with its own record.
             RestoreRecord r = awaitRestore();
             params = r.params();
-            restored = String.format(Locale.ROOT, "; restored from a snapshot made at %.2f s (wall clock set, "
-                    + "entropy reseeded)", readyAt);
+            restored = String.format(Locale.ROOT, "; restored from a snapshot made at %.2f s, resumed at %.2f s "
+                    + "(wall clock set, entropy reseeded)", readyAt, resumedAt);
         }
         // The guest's CLOCK_MONOTONIC starts with its kernel: console times are times since the VM booted.
-        KernelClock clock = guestClock();
+        KernelClock clock = clock();
         LineFormat format = LineFormat.parse(params.logFormat());
         try (Console console = Console.open(clock, format, out, null, params.debug())) {
             int cpus = Runtime.getRuntime().availableProcessors();
@@ -152,6 +153,38 @@ public final class GuestInit {
      * any worker starts: Python's {@code random}, {@code secrets}, {@code ssl} and the kernel's tokens are all
      * seeded after this.
      */
+    /**
+     * Before a snapshot: runs, once, the kernel-side code every run needs and that depends on nothing of the run —
+     * the clock and entropy calls, the restore record's parser, the manifest's, the console, the process platform
+     * and its host probe (an FFM binding of its own) — so that it is loaded, linked and compiled in the saved VM and not again after each
+     * restore. Nothing here is kept: the run builds its own after the restore. Failures only cost the warm-up.
+     */
+    private void warmUp(ImageInfo info, KernelClock clock, GuestParams params) {
+        try {
+            // the calls the restore makes, made harmlessly: the clock set to itself, the pool fed its own bytes
+            java.time.Instant now = java.time.Instant.now();
+            Linux.setWallClock(now.getEpochSecond() * 1_000_000_000L + now.getNano());
+            byte[] own = new byte[RestoreRecord.SEED_BYTES];
+            new java.security.SecureRandom().nextBytes(own);
+            Linux.reseedRandom(own);
+            RestoreRecord.parse(new RestoreRecord(0, new byte[RestoreRecord.SEED_BYTES], params.withEnv(
+                    java.util.Map.of("WARM", "up"))).toLine());
+            Manifest manifest = ManifestParser.parse(Path.of(ImageBuilder.APP_DIR).resolve(Manifest.FILE_NAME));
+            PrintStream discard = new PrintStream(java.io.OutputStream.nullOutputStream(), true,
+                    StandardCharsets.UTF_8);
+            try (Console console = Console.open(clock, LineFormat.parse("text"), discard, null, false)) {
+                ProcessPlatform platform = new ProcessPlatform(Path.of(info.python()), info.pythonVersion(),
+                        sandbox(manifest, params));
+                console.kernel(Level.INFO, "warm-up: " + platform.describe() + "; " + platform.confinement());
+                console.kernel(Level.INFO, String.format(Locale.ROOT, "warm-up %.2f", uptime()));
+            }
+        } catch (Exception | LinkageError e) {
+            notes.add("warm-up before the snapshot failed (restores start slower): " + e);
+        }
+    }
+
+    private double resumedAt;
+
     private RestoreRecord awaitRestore() throws IOException {
         Linux.rawNoEcho(0);
         out.println(RestoreRecord.READY_LINE);
@@ -166,6 +199,7 @@ public final class GuestInit {
                 line.write(b);
             }
         }
+        resumedAt = uptime();
         RestoreRecord r = RestoreRecord.parse(line.toString(StandardCharsets.UTF_8));
         Linux.setWallClock(r.wallNs());
         Linux.reseedRandom(r.seed());
@@ -248,7 +282,7 @@ public final class GuestInit {
         }
     }
 
-    private static KernelClock guestClock() {
+    private static KernelClock clock() {
         return new KernelClock() {
             @Override
             public long monotonicNs() {
