@@ -188,7 +188,7 @@ RUNNABLE = ()
 
 
 def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), processes=False, not_in_force=None,
-            notify=False):
+            notify=False, template=False):
     """Confines this process for good; returns a :class:`Report`. Raises :class:`ConfinementError` when any step
     fails (the process may then be partly confined: it must not run the app). ``max_abi`` (tests only) pretends
     the host offers at most that Landlock ABI. ``rules``: ``[(path, writable)]`` beyond the read list (the task's
@@ -199,7 +199,9 @@ def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), process
     only for a worker in a pid namespace of its own. ``not_in_force``: why the manifest's programs are refused
     although listed (the messages say it). ``notify``: the notify variant (the
     kernel decides connect, bind, listen and accept): the report's ``listener`` is then the notification
-    descriptor, which the caller must hand to the kernel and close before any of the app's code runs."""
+    descriptor, which the caller must hand to the kernel and close before any of the app's code runs.
+    ``template``: the filter's template variant (a warm template, ``_template``: it forks workers, each of which
+    then calls :func:`confine_instance`)."""
     report = Report()
     table = seccomp_table()
     if table is None:
@@ -217,7 +219,9 @@ def confine(bundle, max_abi=None, rules=(), writable=False, programs=(), process
     _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "prctl(PR_SET_NO_NEW_PRIVS)")
     report.caps_dropped = _drop_capabilities()
     _landlock(abi, paths, report, rules, programs if processes else ())
-    _seccomp(table, abi, report, writable, processes, notify)
+    _seccomp(table, abi, report, writable, processes, notify, template)
+    global template_forks
+    template_forks = template
     sys.dont_write_bytecode = True  # the bundle is read-only now: no __pycache__ attempts
     install_messages(paths + [p for p, _ in rules] + list(programs), [p for p, w in rules if w],
                      programs if processes else None, not_in_force)
@@ -418,20 +422,39 @@ def _landlock(abi, paths, report, rules=(), programs=()):
         os.close(int(ruleset))
 
 
-def build_filter(table, arch, own_pid, writable=False, processes=False, notify=False):
+def confine_instance(bundle, rules=(), writable=False, notify=False):
+    """The final confinement of a worker forked from a warm template (already confined by :func:`confine` with
+    ``template=True``): a Landlock layer of its own (reads as the template's, writes only beneath the ``rules``
+    marked writable: its own HOME and temporary directory, the rw preopens) and the filter without the template
+    variant, for its own pid (``notify``: the notify variant, whose listener the caller hands to its kernel). Both
+    stack on the template's and only take rights away. Returns a :class:`Report`."""
+    report = Report()
+    table = seccomp_table()
+    abi = landlock_abi()
+    if table is None or abi < 1:
+        raise ConfinementError("no seccomp filter or Landlock on this host")
+    report.landlock_abi = abi
+    _landlock(abi, read_paths(bundle), report, rules)
+    _seccomp(table, abi, report, writable, notify=notify)
+    global template_forks
+    template_forks = False
+    return report
+
+
+def build_filter(table, arch, own_pid, writable=False, processes=False, notify=False, template=False):
     """The seccomp program as ``(code, jt, jf, k)`` tuples: the allow-list of :mod:`ukernel._seccomp`, signals and
     ``prlimit64`` limited to ``own_pid``. ``table`` is the one :func:`seccomp_table` returns (x86_64 only)."""
     if table is not _allow.X86_64:
         raise ConfinementError("no seccomp allow-list for this syscall table")
-    return _allow.build_filter(own_pid, arch, writable, processes, notify)
+    return _allow.build_filter(own_pid, arch, writable, processes, notify, template)
 
 
-def _seccomp(table_arch, abi, report, writable=False, processes=False, notify=False):
+def _seccomp(table_arch, abi, report, writable=False, processes=False, notify=False, template=False):
     ctypes, _ = _c()
     table, arch = table_arch
     # The pid is read now, in the process being confined: in a PID namespace of its own the worker is pid 1.
     prog = build_filter(table, arch, own_pid=os.getpid(), writable=writable, processes=processes,
-                        notify=notify)
+                        notify=notify, template=template)
 
     class SockFilter(ctypes.Structure):
         _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
@@ -451,7 +474,7 @@ def _seccomp(table_arch, abi, report, writable=False, processes=False, notify=Fa
         report.listener = r
     elif r > 0:
         raise ConfinementError("seccomp: thread %d could not be synchronised" % r)
-    report.seccomp_calls = len(_allow.calls(writable, processes, notify))
+    report.seccomp_calls = len(_allow.calls(writable, processes, notify, template))
     report.seccomp_checks = len(_allow.argument_checks())
 
 
@@ -471,6 +494,10 @@ def _say(text):
         sys.stderr.flush()
     except Exception:
         pass
+
+
+#: True in a warm template (``confine(template=True)``), whose forks are the app's workers; False again in each.
+template_forks = False
 
 
 def install_messages(paths, writable=(), programs=None, not_in_force=None):
@@ -533,6 +560,8 @@ def install_messages(paths, writable=(), programs=None, not_in_force=None):
                 _say("%s: outside the worker's read-only view; list directories through the IO capability"
                      % _call(event, args[0]))
         elif event in process:
+            if event == "os.fork" and template_forks:
+                return  # a warm template forking a worker (_template)
             if event in ("os.fork", "os.forkpty") and programs is not None:
                 return
             if event in RUNS and args:

@@ -54,6 +54,7 @@ ENV_KERNEL_PID = "UKERNEL_KERNEL_PID"
 ENV_SANDBOX = "UKERNEL_SANDBOX"
 ENV_NAMESPACES = "UKERNEL_NAMESPACES"
 ENV_WORKER_ID = "UKERNEL_WORKER_ID"
+ENV_TEMPLATE_SOCKET = "UKERNEL_TEMPLATE_SOCKET"
 ENV_SOCKETS = "UKERNEL_SOCKETS"
 
 EXIT_ERROR = 1
@@ -75,6 +76,10 @@ def main():
     """Runs the task; returns the process exit code."""
     import os
 
+    if os.environ.get(ENV_TEMPLATE_SOCKET):
+        from . import _template  # a warm template: confined, imports the app, then forks workers (_template.py)
+
+        return _template.main()
     if not _die_with_kernel(os):
         return EXIT_KERNEL_GONE
     _line_buffered()
@@ -276,14 +281,6 @@ def _run_task(os):
                 _say('ukernel: %s: %s is a %s, not a function (set entry = "file.py:function" in %s)'
                      % (path, function, type(fn).__name__, MANIFEST))
                 return EXIT_USAGE
-            if _is_coroutine_function(fn):
-                value = _run_coroutine(fn)
-            else:
-                value = fn()
-                if hasattr(value, "__await__"):  # a wrapped async function
-                    awaitable = value
-                    value = _run_coroutine(lambda: _await(awaitable))
-            return _code_of_result(value)
         except SystemExit as e:
             return _code_of_exit(e)
         except KeyboardInterrupt:
@@ -291,8 +288,30 @@ def _run_task(os):
         except BaseException as e:
             _print_traceback(e)
             return EXIT_ERROR
+        return call_entry(fn)
     finally:
         _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+
+
+def call_entry(fn):
+    """Runs the entry function ``fn`` (a coroutine function on the kernel's event loop); returns the exit code.
+    Also the start of a worker forked from a template (``_template``), whose module is already imported."""
+    try:
+        if _is_coroutine_function(fn):
+            value = _run_coroutine(fn)
+        else:
+            value = fn()
+            if hasattr(value, "__await__"):  # a wrapped async function
+                awaitable = value
+                value = _run_coroutine(lambda: _await(awaitable))
+        return _code_of_result(value)
+    except SystemExit as e:
+        return _code_of_exit(e)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BaseException as e:
+        _print_traceback(e)
+        return EXIT_ERROR
 
 
 def _on_sigterm(signum, frame):

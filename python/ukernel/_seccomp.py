@@ -534,15 +534,57 @@ NOTIFY_VARIANT = (
 NOTIFY_CALLS = {"connect": 42, "accept": 43, "bind": 49, "listen": 50, "accept4": 288}
 
 
-def calls(writable=False, processes=False, notify=False):
+class Positive(Rule):
+    """``args[arg]`` (low 32 bits, an ``int`` pid) is above 0: one process, never a group (``0``, ``-pgid``) nor
+    every process (``-1``)."""
+
+    def __init__(self, arg, what, note=""):
+        self.arg, self.what, self.note = arg, what, note
+
+    def code(self, own_pid):
+        return [(BPF_LD_W_ABS, 0, 0, _lo(self.arg)), (BPF_JSET_K, "deny", 0, 0x80000000),
+                (BPF_JEQ_K, "deny", 0, 0)]
+
+    def text(self):
+        return "`%s` > 0 (one process)" % self.what
+
+
+#: The template variant (``build_filter(..., template=True)``): the filter of a warm template (``_template``), a
+#: process that has imported the app under the sandbox and forks the app's workers. Added to the allow-list: a plain
+#: fork (no new namespace, not traced) and reaping its children; signals to one process by pid (the template's
+#: children have pids of their own: a signal rule of the template's own pid would, stacked, refuse a child's signals
+#: to itself; groups and -1 stay refused); and the calls that confine further (``seccomp`` filters and a Landlock
+#: layer only ever take rights away), with which each child installs its final confinement: the filter without this
+#: variant, own pid and all, and its own Landlock layer. ``prlimit64`` on pid 0 only. Never combined with the
+#: process variant (an app that runs programs is not templated); with the notify variant, the template closes its
+#: listener at once (its own connect, bind, listen and accept then fail with ENOSYS) and each child installs a
+#: notify filter of its own whose listener goes to the child's kernel.
+TEMPLATE_VARIANT = (
+    ("clone", 56, Flags(0, "flags", 0, CLONE_CHILD_FORBIDDEN,
+                        note="a namespace, traced or sibling child; a thread or a plain fork is allowed")),
+    ("wait4", 61), ("waitid", 247),
+    ("kill", 62, Positive(0, "pid", note="signals to groups (`kill(0)`, `kill(-pgid)`) or every process")),
+    ("rt_sigqueueinfo", 129, Positive(0, "tgid", note="the same")),
+    ("tgkill", 234, Positive(0, "tgid", note="the same")),
+    ("rt_tgsigqueueinfo", 297, Positive(0, "tgid", note="the same")),
+    ("prlimit64", 302, OneOf(0, "pid", {"0": 0}, note="re-limiting another process")),
+    ("seccomp", 317, OneOf(0, "operation", {"SECCOMP_SET_MODE_FILTER": 1},
+                           note="anything but adding a filter (which only ever refuses more)")),
+    ("landlock_create_ruleset", 444), ("landlock_add_rule", 445), ("landlock_restrict_self", 446),
+)
+
+
+def calls(writable=False, processes=False, notify=False, template=False):
     """The allowed calls, by number: :data:`ALLOWED`, with :data:`RW_VARIANT` when ``writable``,
-    :data:`PROCESS_VARIANT` when ``processes`` and :data:`NOTIFY_VARIANT` when ``notify``."""
-    if not writable and not processes and not notify:
+    :data:`PROCESS_VARIANT` when ``processes``, :data:`NOTIFY_VARIANT` when ``notify`` and
+    :data:`TEMPLATE_VARIANT` when ``template``."""
+    if not writable and not processes and not notify and not template:
         return ALLOWED
     over = {}
     for on, family, variant in ((writable, "rw variant", RW_VARIANT), (processes, "process variant",
                                                                        PROCESS_VARIANT),
-                                (notify, "notify variant", NOTIFY_VARIANT)):
+                                (notify, "notify variant", NOTIFY_VARIANT),
+                                (template, "template variant", TEMPLATE_VARIANT)):
         if on:
             over.update({e[0]: Call(e[0], e[1], family, e[2] if len(e) > 2 else None) for e in variant})
     return tuple(sorted([c for c in ALLOWED if c.name not in over] + list(over.values()), key=lambda c: c.nr))
@@ -563,12 +605,13 @@ def argument_checks():
 
 # -- the program ---------------------------------------------------------------------------------------------------
 
-def build_filter(own_pid, arch=AUDIT_ARCH_X86_64, writable=False, processes=False, notify=False):
+def build_filter(own_pid, arch=AUDIT_ARCH_X86_64, writable=False, processes=False, notify=False, template=False):
     """The seccomp program, as ``(code, jt, jf, k)`` tuples. ``own_pid``: the pid signals and ``prlimit64`` may
     target (the worker's ``getpid()`` when the filter is installed; ``None`` in tests: no pid matches).
     ``writable``: the rw variant (:data:`RW_VARIANT`), for a task with an ``rw`` preopen; ``processes``: the
     process variant (:data:`PROCESS_VARIANT`), for a task that may run programs; ``notify``: the notify variant
-    (:data:`NOTIFY_VARIANT`, :data:`NOTIFY_CALLS`), installed with a listener the kernel takes."""
+    (:data:`NOTIFY_VARIANT`, :data:`NOTIFY_CALLS`), installed with a listener the kernel takes; ``template``: the
+    template variant (:data:`TEMPLATE_VARIANT`), for a warm template."""
     eperm = SECCOMP_RET_ERRNO | EPERM
     enosys = SECCOMP_RET_ERRNO | ENOSYS
     prog = [
@@ -579,7 +622,7 @@ def build_filter(own_pid, arch=AUDIT_ARCH_X86_64, writable=False, processes=Fals
         (BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),  # x32 calls share the arch value: refuse every one
         (BPF_RET_K, 0, 0, eperm),
     ]
-    for call in calls(writable, processes, notify):
+    for call in calls(writable, processes, notify, template):
         if call.rule is None:
             prog += [(BPF_JEQ_K, 0, 1, call.nr), (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)]
             continue
@@ -638,6 +681,13 @@ def markdown():
         lines.append("| `%s` | the kernel decides (`SECCOMP_RET_USER_NOTIF`) | it copies the address, checks "
                      "`[caps.net]`, performs the call on a socket of its own and puts that in place of the "
                      "worker's |" % name)
+    lines += ["", "| template variant (a warm template of the resident host, docs/host.md) | allowed when | why |",
+              "|---|---|---|"]
+    for e in TEMPLATE_VARIANT:
+        lines.append("| `%s` | %s | %s |" % (e[0], e[2].text() if len(e) > 2 else "any arguments",
+                                           (e[2].note if len(e) > 2 else "") or "forking and reaping the app's "
+                                           "workers, and each worker's final confinement (its own Landlock layer "
+                                           "and filter: both only take rights away)"))
     lines += ["", "| refused (EPERM), notably | calls | why |", "|---|---|---|"]
     for family, why, calls in REFUSED:
         lines.append("| %s | %s | %s |" % (family, ", ".join("`%s`" % n for n in sorted(calls, key=calls.get)),

@@ -43,9 +43,15 @@ final class AppLaunch {
     /** The kernel for a prepared app, writing to {@code console}. */
     static Kernel kernel(Prepared p, Map<String, String> environment, Console console, KernelClock clock,
             double graceSeconds, boolean insecureNoSandbox) throws IOException {
+        return kernel(p, environment, console, clock, graceSeconds, insecureNoSandbox, null);
+    }
+
+    /** As above, forking workers from {@code warm}'s templates where it can (the resident host; null: none). */
+    static Kernel kernel(Prepared p, Map<String, String> environment, Console console, KernelClock clock,
+            double graceSeconds, boolean insecureNoSandbox, ProcessPlatform.WarmStarts warm) throws IOException {
         return new Kernel(new KernelConfig(p.manifest(), p.root(), p.app(), environment,
                 new ProcessPlatform(p.build().runtime().executable(), p.build().runtime().version(),
-                        sandbox(p.manifest(), insecureNoSandbox)),
+                        sandbox(p.manifest(), insecureNoSandbox)).warmStarts(warm),
                 console, clock, (long) (graceSeconds * TimeUnit.SECONDS.toNanos(1))));
     }
 

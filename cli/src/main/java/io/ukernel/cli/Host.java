@@ -69,7 +69,7 @@ final class Host {
             Kernel k;
             try {
                 k = AppLaunch.kernel(prepared, request.env(), console, clock, request.graceSeconds(),
-                        request.insecureNoSandbox());
+                        request.insecureNoSandbox(), templates);
             } catch (IOException | RuntimeException e) {
                 console.close();
                 il.close();
@@ -147,6 +147,8 @@ final class Host {
     }
 
     private final Map<String, App> apps = new LinkedHashMap<>();
+    /** Warm templates shared by the apps' kernels (instances and restarts fork from them), or null when off. */
+    final Templates templates = templates();
     private final Instant started = Instant.now();
     private volatile boolean shuttingDown;
 
@@ -289,6 +291,26 @@ final class Host {
         }
         for (App a : all) {
             a.stop(timeoutMs);
+        }
+        if (templates != null) {
+            templates.close();
+        }
+    }
+
+    /** Environment variable that turns warm templates off: every worker starts cold (bench/host.sh compares). */
+    static final String ENV_NO_TEMPLATES = "UKERNEL_NO_TEMPLATES";
+
+    private static Templates templates() {
+        String off = System.getenv(ENV_NO_TEMPLATES);
+        if (off != null && !off.isEmpty() && !off.equals("0")) {
+            return null;
+        }
+        try {
+            return new Templates(home().resolve("templates"));
+        } catch (IOException e) {
+            System.err.println("ukernel host: warm templates off: cannot make " + home().resolve("templates") + ": "
+                    + e.getMessage());
+            return null;
         }
     }
 

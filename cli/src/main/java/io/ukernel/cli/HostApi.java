@@ -271,14 +271,14 @@ final class HostApi {
         if (!(grace instanceof Number g) || g.doubleValue() < 0) {
             throw new HostHttp.BadRequest("\"grace\" must be zero or more seconds");
         }
-        if (!envArgs.isEmpty() || !envFiles.isEmpty()) {
-            try {
-                Map<String, String> resolved = RunCommand.environment(Path.of(dir), envFiles, envArgs, shellEnv);
-                resolved.putAll(env);
-                env = resolved;
-            } catch (UserError | java.io.IOException bad) {
-                throw new HostHttp.BadRequest(bad.getMessage());
-            }
+        // Always, as `ukernel run` does: env/ukernel.env, then the files, then -e (the launcher's fast client sends
+        // the options as given; "env", already resolved by the JVM CLI, wins)
+        try {
+            Map<String, String> resolved = RunCommand.environment(Path.of(dir), envFiles, envArgs, shellEnv);
+            resolved.putAll(env);
+            env = resolved;
+        } catch (UserError | java.io.IOException bad) {
+            throw new HostHttp.BadRequest(bad.getMessage());
         }
         return new Host.RunRequest(dir, (String) name, env, bool(m, "rm"), bool(m, "insecure_no_sandbox"),
                 g.doubleValue(), bool(m, "debug"));
@@ -314,6 +314,19 @@ final class HostApi {
         h.put("started", host.started().toString());
         h.put("apps", host.apps().size());
         h.put("stopping", host.shuttingDown());
+        Templates t = host.templates;
+        if (t != null) {
+            List<Map<String, Object>> live = new ArrayList<>();
+            for (long[] pids : t.pids()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("pid", pids[0]);
+                m.put("forker", pids[1]);
+                live.add(m);
+            }
+            h.put("templates", live);
+            h.put("templates_made", (long) t.made());
+            h.put("template_forks", (long) t.forks());
+        }
         return h;
     }
 

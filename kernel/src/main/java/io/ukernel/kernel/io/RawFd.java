@@ -41,8 +41,6 @@ public final class RawFd {
     public static final int EAGAIN = 11;
     /** {@code struct msghdr}: name, namelen (+pad), iov, iovlen, control, controllen, flags (+pad). */
     private static final long MSGHDR_SIZE = 56;
-    /** {@code CMSG_SPACE(sizeof(int))}: a 16-byte header and the int, padded to 8. */
-    private static final long CMSG_SPACE_ONE_FD = 24;
     /** {@code CMSG_LEN(sizeof(int))}. */
     private static final long CMSG_LEN_ONE_FD = 20;
 
@@ -146,6 +144,14 @@ public final class RawFd {
      * @return bytes written (the position is advanced), or {@code -errno} ({@code -EAGAIN}: full, nothing sent)
      */
     public static long sendWithFd(int socket, ByteBuffer buf, int pass) {
+        return sendWithFds(socket, buf, new int[] {pass}, true);
+    }
+
+    /**
+     * {@code sendmsg(socket, bytes, SCM_RIGHTS [pass...])}: as {@link #sendWithFd} with several descriptors in one
+     * message; {@code dontWait} false blocks on a blocking socket until some bytes are written.
+     */
+    public static long sendWithFds(int socket, ByteBuffer buf, int[] pass, boolean dontWait) {
         try (Arena arena = Arena.ofConfined()) {
             int n = buf.remaining();
             MemorySegment data = arena.allocate(Math.max(n, 1));
@@ -153,19 +159,23 @@ public final class RawFd {
             MemorySegment iov = arena.allocate(16, 8);
             iov.set(ADDRESS, 0, data);
             iov.set(JAVA_LONG, 8, n);
-            MemorySegment control = arena.allocate(CMSG_SPACE_ONE_FD, 8);
-            control.set(JAVA_LONG, 0, CMSG_LEN_ONE_FD);
+            long len = CMSG_LEN_ONE_FD - 4 + 4L * pass.length;   // CMSG_LEN(n * sizeof(int))
+            long space = (len + 7) & ~7L;                       // CMSG_SPACE: padded to 8
+            MemorySegment control = arena.allocate(space, 8);
+            control.set(JAVA_LONG, 0, len);
             control.set(JAVA_INT, 8, SOL_SOCKET);
             control.set(JAVA_INT, 12, SCM_RIGHTS);
-            control.set(JAVA_INT, 16, pass);
+            for (int i = 0; i < pass.length; i++) {
+                control.set(JAVA_INT, 16 + 4L * i, pass[i]);
+            }
             MemorySegment msg = arena.allocate(MSGHDR_SIZE, 8);
             msg.set(ADDRESS, 16, iov);
             msg.set(JAVA_LONG, 24, 1);
             msg.set(ADDRESS, 32, control);
-            msg.set(JAVA_LONG, 40, CMSG_SPACE_ONE_FD);
+            msg.set(JAVA_LONG, 40, space);
             MemorySegment state = Native.STATE.get();
-            long r = Native.result((long) Native.SENDMSG.invokeExact(state, socket, msg, MSG_DONTWAIT | MSG_NOSIGNAL),
-                    state);
+            long r = Native.result((long) Native.SENDMSG.invokeExact(state, socket, msg,
+                    (dontWait ? MSG_DONTWAIT : 0) | MSG_NOSIGNAL), state);
             if (r > 0) {
                 buf.position(buf.position() + (int) r);
             }

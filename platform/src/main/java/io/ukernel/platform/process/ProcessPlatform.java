@@ -101,6 +101,30 @@ public final class ProcessPlatform implements Platform {
     /** The host probe runs while the kernel boots; the banner and the first start wait for it. */
     private final CompletableFuture<HostSandbox> host;
     private final java.util.concurrent.atomic.AtomicLong started = new java.util.concurrent.atomic.AtomicLong();
+    /** Forks workers from warm templates (the resident host's), or null: every worker starts cold. */
+    private volatile WarmStarts warm;
+
+    /**
+     * Starts a worker by forking a warm template of its app (docs/host.md, "Warm templates") instead of a new
+     * interpreter. Asked only for a strict sandbox with namespaces (the template's children share its pid
+     * namespace, view and confinement, then confine themselves further).
+     */
+    public interface WarmStarts {
+        /**
+         * A worker forked for {@code spec}, or null when no template can serve it (the platform then starts one
+         * cold; the implementation has said why to {@code listener}, in one line).
+         *
+         * @param command the cold worker's command line (the template runs the same)
+         * @param env     the cold worker's whole environment (the template's, less the token)
+         */
+        Worker start(WorkerSpec spec, List<String> command, Map<String, String> env, WorkerListener listener);
+    }
+
+    /** Forks later workers from {@code warm}'s templates (null: none). */
+    public ProcessPlatform warmStarts(WarmStarts warm) {
+        this.warm = warm;
+        return this;
+    }
 
     /**
      * A platform with the default, strict sandbox.
@@ -257,6 +281,13 @@ public final class ProcessPlatform implements Platform {
             java.util.Collections.sort(dropped);
             listener.output("ukernel: not passed to the worker: " + String.join(", ", dropped) + " (PYTHON*, LD_* "
                     + "and other loader variables could run code before the sandbox is in place)", true);
+        }
+        WarmStarts w = warm;
+        if (w != null && scratch == null && sandbox.strict() && !sandbox.namespaces().equals("off")) {
+            Worker forked = w.start(spec, pb.command(), Map.copyOf(env), listener);
+            if (forked != null) {
+                return forked;
+            }
         }
         Process process;
         try {
