@@ -145,6 +145,13 @@ def test_datagram_endpoints_round_trip_with_a_host_udp_socket(app_dir, echo):
                 except PermissionError as e:
                     assert "udp:0.0.0.0:0" in str(e), e
 
+                # the loop's sock_* calls on a non-blocking kernel UDP socket
+                s = ukernel.KernelSocket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.setblocking(False)
+                assert await loop.sock_sendto(s, b"low", echo) == 3
+                assert await asyncio.wait_for(loop.sock_recvfrom(s, 100), 60) == (b"pong:low", echo)
+                s.close()
+
                 # a blocking KernelSocket, as sync code would use it
                 s = ukernel.KernelSocket(socket.AF_INET, socket.SOCK_DGRAM)
                 s.settimeout(60)
