@@ -5,9 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -20,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * snapshot, two restores of it, one run whose machine differs from the snapshot's. The restores must not share
  * what a clone would share — the kernel's random bytes ({@code os.urandom}), Python's {@code secrets} and
  * {@code random}, a wall clock stuck at the snapshot's time — and must get the run's own environment, which is
- * never echoed onto the console. The mismatched run says why in one line and boots cold. Skipped without QEMU or a
+ * never echoed onto the console, and its own published port (the second restore serves one through {@code -p}). The mismatched run says why in one line and boots cold. Skipped without QEMU or a
  * guest kernel.
  */
 class MicrovmSnapshotTest {
@@ -34,16 +40,25 @@ class MicrovmSnapshotTest {
 
     record Report(String urandom, String token, String random, long wallNs, String envReversed, String log) {}
 
-    private static Report run(Path app, Path tmp, String name, String secret, String... extra) throws Exception {
+    /** A run; with {@code port} > 0 it publishes the guest's 7000 there and round-trips bytes through it. */
+    private static Report run(Path app, Path tmp, String name, String secret, int port, String... extra)
+            throws Exception {
         Path terminal = tmp.resolve(name + ".out");
-        String[] all = new String[5 + extra.length];
-        all[0] = "run";
-        all[1] = "--vmm";
-        all[2] = "qemu";
-        all[3] = "-e";
-        all[4] = "SNAPTEST_SECRET=" + secret;
-        System.arraycopy(extra, 0, all, 5, extra.length);
-        Process p = MicrovmEndToEndTest.ukernel(app, terminal, Map.of(), all);
+        List<String> args = new ArrayList<>(List.of("run", "--vmm", "qemu", "-e", "SNAPTEST_SECRET=" + secret));
+        if (port > 0) {
+            args.addAll(List.of("-p", port + ":7000", "-e", "PORT=7000"));
+        }
+        args.addAll(List.of(extra));
+        Process p = MicrovmEndToEndTest.ukernel(app, terminal, Map.of(), args.toArray(String[]::new));
+        if (port > 0) {
+            MicrovmEndToEndTest.awaitLog(terminal, "snaptest listening", 240, p);
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                s.getOutputStream().write("ping".getBytes(StandardCharsets.UTF_8));
+                s.shutdownOutput();
+                assertEquals("restored guest says: ping",
+                        new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+            }
+        }
         String out = MicrovmEndToEndTest.finish(p, terminal, 240);
         assertEquals(0, p.exitValue(), out);
         Matcher m = REPORT.matcher(out);
@@ -51,6 +66,13 @@ class MicrovmSnapshotTest {
         String log = Files.readString(app.resolve("logs/console.log"));
         assertFalse(out.contains(secret) || log.contains(secret), "the environment came back on the console:\n" + out);
         return new Report(m.group(1), m.group(2), m.group(3), Long.parseLong(m.group(4)), m.group(5), out);
+    }
+
+    private static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress("127.0.0.1", 0));
+            return s.getLocalPort();
+        }
     }
 
     private static long nowNs() {
@@ -66,17 +88,32 @@ class MicrovmSnapshotTest {
                 entry = "src/main.py"
                 python = "3.11"
                 [caps]
-                grant = []
+                grant = ["NET"]
+                [caps.net]
+                bind = ["0.0.0.0:*"]
                 [restart]
                 policy = "no"
                 """);
         Files.writeString(Files.createDirectories(app.resolve("src")).resolve("main.py"), """
-                import os, random, secrets, time
+                import asyncio, os, random, secrets, time
 
                 async def main() -> int:
                     print("snaptest urandom=%s token=%s random=%x wall_ns=%d env=%s" % (
                         os.urandom(16).hex(), secrets.token_hex(16), random.getrandbits(64), time.time_ns(),
                         os.environ.get("SNAPTEST_SECRET", "-")[::-1]), flush=True)
+                    if os.environ.get("PORT"):
+                        done = asyncio.Event()
+
+                        async def one(reader, writer):
+                            writer.write(b"restored guest says: " + await reader.read())
+                            await writer.drain()
+                            writer.close()
+                            done.set()
+
+                        server = await asyncio.start_server(one, "0.0.0.0", int(os.environ["PORT"]))
+                        print("snaptest listening", flush=True)
+                        async with server:
+                            await done.wait()
                     return 0
                 """);
         Path terminal = tmp.resolve("pack.out");
@@ -86,10 +123,10 @@ class MicrovmSnapshotTest {
         assertTrue(Files.isRegularFile(app.resolve("dist/snaptest.snap.properties")), packed);
 
         long before1 = nowNs();
-        Report a = run(app, tmp, "restore1", "first-s3cret");
+        Report a = run(app, tmp, "restore1", "first-s3cret", 0);
         long after1 = nowNs();
         long before2 = nowNs();
-        Report b = run(app, tmp, "restore2", "second-s3cret");
+        Report b = run(app, tmp, "restore2", "second-s3cret", freePort());   // and a published port
         long after2 = nowNs();
         for (Report r : new Report[] {a, b}) {
             assertTrue(r.log().contains("ukernel: restoring dist/snaptest.snap"), r.log());
@@ -107,7 +144,7 @@ class MicrovmSnapshotTest {
         assertTrue(before2 <= b.wallNs() && b.wallNs() <= after2, before2 + " <= " + b.wallNs() + " <= " + after2);
 
         // another machine (memory) than the snapshot's: one line why, then a cold boot that works
-        Report c = run(app, tmp, "mismatch", "third-s3cret", "--memory", "384");
+        Report c = run(app, tmp, "mismatch", "third-s3cret", 0, "--memory", "384");
         assertTrue(c.log().contains("ukernel: not restoring dist/snaptest.snap: it was made for another machine"),
                 c.log());
         assertFalse(c.log().contains("restored from a snapshot"), c.log());
