@@ -15,8 +15,11 @@ up with a few runs of the app. Then, interleaved, RUNS times each:
   foreground     `./ukernel run examples/hello -e HEARTBEATS=1` (bench/startup.py's measurement).
   floor          python3 running examples/hello/src/main.py with the stand-in ukernel module (bench/startup.py's).
 
-It also reports the client alone (`./ukernel ps` against the host), the restart of a kill -9'd task to its first
-heartbeat (kernel prefixes), and the host's resident memory per idle app.
+It also reports the client alone (`./ukernel ps` against the host, the launcher's fast client and the JVM CLI),
+the restart of a kill -9'd task to its first heartbeat (kernel prefixes) against its floor — a bare fork of a
+python3 that has already imported asyncio and the app, to the child's 'heartbeat 1' — and the host's resident
+memory per idle app. The host forks workers from warm templates (docs/host.md); UKERNEL_NO_TEMPLATES=1 in this
+script's environment measures cold workers instead.
 """
 
 import argparse
@@ -140,6 +143,48 @@ def rss_kib(pid):
     return 0
 
 
+FORK_FLOOR_CODE = r"""
+import asyncio, os, sys, time
+import main  # imported once, as a template has
+runs = int(sys.argv[1])
+out = []
+for _ in range(runs):
+    r, w = os.pipe()
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os.dup2(w, 1)
+        sys.stdout = os.fdopen(1, "w", buffering=1)
+        code = asyncio.run(main.main())
+        sys.stdout.flush()
+        os._exit(code or 0)
+    os.close(w)
+    buf = b""
+    seen = None
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        buf += chunk
+        if seen is None and b"heartbeat 1" in buf:
+            seen = time.monotonic()
+    os.close(r)
+    os.waitpid(pid, 0)
+    out.append(seen - t0)
+print(" ".join("%.6f" % x for x in out))
+"""
+
+
+def fork_floor(py, env, runs):
+    """Seconds from fork() to the child's 'heartbeat 1' in a python3 that imported asyncio and the app first."""
+    r = subprocess.run([py, "-B", "-c", FORK_FLOOR_CODE, str(runs)], env=env, capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    if r.returncode != 0:
+        raise Failed("the fork floor failed: " + r.stderr)
+    return [float(x) for x in r.stdout.split()]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", "--runs", type=int, default=10, help="counted runs of each (default 10)")
@@ -193,6 +238,8 @@ def main():
             fg.append(startup.check(startup.timed_run(startup.UKERNEL_CMD), "./ukernel run").heartbeat)
             fl.append(startup.check(startup.timed_run(floor, floor_env), "floor").heartbeat)
         ps = startup.wall(["./ukernel", "ps"], args.runs, env=env)
+        ps_jvm = startup.wall(["./ukernel", "ps"], args.runs, env=dict(env, UKERNEL_NO_FAST_CLIENT="1"))
+        forks = fork_floor(py, floor_env, args.runs)
 
         # restart of a crashed task -> its first heartbeat: a copy of hello restarted on failure with no back-off;
         # kill -9 of its worker, then the kernel's own prefixes: the exit line to the next 'heartbeat 1'
@@ -287,8 +334,12 @@ def main():
         print("  %-60s %s %s  ms" % (label, startup.ms(min(vals)), startup.ms(med(vals))))
     print("  %-60s %s %s  ms" % ("client alone: ./ukernel ps against the host (wall)", startup.ms(ps[0]),
                                   startup.ms(ps[1])))
+    print("  %-60s %s %s  ms" % ("  the same with UKERNEL_NO_FAST_CLIENT=1 (JVM CLI)", startup.ms(ps_jvm[0]),
+                                  startup.ms(ps_jvm[1])))
     print("  %-60s %s %s  ms" % ("restart of a kill -9'd task: exit seen -> its 'heartbeat 1'",
                                   startup.ms(min(restarts)), startup.ms(med(restarts))))
+    print("  %-60s %s %s  ms" % ("floor: fork of an imported python3 -> child's 'heartbeat 1'",
+                                  startup.ms(min(forks)), startup.ms(med(forks))))
     print("  interpreter: %s" % py)
     print()
     print("RATIO warm host run -d (launcher fast path)/python3: median %.2fx, min %.2fx   (target <= 1.3x)"
@@ -300,6 +351,10 @@ def main():
     print("RATIO foreground ukernel run/python3: median %.2fx, min %.2fx"
           % (med(fg) / med(fl), min(fg) / min(fl)))
     print("RATIO warm host run -d (launcher fast path)/foreground run: median %.2fx" % (med(cli) / med(fg)))
+    print("RATIO restart of a crashed task/fork floor: median %.2fx, min %.2fx   (target <= 20 ms)"
+          % (med(restarts) / med(forks), min(restarts) / min(forks)))
+    print("RATIO ./ukernel ps fast client/JVM CLI: median %.2fx" % (ps[1] / ps_jvm[1]))
+    print("templates: %s" % ("off (UKERNEL_NO_TEMPLATES)" if os.environ.get("UKERNEL_NO_TEMPLATES") else "on"))
     print()
     print("host resident memory: %d KiB before, %d KiB with %d idle apps more: %.0f KiB per idle app "
           "(JVM heap growth included); their workers: median %.0f KiB RSS each"
