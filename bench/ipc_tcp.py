@@ -3,7 +3,8 @@
     python3 bench/ipc_tcp.py [--messages N] [--rounds N] [--reps R]        (or bench/ipc_tcp.sh)
 
 IPC: messages/s from a producer task to a consumer task over a kernel channel (bench/apps/ipc), one call per
-message and 64 per write (batched), against multiprocessing.Pipe between two bare processes.
+message, 64 per write (batched), ipc_send_many/ipc_recv_many runs of 1024 (ABI 1.3), and ukernel.aio.Channel
+send/recv (what asyncio code writes), against multiprocessing.Pipe between two bare processes.
 TCP: round trips/s of a 64-byte echo through kernel sockets, client and server tasks using the synchronous
 client (bench/apps/tcpecho), against the same echo on host sockets between two bare processes.
 Runs alternate floor and ukernel R times; medians are reported with the ratio ukernel / floor.
@@ -59,6 +60,10 @@ def main():
     compare("IPC 64 B messages, one per call", floor_pipe, uk_ipc + ["-e", "BATCH=1"],
             "bench/apps/ipc/logs/console.log", args.reps)
     compare("IPC 64 B messages, 64 per write", floor_pipe, uk_ipc + ["-e", "BATCH=64"],
+            "bench/apps/ipc/logs/console.log", args.reps)
+    compare("IPC 64 B, ipc_send_many 1024", floor_pipe, uk_ipc + ["-e", "MODE=many", "-e", "BATCH=1024"],
+            "bench/apps/ipc/logs/console.log", args.reps)
+    compare("IPC 64 B, aio.Channel send/recv", floor_pipe, uk_ipc + ["-e", "MODE=aio"],
             "bench/apps/ipc/logs/console.log", args.reps)
     compare("TCP echo 64 B, sync client", [py, "bench/floor/ipc_tcp_floor.py", "tcp", str(args.rounds), "64"],
             ["./ukernel", "run", "bench/apps/tcpecho", "-q", "-e", "ROUNDS=%d" % args.rounds],

@@ -1,11 +1,11 @@
-/* ukernel ABI v1.2. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit. */
+/* ukernel ABI v1.3. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit. */
 #ifndef UKERNEL_ABI_H
 #define UKERNEL_ABI_H
 
 #include <stdint.h>
 
 #define UK_ABI_VERSION_MAJOR 1
-#define UK_ABI_VERSION_MINOR 2
+#define UK_ABI_VERSION_MINOR 3
 #define UK_ABI_VERSION ((UK_ABI_VERSION_MAJOR << 16) | UK_ABI_VERSION_MINOR)
 
 /* Published limits */
@@ -15,6 +15,9 @@
 #define UK_REPLY_HEADER_BYTES 12
 #define UK_MAX_MSG_HANDLES 64
 #define UK_MAX_MSG_BYTES 65536
+#define UK_MAX_BATCH_MSGS 1024
+#define UK_MAX_BATCH_BYTES 524288
+#define UK_MAX_BATCH_HANDLES 1024
 #define UK_MAX_POLL_ITEMS 1024
 #define UK_MAX_PARKED_CALLS 64
 #define UK_MAX_LOG_BYTES 16384
@@ -121,6 +124,8 @@
 #define UK_CALL_IPC_SEND 65 /* [I64, BYTES, I64S] -> [], needs IPC */
 #define UK_CALL_IPC_RECV 66 /* [I64] -> [BYTES, I64S], needs IPC */
 #define UK_CALL_IPC_CLOSE 67 /* [I64] -> [], needs IPC */
+#define UK_CALL_IPC_SEND_MANY 68 /* [I64, BYTES, I64S, I64S, I64S] -> [I64], needs IPC */
+#define UK_CALL_IPC_RECV_MANY 69 /* [I64, I64, I64] -> [BYTES, I64S, I64S, I64S], needs IPC */
 #define UK_CALL_NET_SOCKET 80 /* [I64, I64] -> [I64], needs NET */
 #define UK_CALL_NET_BIND 81 /* [I64, BYTES, I64] -> [], needs NET */
 #define UK_CALL_NET_LISTEN 82 /* [I64, I64] -> [], needs NET */

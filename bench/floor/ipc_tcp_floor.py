@@ -12,15 +12,18 @@ import sys
 import time
 
 
-def consume(conn, n):
+def consume(conn, n, up):
+    up.set()
     for _ in range(n):
         conn.recv_bytes()
 
 
 def pipe(n, size):
     rx, tx = multiprocessing.Pipe(duplex=False)
-    child = multiprocessing.Process(target=consume, args=(rx, n))
+    up = multiprocessing.Event()
+    child = multiprocessing.Process(target=consume, args=(rx, n, up))
     child.start()
+    up.wait()  # the consumer is up (its start-up is not timed, as in bench/apps/ipc)
     payload = b"x" * size
     t0 = time.perf_counter_ns()
     for _ in range(n):

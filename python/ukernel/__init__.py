@@ -65,7 +65,7 @@ __all__ = [
     "log", "debug", "info", "warn", "warning", "error", "LogHandler",
     "time_monotonic_ns", "time_wall_ns",
     "task_self", "task_yield", "task_exit", "task_spawn", "task_status",
-    "ipc_channel_create", "ipc_send", "ipc_recv", "ipc_close",
+    "ipc_channel_create", "ipc_send", "ipc_recv", "ipc_close", "ipc_send_many", "ipc_recv_many",
     "net_socket", "net_bind", "net_listen", "net_accept", "net_connect", "net_send", "net_recv",
     "net_shutdown", "net_close", "net_addr", "net_error", "net_sendto", "net_recvfrom", "programs",
     "io_open", "io_read", "io_write", "io_seek", "io_stat", "io_close", "io_poll", "poll",
@@ -327,6 +327,17 @@ def ipc_recv(channel):
 def ipc_close(channel):
     """Closes a channel endpoint; the peer sees ``EV_HANGUP``."""
     client().ipc_close(channel)
+
+
+def ipc_send_many(channel, messages):
+    """(ABI 1.3) Queues the longest prefix of ``messages`` (``bytes``, or ``(bytes, handles)``) that fits, in one
+    call; returns how many were queued. Needs ``IPC``."""
+    return client().ipc_send_many(channel, messages)
+
+
+def ipc_recv_many(channel, max_msgs=_abi.MAX_BATCH_MSGS, max_bytes=_abi.MAX_BATCH_BYTES):
+    """(ABI 1.3) The oldest queued messages on ``channel`` as ``[(data, handles), ...]``, in one call."""
+    return client().ipc_recv_many(channel, max_msgs, max_bytes)
 
 
 def net_socket(family=AF_INET, type=SOCK_STREAM):

@@ -1,8 +1,8 @@
-"""ukernel ABI v1.2 constants. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit."""
+"""ukernel ABI v1.3 constants. Generated from the io.ukernel.abi enums by scripts/gen-abi. Do not edit."""
 
 # fmt: off
 VERSION_MAJOR = 1
-VERSION_MINOR = 2
+VERSION_MINOR = 3
 VERSION = (VERSION_MAJOR << 16) | VERSION_MINOR
 
 MAX_FRAME_BYTES = 1048576
@@ -11,6 +11,9 @@ REQUEST_HEADER_BYTES = 12
 REPLY_HEADER_BYTES = 12
 MAX_MSG_HANDLES = 64
 MAX_MSG_BYTES = 65536
+MAX_BATCH_MSGS = 1024
+MAX_BATCH_BYTES = 524288
+MAX_BATCH_HANDLES = 1024
 MAX_POLL_ITEMS = 1024
 MAX_PARKED_CALLS = 64
 MAX_LOG_BYTES = 16384
@@ -118,6 +121,8 @@ CALL_IPC_CHANNEL_CREATE = 64
 CALL_IPC_SEND = 65
 CALL_IPC_RECV = 66
 CALL_IPC_CLOSE = 67
+CALL_IPC_SEND_MANY = 68
+CALL_IPC_RECV_MANY = 69
 CALL_NET_SOCKET = 80
 CALL_NET_BIND = 81
 CALL_NET_LISTEN = 82
@@ -188,6 +193,8 @@ CALLS = {
     "ipc_send": (65, 8, (1, 2, 3), (), False),
     "ipc_recv": (66, 8, (1,), (2, 3), False),
     "ipc_close": (67, 8, (1,), (), False),
+    "ipc_send_many": (68, 8, (1, 2, 3, 3, 3), (1,), False),
+    "ipc_recv_many": (69, 8, (1, 1, 1), (2, 3, 3, 3), False),
     "net_socket": (80, 16, (1, 1), (1,), False),
     "net_bind": (81, 16, (1, 2, 1), (), False),
     "net_listen": (82, 16, (1, 1), (), False),

@@ -116,6 +116,7 @@ class Client:
         self._key_handles = {}  # key -> handle
         self._key_objects = {}  # key -> the object (e.g. a KernelSocket) that asked for it
         self._next_key = KEY_BASE
+        self.channels = {}  # channel handle -> its buffers (ukernel._objects.Channel: batched sends and receives)
         self.task_id = None
         self.kernel_abi_version = None
         self.exit_code = None
@@ -910,6 +911,48 @@ class Client:
         """Closes a channel endpoint; the peer sees ``HANGUP``."""
         self._invoke(_IPC_CLOSE, (channel,))
 
+    def ipc_send_many(self, channel, messages):
+        """(ABI 1.3) Queues the longest prefix of ``messages`` (each ``bytes``, or ``(bytes, handles)`` to move
+        handles with it; at most ``MAX_BATCH_MSGS``) that the peer's queue and ``limits.queued_bytes`` take, in one
+        call; returns how many were queued (the rest is this caller's to send later, in order).
+        ``WouldBlockError`` when not even the first fits, ``ClosedError`` when the peer is closed; a malformed
+        message or a handle that cannot move refuses the whole call."""
+        if all(type(m) is bytes for m in messages):
+            return self._invoke(_IPC_SEND_MANY, (channel, b"".join(messages), list(map(len, messages)), (), ()))
+        datas, counts, moved = [], [], []
+        for m in messages:
+            if isinstance(m, tuple):
+                data, handles = m
+                handles = _handles(handles)
+            else:
+                data, handles = m, ()
+            datas.append(bytes(data))
+            counts.append(len(handles))
+            moved.extend(handles)
+        return self._invoke(_IPC_SEND_MANY, (channel, b"".join(datas), list(map(len, datas)),
+                                             counts if moved else (), moved))
+
+    def ipc_recv_many(self, channel, max_msgs=_abi.MAX_BATCH_MSGS, max_bytes=_abi.MAX_BATCH_BYTES):
+        """(ABI 1.3) The oldest queued messages, at most ``max_msgs`` and ``max_bytes`` of payload (the first is
+        taken whatever its size), in one call: a list of ``(data, handles)``. ``WouldBlockError`` when none is
+        queued, ``ClosedError`` when none is and the peer is closed."""
+        data, lengths, counts, handles = self._invoke(_IPC_RECV_MANY, (channel, max_msgs, max_bytes))
+        out = []
+        at = 0
+        if not handles:
+            for n in lengths:
+                end = at + n
+                out.append((data[at:end], []))
+                at = end
+            return out
+        h = 0
+        for n, c in zip(lengths, counts):
+            end = at + n
+            out.append((data[at:end], list(handles[h:h + c])))
+            at = end
+            h += c
+        return out
+
     # -- net -----------------------------------------------------------------------------------------------------
 
     def net_socket(self, family=_abi.NET_AF_INET, type=_abi.NET_SOCK_STREAM, direct=False):
@@ -1161,6 +1204,8 @@ _IPC_CHANNEL_CREATE = spec("ipc_channel_create")
 _IPC_SEND = spec("ipc_send")
 _IPC_RECV = spec("ipc_recv")
 _IPC_CLOSE = spec("ipc_close")
+_IPC_SEND_MANY = spec("ipc_send_many")
+_IPC_RECV_MANY = spec("ipc_recv_many")
 _NET_SOCKET = spec("net_socket")
 _NET_BIND = spec("net_bind")
 _NET_LISTEN = spec("net_listen")

@@ -485,6 +485,13 @@ def _finish(kernel, code):
         except Exception:
             pass
     if kernel.exit_code is None:
+        if getattr(kernel, "channels", None):  # sends ukernel.aio buffered and the loop did not hand over yet
+            try:
+                from ._objects import flush_all
+
+                flush_all(kernel)
+            except Exception:
+                pass
         try:
             kernel.task_exit(code)
         except Exception:  # the kernel is gone, or refuses: the process's exit code still tells it

@@ -34,17 +34,25 @@ def _default_client(client):
     return default()
 
 
-def _take_handles(objects):
+def _take_handles(objects, client=None):
     """Handle numbers for ``objects`` (ints, or handle objects, which lose ownership only once the call has
-    succeeded: see :func:`_moved`)."""
+    succeeded: see :func:`_moved`). A channel endpoint with messages buffered in this process (sent and not yet
+    queued in the kernel, or received and not yet read) cannot move: they would be lost with it."""
     numbers = []
     for o in objects:
         if isinstance(o, _HandleObject):
             numbers.append(o._live())
+            buffered = o._client.channels
         elif isinstance(o, int):
             numbers.append(o)
+            buffered = client.channels if client is not None else None
         else:
             raise TypeError("a handle is an int, a Channel or a Task, got %s" % type(o).__name__)
+        b = buffered.get(numbers[-1]) if buffered else None
+        if b is not None and (b.outbox or b.inbox):
+            raise ValueError("channel endpoint %d has %d message(s) sent and not yet queued in the kernel and %d "
+                             "received and not yet read: await its drain() and read what it holds before moving it"
+                             % (numbers[-1], len(b.outbox), len(b.inbox)))
     return numbers
 
 
@@ -55,6 +63,96 @@ def _moved(objects):
             o._handle = None
             if h is not None:
                 o._client.forget_key(h)
+                o._client.channels.pop(h, None)
+
+
+# Sends buffered per channel endpoint before one ipc_send_many (ABI 1.3) takes them: at most this many messages or
+# bytes wait in the process; beyond, the sender waits until the kernel has queued some.
+OUTBOX_MESSAGES = 256
+OUTBOX_BYTES = 256 * 1024
+# What one ipc_send_many carries at most (its frame stays well inside MAX_FRAME_BYTES).
+_SEND_MANY_BYTES = 768 * 1024
+
+
+class Buffers:
+    """What this process holds for one channel endpoint (``Client.channels[handle]``): ``inbox``, messages taken
+    from the kernel by one ``ipc_recv_many`` and not yet read (in order, ahead of anything still in the kernel);
+    ``outbox``, payloads sent with ``ukernel.aio.Channel.send`` not yet queued in the kernel (in order, ahead of any
+    later send); ``error``, the error of a background flush, raised by the next send."""
+
+    __slots__ = ("inbox", "outbox", "out_bytes", "error", "scheduled", "draining", "waiter")
+
+    def __init__(self):
+        from collections import deque
+
+        self.inbox = deque()
+        self.outbox = []
+        self.out_bytes = 0
+        self.error = None
+        self.scheduled = False
+        self.draining = None
+        self.waiter = None  # the one wait for room every flusher of this endpoint shares (one writer per key)
+
+
+def buffers(client, handle):
+    """The :class:`Buffers` of ``handle`` (created on first use)."""
+    b = client.channels.get(handle)
+    if b is None:
+        b = client.channels[handle] = Buffers()
+    return b
+
+
+def flush(client, handle, b):
+    """Hands the outbox to the kernel with ``ipc_send_many`` calls until it is empty (True) or the peer's queue is
+    full (False). The peer closed: what is buffered is dropped and ``ClosedError`` kept in ``b.error`` (True). Any
+    other error (``limits.queued_bytes``) is raised, the messages kept."""
+    from ._errors import ClosedError, WouldBlockError
+
+    out = b.outbox
+    while out:
+        n = 0
+        size = 0
+        most = min(len(out), _abi.MAX_BATCH_MSGS)
+        while n < most and (n == 0 or size + len(out[n]) <= _SEND_MANY_BYTES):
+            size += len(out[n])
+            n += 1
+        try:
+            taken = client.ipc_send_many(handle, out[:n])
+        except WouldBlockError:
+            return False
+        except ClosedError as e:
+            b.error = e
+            del out[:]
+            b.out_bytes = 0
+            return True
+        b.out_bytes -= sum(map(len, out[:taken])) if taken < n else size
+        del out[:taken]
+        if taken < n:
+            return False
+    return True
+
+
+def flush_blocking(client, handle, b):
+    """Flushes the outbox, waiting in ``io_poll`` (this thread blocks) while the peer's queue is full."""
+    while not flush(client, handle, b):
+        client.io_poll(((handle, _abi.EV_WRITABLE),), -1)
+
+
+def flush_all(client):
+    """Hands every buffered send of this process to the kernel, waiting while queues are full (the loader calls it
+    when the task's entry returns, so what ``send`` accepted is not lost with the process); then closes the
+    endpoints whose ``close()`` was deferred behind their outbox."""
+    from ._errors import KernelError
+
+    for handle, b in list(client.channels.items()):
+        try:
+            if b.outbox:
+                flush_blocking(client, handle, b)
+            if b.draining == "close":
+                client.handle_close(handle)
+        except KernelError:
+            pass
+        client.channels.pop(handle, None)
 
 
 class _HandleObject:
@@ -98,6 +196,8 @@ class _HandleObject:
         if h is not None:
             self._handle = None
             self._client.forget_key(h)
+            if self._client.channels and h in self._client.channels and _close_buffered(self._client, h):
+                return
             self._client.handle_close(h)
 
     def fileno(self):
@@ -142,21 +242,121 @@ class Channel(_HandleObject):
         objects, which become closed here) with it. ``WouldBlockError`` when the peer's queue is full,
         ``ClosedError`` when the peer is closed."""
         handles = list(handles)
-        numbers = _take_handles(handles)
-        self._client.ipc_send(self._live(), data, numbers)
+        numbers = _take_handles(handles, self._client)
+        h = self._live()
+        self._flush_first(h)
+        self._client.ipc_send(h, data, numbers)
         _moved(handles)
+
+    def _flush_first(self, h):
+        """Sends buffered by ``ukernel.aio`` go before this one; ``WouldBlockError`` if they do not all fit."""
+        b = self._client.channels.get(h) if self._client.channels else None
+        if b is not None:
+            if b.error is not None:
+                e, b.error = b.error, None
+                raise e
+            if b.outbox and not flush(self._client, h, b):
+                from ._errors import WouldBlockError
+
+                raise WouldBlockError(None, "ipc_send")
+
+    def send_many(self, messages):
+        """(ABI 1.3) Queues the longest prefix of ``messages`` (``bytes``, or ``(bytes, handles)``) the peer's queue
+        takes, in one kernel call; returns how many were queued. ``WouldBlockError`` when none fit,
+        ``ClosedError`` when the peer is closed. Handle objects in messages are not closed here: pass numbers."""
+        h = self._live()
+        self._flush_first(h)
+        return self._client.ipc_send_many(h, messages)
 
     def recv(self):
         """``(data, handles)``: the next message and the handle numbers it carried (now this task's; wrap a
         channel endpoint with ``Channel(h)``). ``WouldBlockError`` when none is queued, ``ClosedError`` when the
         peer is closed and nothing is left."""
-        return self._client.ipc_recv(self._live())
+        h = self._live()
+        b = self._client.channels.get(h) if self._client.channels else None
+        if b is not None and b.inbox:
+            return b.inbox.popleft()
+        return self._client.ipc_recv(h)
+
+    def recv_many(self, max_msgs=_abi.MAX_BATCH_MSGS, max_bytes=_abi.MAX_BATCH_BYTES):
+        """(ABI 1.3) The oldest messages, at most ``max_msgs`` and ``max_bytes`` of payload (the first whatever its
+        size), in one kernel call: a list of ``(data, handles)``. Errors as :meth:`recv`."""
+        h = self._live()
+        b = self._client.channels.get(h) if self._client.channels else None
+        if b is not None and b.inbox:
+            out = []
+            while b.inbox and len(out) < max_msgs:
+                out.append(b.inbox.popleft())
+            return out
+        return self._client.ipc_recv_many(h, max_msgs, max_bytes)
 
     def wait(self, events=_abi.EV_READABLE, timeout=None):
         """Waits until one of ``events`` (or ``EV_HANGUP``) holds, at most ``timeout`` seconds (``None``:
         forever); returns the events (an int, 0 when the timeout passed)."""
+        h = self._live()
+        b = self._client.channels.get(h) if self._client.channels else None
+        if b is not None and b.inbox and events & _abi.EV_READABLE:
+            return _abi.EV_READABLE  # messages already taken from the kernel wait here
         ready = self._wait(events, timeout)
         return ready[0][1] if ready else 0
+
+
+def _close_buffered(client, handle):
+    """Closing an endpoint that has buffers: handles in unread received messages are closed (as the kernel closes
+    those of messages queued toward a closed endpoint); sends not yet queued in the kernel go first. On a running
+    event loop of this thread the close is deferred behind them (True: the caller must not close now), elsewhere
+    this thread waits for room. False: close now."""
+    b = client.channels.get(handle)
+    for _, handles in b.inbox:
+        for x in handles:
+            client.post_close(x)
+    b.inbox.clear()
+    if not b.outbox:
+        client.channels.pop(handle, None)
+        return False
+    loop = None
+    try:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    if loop is None:
+        flush_blocking(client, handle, b)
+        client.channels.pop(handle, None)
+        return False
+
+    async def drain_then_close():
+        from ._errors import KernelError
+
+        try:
+            while not flush(client, handle, b):
+                await wait_room(client, handle, b)
+        except KernelError:
+            pass
+        # (Cancelled, when the loop ends first: the buffers stay, and the loader's flush_all finishes the job.)
+        client.channels.pop(handle, None)
+        try:
+            client.handle_close(handle)
+        except KernelError:
+            pass
+
+    b.draining = "close"
+    loop.create_task(drain_then_close())
+    return True
+
+
+async def wait_room(client, handle, b):
+    """Waits in the running loop until the peer's queue has room (or the peer closed): one wait per endpoint, shared
+    by whoever flushes it (a second ``add_writer`` on the same key would replace the first one's callback)."""
+    import asyncio
+
+    from .aio import _wait
+
+    w = b.waiter
+    if w is None or w.done():
+        w = b.waiter = asyncio.ensure_future(_wait(Channel(handle, client), _abi.EV_WRITABLE))
+    await asyncio.shield(w)
 
 
 class Task(_HandleObject):
@@ -177,7 +377,7 @@ class Task(_HandleObject):
 
         client = _default_client(client)
         handles = list(handles)
-        numbers = _take_handles(handles)
+        numbers = _take_handles(handles, client)
         handle = client.task_spawn(entry, _mask((caps,)), numbers)
         _moved(handles)
         return cls(handle, client)

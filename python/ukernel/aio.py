@@ -34,7 +34,13 @@ from ._errors import ClosedError, WouldBlockError
 from ._objects import Channel as _SyncChannel
 from ._objects import File as _SyncFile
 from ._objects import Task as _SyncTask
+from ._objects import OUTBOX_BYTES as _OUTBOX_BYTES
+from ._objects import OUTBOX_MESSAGES as _OUTBOX_MESSAGES
+from ._objects import buffers as _buffers
+from ._objects import flush as _flush
 from ._objects import poll_timeout_ns
+from ._objects import wait_room as _wait_room
+from ._errors import error_for as _error_for
 from ._socket import KernelSocket, ensure_caps
 
 __all__ = ["Channel", "Message", "Task", "File", "spawn", "open", "inherited_handles", "wait_readable",
@@ -197,24 +203,88 @@ class Channel(_Wrapper):
 
     async def send(self, data, handles=()):
         """Queues ``data`` (at most 64 KiB) toward the peer, moving ``handles`` (numbers, or channels/tasks/files,
-        which become closed here); waits while the peer's queue is full. ``BrokenPipeError``
-        (``ukernel.ClosedError``) when the peer is closed."""
-        handles = _unwrap(handles)
-        while True:
-            try:
-                return self._obj.send(data, handles)
-            except WouldBlockError:
-                await _wait(self._obj, _abi.EV_WRITABLE)
+        which become closed here). ``BrokenPipeError`` (``ukernel.ClosedError``) when the peer is closed.
+
+        A message without handles is buffered in this process and handed to the kernel with the other sends of the
+        same loop iteration in one ``ipc_send_many`` (ABI 1.3): ``send`` returns at once while fewer than
+        ``OUTBOX_MESSAGES``/``OUTBOX_BYTES`` wait here, and waits (in the loop) while the peer's queue is full
+        beyond that. Order is kept, with handle-carrying sends too (they go after everything buffered, and wait
+        for their own reply). A peer that closes meanwhile is reported by the next ``send`` (or ``drain``); what
+        was buffered for it is dropped, as the kernel drops messages queued toward a closed endpoint."""
+        obj = self._obj
+        if handles:
+            await self.drain()
+            handles = _unwrap(handles)
+            while True:
+                try:
+                    return obj.send(data, handles)
+                except WouldBlockError:
+                    h = obj._live()
+                    await _wait_room(obj.client, h, _buffers(obj.client, h))
+        h = obj._live()
+        client = obj.client
+        b = client.channels.get(h) or _buffers(client, h)
+        if b.error is not None:
+            e, b.error = b.error, None
+            raise e
+        if type(data) is not bytes:
+            data = bytes(data)
+        if len(data) > _abi.MAX_MSG_BYTES:
+            raise _error_for(_abi.ERR_TOOBIG, "ipc_send")
+        b.outbox.append(data)
+        b.out_bytes += len(data)
+        if len(b.outbox) >= _OUTBOX_MESSAGES or b.out_bytes >= _OUTBOX_BYTES:
+            await self.drain()
+        elif not b.scheduled and b.draining is None:
+            b.scheduled = True
+            _asyncio.get_running_loop().call_soon(_flush_soon, client, h, b)
+
+    async def drain(self):
+        """Waits until every message ``send`` buffered here is queued in the kernel (raises what the flush met:
+        ``ClosedError`` when the peer closed)."""
+        obj = self._obj
+        h = obj._live()
+        client = obj.client
+        b = client.channels.get(h)
+        if b is None:
+            return
+        while not _flush(client, h, b):
+            await _wait_room(client, h, b)
+        if b.error is not None:
+            e, b.error = b.error, None
+            raise e
 
     async def recv(self):
         """The next :class:`Message` ``(data, handles)``; waits while none is queued. ``BrokenPipeError``
-        (``ukernel.ClosedError``) once the peer is closed and every message was taken."""
+        (``ukernel.ClosedError``) once the peer is closed and every message was taken. Messages come from the
+        kernel many per call (``ipc_recv_many``, ABI 1.3) and are handed out one by one from this process."""
+        obj = self._obj
+        client = obj.client
         while True:
+            h = obj._live()
+            b = client.channels.get(h)
+            if b is not None and b.inbox:
+                return Message(*b.inbox.popleft())
             try:
-                data, handles = self._obj.recv()
-                return Message(data, handles)
+                msgs = client.ipc_recv_many(h)
             except WouldBlockError:
-                await _wait(self._obj, _abi.EV_READABLE)
+                await _wait(obj, _abi.EV_READABLE)
+                continue
+            if len(msgs) > 1:
+                (b or _buffers(client, h)).inbox.extend(msgs[1:])
+            return Message(*msgs[0])
+
+    async def aclose(self):
+        """Closes after what ``send`` buffered is queued in the kernel (``close()`` defers the close behind it)."""
+        if not self._obj.closed:
+            try:
+                await self.drain()
+            except ClosedError:
+                pass
+        self._obj.close()
+
+    async def __aexit__(self, *exc):
+        await self.aclose()
 
     def __aiter__(self):
         return self
@@ -224,6 +294,38 @@ class Channel(_Wrapper):
             return await self.recv()
         except ClosedError:
             raise StopAsyncIteration from None
+
+
+def _flush_soon(client, handle, b):
+    """(call_soon after a buffered send) Hands the outbox to the kernel; a full queue leaves the rest to a task that
+    waits for room."""
+    b.scheduled = False
+    if b.draining is not None or client.channels.get(handle) is not b:
+        return
+    try:
+        if _flush(client, handle, b):
+            return
+    except Exception as e:  # limits.queued_bytes: the next send raises it
+        b.error = e
+        return
+    b.draining = _asyncio.get_running_loop().create_task(_drain_later(client, handle, b))
+
+
+async def _drain_later(client, handle, b):
+    try:
+        while True:
+            await _wait_room(client, handle, b)
+            if client.channels.get(handle) is not b or b.draining == "close":
+                return
+            if _flush(client, handle, b):
+                return
+    except _asyncio.CancelledError:
+        raise  # the loop is ending: the loader's flush_all hands what is left to the kernel
+    except Exception as e:
+        b.error = e
+    finally:
+        if b.draining is _asyncio.current_task():
+            b.draining = None
 
 
 class Task(_Wrapper):

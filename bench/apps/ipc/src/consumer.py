@@ -1,5 +1,6 @@
 """IPC benchmark, consumer side: receive on the channel end moved to it at spawn until the
-producer closes its end, BATCH receives per write like the producer. Exits 0 when it got MESSAGES messages."""
+producer closes its end, as the producer's MODE says (BATCH receives per write; ipc_recv_many; ukernel.aio).
+Exits 0 when it got MESSAGES messages."""
 
 import os
 
@@ -28,7 +29,19 @@ def main():
     n = int(os.environ.get("MESSAGES", "50000"))
     batch = int(os.environ.get("BATCH", "1"))
     rx = int(os.environ["UKERNEL_HANDLES"].split(",")[0])  # the end moved to this task at spawn
+    mode = os.environ.get("MODE", "call")
+    client.ipc_send(rx, b"up")  # the producer starts its clock now
+    if mode == "aio":
+        return amain(rx, n)
     got = 0
+    if mode == "many":
+        while True:
+            try:
+                got += len(client.ipc_recv_many(rx))
+            except BlockingIOError:
+                client.io_poll([(rx, ukernel.EV_READABLE)], -1)
+            except BrokenPipeError:
+                return 0 if got == n else 1
     while True:
         taken, closed = recv_some(client, rx, batch)
         got += taken
@@ -36,4 +49,13 @@ def main():
             break
         if taken < batch:
             client.io_poll([(rx, ukernel.EV_READABLE)], -1)
+    return 0 if got == n else 1
+
+
+async def amain(rx, n):
+    import ukernel.aio as aio
+
+    got = 0
+    async for _ in aio.Channel(rx):
+        got += 1
     return 0 if got == n else 1

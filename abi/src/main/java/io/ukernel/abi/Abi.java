@@ -8,7 +8,7 @@ public final class Abi {
     /** Incompatible changes bump the major version (see docs/kernel-abi.md, "Changing the ABI"). */
     public static final int VERSION_MAJOR = 1;
     /** Compatible additions bump the minor version. */
-    public static final int VERSION_MINOR = 2;
+    public static final int VERSION_MINOR = 3;
     /** {@code abi_version} returns {@code major << 16 | minor}. */
     public static final long VERSION = ((long) VERSION_MAJOR << 16) | VERSION_MINOR;
 
@@ -34,6 +34,15 @@ public final class Abi {
     public static final int MAX_MSG_HANDLES = 64;
     /** Most payload bytes in one {@code ipc_send} (Zircon's limit). */
     public static final int MAX_MSG_BYTES = 64 * 1024;
+    /** (1.3) Most messages in one {@code ipc_send_many} or {@code ipc_recv_many}. */
+    public static final int MAX_BATCH_MSGS = 1024;
+    /**
+     * (1.3) Most payload bytes one {@code ipc_recv_many} reply carries (its first message is taken whole whatever its
+     * size), and most handles it carries in all: the reply stays well inside {@code MAX_FRAME_BYTES}.
+     */
+    public static final int MAX_BATCH_BYTES = 512 * 1024;
+    /** (1.3) Most handles one {@code ipc_recv_many} reply installs, all its messages together. */
+    public static final int MAX_BATCH_HANDLES = 1024;
     /** Most pairs in one {@code io_poll}. */
     public static final int MAX_POLL_ITEMS = 1024;
     /**

@@ -44,6 +44,10 @@ public enum Call implements AbiConstant {
     IPC_SEND(0x41, Cap.IPC, sig(I64, BYTES, I64S), sig(), "queue a message, moving handles to the peer"),
     IPC_RECV(0x42, Cap.IPC, sig(I64), sig(BYTES, I64S), "take the next message and the handles it carried"),
     IPC_CLOSE(0x43, Cap.IPC, sig(I64), sig(), "close a channel endpoint; the peer sees HANGUP"),
+    IPC_SEND_MANY(0x44, Cap.IPC, sig(I64, BYTES, I64S, I64S, I64S), sig(I64),
+            "queue the longest prefix of a run of messages that fits; returns how many were queued (1.3)"),
+    IPC_RECV_MANY(0x45, Cap.IPC, sig(I64, I64, I64), sig(BYTES, I64S, I64S, I64S),
+            "take the oldest queued messages, up to a count and a byte budget, in one reply (1.3)"),
 
     // net ----------------------------------------------------------------------------------------------------
     NET_SOCKET(0x50, Cap.NET, sig(I64, I64), sig(I64), "create an unbound socket (no authority needed yet)"),

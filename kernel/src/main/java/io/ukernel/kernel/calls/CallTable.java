@@ -48,6 +48,8 @@ public final class CallTable {
         t.put(Call.IPC_SEND, ipc::send);
         t.put(Call.IPC_RECV, ipc::recv);
         t.put(Call.IPC_CLOSE, ipc::close);
+        t.put(Call.IPC_SEND_MANY, ipc::sendMany);
+        t.put(Call.IPC_RECV_MANY, ipc::recvMany);
         t.put(Call.NET_SOCKET, net::socket);
         t.put(Call.NET_BIND, net::bind);
         t.put(Call.NET_LISTEN, net::listen);

@@ -106,6 +106,11 @@ public final class ChannelEnd extends Waitable {
     /** A taken message. */
     public record Taken(byte[] data, List<KernelObject> handles) {}
 
+    /** Bytes (payload plus per-message overhead) queued toward this endpoint: at most the limit, plus one message. */
+    public long queuedBytes() {
+        return queued;
+    }
+
     /** Whether the peer has closed its end. */
     public boolean peerClosed() {
         return peer == null;

@@ -250,4 +250,186 @@ class IpcCallsTest {
             }
         }
     }
+    // -- 1.2: ipc_send_many / ipc_recv_many -----------------------------------------------------------------------
+
+    static Frame.Reply sendMany(CallHarness h, Task t, long ch, List<byte[]> msgs, long[] counts, long... moved) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        long[] lengths = new long[msgs.size()];
+        for (int i = 0; i < lengths.length; i++) {
+            out.writeBytes(msgs.get(i));
+            lengths[i] = msgs.get(i).length;
+        }
+        return h.call(t, Call.IPC_SEND_MANY, Value.of(ch), Value.of(out.toByteArray()), handles(lengths),
+                handles(counts), handles(moved));
+    }
+
+    /** The messages of an ipc_recv_many reply, split. */
+    static List<byte[]> split(Frame.Reply r) {
+        assertEquals(Status.OK, r.status(), r.toString());
+        byte[] data = ((Value.Bytes) r.values().get(0)).value();
+        long[] lengths = ((Value.I64s) r.values().get(1)).value();
+        List<byte[]> out = new ArrayList<>();
+        int at = 0;
+        for (long n : lengths) {
+            out.add(java.util.Arrays.copyOfRange(data, at, at + (int) n));
+            at += (int) n;
+        }
+        assertEquals(data.length, at);
+        return out;
+    }
+
+    static long taken(Frame.Reply r) {
+        assertEquals(Status.OK, r.status(), r.toString());
+        return ((Value.I64) r.values().get(0)).value();
+    }
+
+    @Test
+    void sendMany_recvMany_inOrder_withHandlesMovedByTheMessagesThatCarryThem() {
+        long[] c = channel(task);
+        long[] other = channel(task);
+        long[] third = channel(task);
+        List<byte[]> msgs = List.of("a".getBytes(), new byte[0], "carries two".getBytes(), "d".getBytes());
+        assertEquals(4, taken(sendMany(k, task, c[0], msgs, new long[] {0, 0, 2, 0}, other[1], third[1])));
+        assertEquals(Status.ERR_BADHANDLE, k.call(task, Call.HANDLE_CLOSE, Value.of(other[1])).status(),
+                "moved handles left the sender's table");
+        Frame.Reply r = k.call(task, Call.IPC_RECV_MANY, Value.of(c[1]), Value.of(10), Value.of(1 << 20));
+        List<byte[]> got = split(r);
+        assertEquals(4, got.size());
+        for (int i = 0; i < 4; i++) {
+            assertArrayEquals(msgs.get(i), got.get(i));
+        }
+        assertArrayEquals(new long[] {0, 0, 2, 0}, ((Value.I64s) r.values().get(2)).value());
+        long[] moved = ((Value.I64s) r.values().get(3)).value();
+        assertEquals(2, moved.length);
+        k.call(task, Call.IPC_SEND, Value.of(moved[0]), text("via moved"), Value.of());
+        assertEquals(text("via moved"), k.call(task, Call.IPC_RECV, Value.of(other[0])).values().get(0));
+        assertEquals(Status.ERR_WOULDBLOCK,
+                k.call(task, Call.IPC_RECV_MANY, Value.of(c[1]), Value.of(10), Value.of(0)).status());
+    }
+
+    @Test
+    void recvMany_respectsCountAndByteBudget_butAlwaysTakesOneWhole() {
+        long[] c = channel(task);
+        List<byte[]> msgs = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            msgs.add(new byte[] {(byte) i, 1, 2, 3});
+        }
+        assertEquals(10, taken(sendMany(k, task, c[0], msgs, new long[0])));
+        assertEquals(3, split(k.call(task, Call.IPC_RECV_MANY, Value.of(c[1]), Value.of(3), Value.of(1 << 20))).size());
+        assertEquals(1, split(k.call(task, Call.IPC_RECV_MANY, Value.of(c[1]), Value.of(9), Value.of(0))).size());
+        List<byte[]> rest = split(k.call(task, Call.IPC_RECV_MANY, Value.of(c[1]), Value.of(9), Value.of(9)));
+        assertEquals(2, rest.size(), "8 of the 9 budget bytes taken by two messages; a third would exceed it");
+        assertEquals(4, rest.get(0)[0]);
+        assertEquals(Status.ERR_INVAL,
+                k.call(task, Call.IPC_RECV_MANY, Value.of(c[1]), Value.of(0), Value.of(9)).status());
+    }
+
+    @Test
+    void sendMany_malformedOrBadHandle_queuesNothing() {
+        long[] c = channel(task);
+        long[] other = channel(task);
+        List<byte[]> two = List.of("x".getBytes(), "y".getBytes());
+        Frame.Reply bad = k.call(task, Call.IPC_SEND_MANY, Value.of(c[0]), text("xyz"), handles(1, 1),
+                handles(), handles());
+        assertEquals(Status.ERR_INVAL, bad.status(), "lengths must add up to the bytes");
+        assertEquals(Status.ERR_BADHANDLE, sendMany(k, task, c[0], two, new long[] {0, 2}, other[1], 12345).status());
+        assertEquals(Status.ERR_INVAL, sendMany(k, task, c[0], two, new long[] {1}, other[1]).status());
+        assertEquals(Status.ERR_INVAL, sendMany(k, task, c[0], two, new long[] {1, 0}, c[0]).status());
+        assertEquals(Status.ERR_INVAL, sendMany(k, task, c[0], List.of(), new long[0]).status());
+        assertEquals(Status.ERR_TOOBIG, sendMany(k, task, c[0], java.util.Collections.nCopies(
+                Abi.MAX_BATCH_MSGS + 1, new byte[0]), new long[0]).status());
+        assertEquals(Status.ERR_WOULDBLOCK,
+                k.call(task, Call.IPC_RECV_MANY, Value.of(c[1]), Value.of(10), Value.of(100)).status());
+        assertEquals(Status.OK, k.call(task, Call.HANDLE_CLOSE, Value.of(other[1])).status(), "not moved");
+    }
+
+    /** A sender flooding a stalled receiver: the kernel never holds more than the channel's bound toward it. */
+    @Test
+    void sendMany_flood_kernelHoldsAtMostTheBound_andTheRestIsRefusedNotDropped() {
+        long[] c = channel(task);
+        ChannelEnd rx = task.handles().get(c[1], ChannelEnd.class).orElseThrow();
+        long limit = k.manifest.limits().channelBytes();
+        List<byte[]> batch = java.util.Collections.nCopies(Abi.MAX_BATCH_MSGS, new byte[1000]);
+        long accepted = 0;
+        for (int round = 0; round < 50; round++) {
+            Frame.Reply r = sendMany(k, task, c[0], batch, new long[0]);
+            if (r.status() == Status.ERR_WOULDBLOCK) {
+                continue;
+            }
+            accepted += taken(r);
+            assertTrue(rx.queuedBytes() <= limit, rx.queuedBytes() + " > " + limit);
+        }
+        assertEquals(accepted * ChannelEnd.cost(1000), rx.queuedBytes(), "what was accepted is what is held");
+        assertTrue(accepted < 50L * Abi.MAX_BATCH_MSGS, "back-pressure refused most of the flood");
+        assertEquals(Status.ERR_WOULDBLOCK, sendMany(k, task, c[0], batch, new long[0]).status());
+        long drained = 0;
+        while (true) {
+            Frame.Reply r = k.call(task, Call.IPC_RECV_MANY, Value.of(c[1]), Value.of(4096), Value.of(1 << 30));
+            if (r.status() != Status.OK) {
+                break;
+            }
+            drained += ((Value.I64s) r.values().get(1)).value().length;
+        }
+        assertEquals(accepted, drained, "every accepted message is delivered");
+    }
+
+    @Test
+    void sendMany_toClosedPeer_isClosed_andRecvManyDrainsThenClosed() {
+        long[] c = channel(task);
+        assertEquals(2, taken(sendMany(k, task, c[0], List.of("1".getBytes(), "2".getBytes()), new long[0])));
+        k.call(task, Call.IPC_CLOSE, Value.of(c[0]));
+        assertEquals(2, split(k.call(task, Call.IPC_RECV_MANY, Value.of(c[1]), Value.of(10), Value.of(99))).size());
+        assertEquals(Status.ERR_CLOSED,
+                k.call(task, Call.IPC_RECV_MANY, Value.of(c[1]), Value.of(10), Value.of(99)).status());
+        assertEquals(Status.ERR_CLOSED, sendMany(k, task, c[1], List.of("x".getBytes()), new long[0]).status());
+    }
+
+    /** Random bursts of random sizes through send_many, drained by recv_many with random budgets: in order, none lost. */
+    @Property(tries = 200)
+    void sendMany_recvMany_inOrderNoLoss(@ForAll @Size(max = 30) List<@IntRange(min = -2000, max = 60) Integer> ops,
+            @ForAll @IntRange(min = 0, max = 70000) int size) {
+        CallHarness h = new CallHarness();
+        Task t = TestTasks.task(1, "p", CapabilitySet.of(Cap.IPC));
+        h.call(t, Call.CAP_ACQUIRE, Value.of(Cap.IPC.bit()));
+        Frame.Reply r = h.call(t, Call.IPC_CHANNEL_CREATE);
+        long a = ((Value.I64) r.values().get(0)).value();
+        long b = ((Value.I64) r.values().get(1)).value();
+        java.util.ArrayDeque<byte[]> inFlight = new java.util.ArrayDeque<>();
+        java.util.Random rnd = new java.util.Random(size);
+        int next = 0;
+        for (int op : ops) {
+            if (op <= 0) {
+                Frame.Reply got = h.call(t, Call.IPC_RECV_MANY, Value.of(b), Value.of(1 + rnd.nextInt(50)),
+                        Value.of(-op * 50L));
+                if (inFlight.isEmpty()) {
+                    assertEquals(Status.ERR_WOULDBLOCK, got.status());
+                } else {
+                    for (byte[] m : split(got)) {
+                        assertArrayEquals(inFlight.poll(), m);
+                    }
+                }
+            } else {
+                List<byte[]> burst = new ArrayList<>();
+                for (int i = 0; i < op; i++) {
+                    byte[] m = new byte[rnd.nextInt(1 + rnd.nextInt(Math.min(size, Abi.MAX_MSG_BYTES) + 1))];
+                    if (m.length >= 4) {
+                        java.nio.ByteBuffer.wrap(m).putInt(next);
+                    }
+                    next++;
+                    burst.add(m);
+                }
+                Frame.Reply sent = sendMany(h, t, a, burst, new long[0]);
+                if (sent.status() == Status.OK) {
+                    inFlight.addAll(burst.subList(0, (int) taken(sent)));
+                } else {
+                    assertEquals(Status.ERR_WOULDBLOCK, sent.status());
+                }
+            }
+        }
+        while (!inFlight.isEmpty()) {
+            for (byte[] m : split(h.call(t, Call.IPC_RECV_MANY, Value.of(b), Value.of(1024), Value.of(1 << 20)))) {
+                assertArrayEquals(inFlight.poll(), m);
+            }
+        }
+    }
 }
