@@ -282,6 +282,39 @@ class HostTemplateTest {
     }
 
     @Test
+    void taskSpawnForksFromTheSpawnedSpecsTemplate_withItsOwnInheritedHandles() throws Exception {
+        Path app = tmp.resolve("pipeline");
+        Path repo = Path.of(System.getProperty("ukernel.repo"));
+        try (var files = Files.walk(repo.resolve("examples/pipeline"))) {
+            for (Path f : files.toList()) {
+                String rel = repo.resolve("examples/pipeline").relativize(f).toString();
+                if (rel.startsWith("build") || rel.startsWith("logs") || rel.startsWith("dist")) {
+                    continue;
+                }
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(app.resolve(rel));
+                } else {
+                    Files.copy(f, app.resolve(rel));
+                }
+            }
+        }
+        startHost();
+        for (String name : List.of("p1", "p2")) {
+            run(app, name);
+            Map<String, Object> done = awaitApp(name, a -> !Boolean.TRUE.equals(a.get("running")), "ended");
+            String log = log(done);
+            assertEquals("exited (0)", done.get("status"), log);
+            // the consumer (spawned, its work channel passed as an inherited handle) ran and answered
+            assertTrue(log.contains("consumer exited with code 0"), log);
+            assertEquals(2, log.split("warm start: forked from the app's template", -1).length - 1,
+                    "the producer and the spawned consumer are both forks:\n" + log);
+        }
+        Map<String, Object> info = hostInfo();
+        assertEquals(2L, ((Number) info.get("templates_made")).longValue(), "one template per spec: " + info);
+        assertEquals(4L, ((Number) info.get("template_forks")).longValue(), info.toString());
+    }
+
+    @Test
     void anAppThatCannotBeTemplatedStartsCold() throws Exception {
         // top-level code that starts a thread: forking would copy one thread of two (a held lock stays held)
         Path app = writeApp("threads", 1, "import threading\nthreading.Thread(target=lambda: __import__('time')"
