@@ -1,10 +1,11 @@
 """What running a program costs a confined worker (``[caps] subprocess``): N spawns of ``/bin/true`` with
-``asyncio.create_subprocess_exec`` + ``wait()`` and N with ``subprocess.run``, timed inside the worker, under
+``asyncio.create_subprocess_exec`` + ``wait()`` and N with ``subprocess.run``, each timed inside the worker (the
+median of the N), under
 ``ukernel run`` strict (namespaces, Landlock, seccomp: the child inherits them), ``--insecure-no-sandbox``, and the
-floor: the same code in a bare ``python3`` with asyncio's own loop. Rounds alternate the three; medians of the
-per-spawn times, and each ukernel row as a ratio to the floor of the same run.
+floor: the same code in a bare ``python3`` with asyncio's own loop. Rounds alternate the three; the medians of the
+rounds, and each ukernel row as a ratio to the floor of the same run.
 
-Usage: bench/subprocess.sh [-n ROUNDS] [-s SPAWNS]
+Usage: bench/spawn.sh [-n ROUNDS] [-s SPAWNS]
 """
 
 import argparse
@@ -25,16 +26,24 @@ import asyncio, os, subprocess, sys, time
 N = int(os.environ.get("SPAWNS", "200"))
 
 
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
 async def spawns():
-    t = time.perf_counter()
+    a = []
     for _ in range(N):
+        t = time.perf_counter()
         p = await asyncio.create_subprocess_exec("/bin/true")
         await p.wait()
-    a = (time.perf_counter() - t) / N
-    t = time.perf_counter()
+        a.append(time.perf_counter() - t)
+    r = []
     for _ in range(N):
+        t = time.perf_counter()
         subprocess.run(["/bin/true"], check=True)
-    return a, (time.perf_counter() - t) / N
+        r.append(time.perf_counter() - t)
+    return median(a), median(r)  # per spawn: a loaded machine's outliers do not decide
 
 
 def report(a, r):
