@@ -582,7 +582,7 @@ def install_messages(paths, writable=(), programs=None, not_in_force=None):
         elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):
             if event == "os.kill" and args and args[0] == own:
                 return
-            if event == "signal.pthread_kill":
+            if event == "signal.pthread_kill" or programs is not None:  # (the process variant: its children)
                 return
             _say("%s: a ukernel worker may signal only itself" % _call(event, *args[:2]))
 
