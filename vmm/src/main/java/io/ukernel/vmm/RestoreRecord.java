@@ -21,12 +21,18 @@ import java.util.Optional;
  * @param wallNs the host's wall clock, ns since the epoch
  * @param seed   fresh random bytes
  * @param params this run's parameters
+ * @param reseed whether the guest reseeds its CRNG with {@code seed} (always, but to demonstrate the clone risk)
  */
-public record RestoreRecord(long wallNs, byte[] seed, GuestParams params) {
+public record RestoreRecord(long wallNs, byte[] seed, GuestParams params, boolean reseed) {
     /** How many random bytes the host sends. */
     public static final int SEED_BYTES = 64;
     /** On the kernel command line of the VM a snapshot is made of: wait for a restore record before the app. */
     public static final String SNAPSHOT_WORD = "ukernel.snapshot=1";
+    /**
+     * Host environment variable that makes restores skip the reseed ({@code ukernel.reseed=0} in the record): every
+     * restore then shares the saved CRNG state — the clone risk the reseed exists for. For demonstrating it only.
+     */
+    public static final String ENV_INSECURE_NO_RESEED = "UKERNEL_INSECURE_NO_RESEED";
     /** The guest's line saying it waits at the snapshot point (the host saves the VM when it sees it). */
     public static final String READY_LINE = "ukernel: ready for a snapshot";
 
@@ -39,16 +45,21 @@ public record RestoreRecord(long wallNs, byte[] seed, GuestParams params) {
 
     /** A record for now with {@code SEED_BYTES} bytes from {@code random}. */
     public static RestoreRecord fresh(GuestParams params, java.security.SecureRandom random) {
+        return fresh(params, random, true);
+    }
+
+    /** As above; {@code reseed} false only to demonstrate what the reseed prevents ({@link #ENV_INSECURE_NO_RESEED}). */
+    public static RestoreRecord fresh(GuestParams params, java.security.SecureRandom random, boolean reseed) {
         byte[] seed = new byte[SEED_BYTES];
         random.nextBytes(seed);
         java.time.Instant now = java.time.Instant.now();
-        return new RestoreRecord(now.getEpochSecond() * 1_000_000_000L + now.getNano(), seed, params);
+        return new RestoreRecord(now.getEpochSecond() * 1_000_000_000L + now.getNano(), seed, params, reseed);
     }
 
     /** The line, newline-terminated. */
     public String toLine() {
         return "ukernel.wall=" + wallNs + " ukernel.seed=" + HexFormat.of().formatHex(seed) + " "
-                + params.toCmdline() + "\n";
+                + (reseed ? "" : "ukernel.reseed=0 ") + params.toCmdline() + "\n";
     }
 
     /**
@@ -59,9 +70,12 @@ public record RestoreRecord(long wallNs, byte[] seed, GuestParams params) {
     public static RestoreRecord parse(String line) {
         Optional<Long> wall = Optional.empty();
         byte[] seed = null;
+        boolean reseed = true;
         for (String word : line.strip().split("\\s+")) {
             if (word.startsWith("ukernel.wall=")) {
                 wall = Optional.of(Long.parseLong(word.substring("ukernel.wall=".length())));
+            } else if (word.equals("ukernel.reseed=0")) {
+                reseed = false;
             } else if (word.startsWith("ukernel.seed=")) {
                 seed = HexFormat.of().parseHex(word.substring("ukernel.seed=".length()));
             }
@@ -69,7 +83,7 @@ public record RestoreRecord(long wallNs, byte[] seed, GuestParams params) {
         if (wall.isEmpty() || seed == null) {
             throw new IllegalArgumentException("not a restore record (no ukernel.wall= or ukernel.seed=)");
         }
-        return new RestoreRecord(wall.get(), seed, GuestParams.parse(line));
+        return new RestoreRecord(wall.get(), seed, GuestParams.parse(line), reseed);
     }
 
     /** Whether a kernel command line asks the guest to wait at the snapshot point. */

@@ -337,7 +337,8 @@ public final class FirecrackerBackend implements VmmBackend, io.ukernel.vmm.spi.
                     memoryFile(dist, spec.name()).toAbsolutePath().toString(), true, tap()));
             GuestParams p = spec.params();
             RestoreRecord r = RestoreRecord.fresh(new GuestParams(p.env(), p.graceMs(), p.logFormat(), p.debug(),
-                    p.net(), GuestParams.Halt.REBOOT, p.noSandbox()), new java.security.SecureRandom());
+                    p.net(), GuestParams.Halt.REBOOT, p.noSandbox()), new java.security.SecureRandom(),
+                    !"1".equals(env.get(RestoreRecord.ENV_INSECURE_NO_RESEED)));
             java.io.OutputStream in = l.proc().process().getOutputStream();
             in.write(r.toLine().getBytes(java.nio.charset.StandardCharsets.UTF_8));
             in.flush();

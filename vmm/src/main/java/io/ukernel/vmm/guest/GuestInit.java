@@ -116,7 +116,8 @@ public final class GuestInit {
             RestoreRecord r = awaitRestore();
             params = r.params();
             restored = String.format(Locale.ROOT, "; restored from a snapshot made at %.2f s, resumed at %.2f s "
-                    + "(wall clock set, entropy reseeded)", readyAt, resumedAt);
+                    + "(wall clock set, %s)", readyAt, resumedAt, r.reseed() ? "entropy reseeded"
+                    : "entropy NOT reseeded: " + RestoreRecord.ENV_INSECURE_NO_RESEED + " was set on the host");
         }
         // The guest's CLOCK_MONOTONIC starts with its kernel: console times are times since the VM booted.
         KernelClock clock = clock();
@@ -168,7 +169,7 @@ public final class GuestInit {
             new java.security.SecureRandom().nextBytes(own);
             Linux.reseedRandom(own);
             RestoreRecord.parse(new RestoreRecord(0, new byte[RestoreRecord.SEED_BYTES], params.withEnv(
-                    java.util.Map.of("WARM", "up"))).toLine());
+                    java.util.Map.of("WARM", "up")), true).toLine());
             Manifest manifest = ManifestParser.parse(Path.of(ImageBuilder.APP_DIR).resolve(Manifest.FILE_NAME));
             PrintStream discard = new PrintStream(java.io.OutputStream.nullOutputStream(), true,
                     StandardCharsets.UTF_8);
@@ -202,7 +203,9 @@ public final class GuestInit {
         resumedAt = uptime();
         RestoreRecord r = RestoreRecord.parse(line.toString(StandardCharsets.UTF_8));
         Linux.setWallClock(r.wallNs());
-        Linux.reseedRandom(r.seed());
+        if (r.reseed()) {
+            Linux.reseedRandom(r.seed());
+        }
         return r;
     }
 

@@ -331,14 +331,14 @@ public final class QemuMicrovmBackend implements VmmBackend, io.ukernel.vmm.spi.
         return start(spec, console, Mode.RESTORE, QemuSnapshot.stream(dist, spec.name())).vm();
     }
 
-    private static void loadAndResume(QemuVm vm, Path qmp, Path stream, VmSpec spec) throws QemuException {
+    private void loadAndResume(QemuVm vm, Path qmp, Path stream, VmSpec spec) throws QemuException {
         try (QmpClient c = QmpClient.connect(qmp)) {
             c.execute("migrate-incoming", Map.of("uri", "exec:cat " + shellQuote(stream.toString())));
             awaitMigration(c, "loading the snapshot " + stream.getFileName());
             c.execute("cont", null);
         }
         io.ukernel.vmm.RestoreRecord r = io.ukernel.vmm.RestoreRecord.fresh(spec.params(),
-                new java.security.SecureRandom());
+                new java.security.SecureRandom(), !"1".equals(env.get(io.ukernel.vmm.RestoreRecord.ENV_INSECURE_NO_RESEED)));
         try {
             java.io.OutputStream in = vm.consoleInput();
             in.write(r.toLine().getBytes(java.nio.charset.StandardCharsets.UTF_8));

@@ -75,6 +75,9 @@ class QemuSnapshotTest {
         assertEquals(p, back.params());
         assertEquals(RestoreRecord.SEED_BYTES, r.seed().length);
         assertTrue(!java.util.Arrays.equals(r.seed(), RestoreRecord.fresh(p, new SecureRandom()).seed()));
+        assertTrue(back.reseed());
+        RestoreRecord insecure = RestoreRecord.parse(RestoreRecord.fresh(p, new SecureRandom(), false).toLine());
+        assertTrue(!insecure.reseed() && insecure.params().equals(p));
     }
 
     @Test
