@@ -12,6 +12,9 @@ asyncio with ``ukernel.aio``. ``fileno()`` is not a host file descriptor: it is 
 """
 
 from . import _abi
+from ._calls import result, spec
+
+_SEND_MANY = spec("ipc_send_many")
 
 __all__ = ["Channel", "Task", "File", "poll_timeout_ns"]
 
@@ -49,7 +52,7 @@ def _take_handles(objects, client=None):
         else:
             raise TypeError("a handle is an int, a Channel or a Task, got %s" % type(o).__name__)
         b = buffered.get(numbers[-1]) if buffered else None
-        if b is not None and (b.outbox or b.inbox):
+        if b is not None and (b.outbox or b.inflight or b.inbox):
             raise ValueError("channel endpoint %d has %d message(s) sent and not yet queued in the kernel and %d "
                              "received and not yet read: await its drain() and read what it holds before moving it"
                              % (numbers[-1], len(b.outbox), len(b.inbox)))
@@ -66,9 +69,10 @@ def _moved(objects):
                 o._client.channels.pop(h, None)
 
 
-# Sends buffered per channel endpoint before one ipc_send_many (ABI 1.3) takes them: at most this many messages or
-# bytes wait in the process; beyond, the sender waits until the kernel has queued some.
-OUTBOX_MESSAGES = 256
+# Sends buffered per channel endpoint before one ipc_send_many (ABI 1.3) takes them: at this many messages or bytes
+# the sender hands them over (one run in flight, its reply taken at the next hand-over); a run the queue refused goes
+# back to the front, so a stalled receiver costs the sender at most twice this, and then it waits for room.
+OUTBOX_MESSAGES = 1024
 OUTBOX_BYTES = 256 * 1024
 # What one ipc_send_many carries at most (its frame stays well inside MAX_FRAME_BYTES).
 _SEND_MANY_BYTES = 768 * 1024
@@ -80,14 +84,15 @@ class Buffers:
     ``outbox``, payloads sent with ``ukernel.aio.Channel.send`` not yet queued in the kernel (in order, ahead of any
     later send); ``error``, the error of a background flush, raised by the next send."""
 
-    __slots__ = ("inbox", "outbox", "out_bytes", "error", "scheduled", "draining", "waiter")
+    __slots__ = ("inbox", "outbox", "inflight", "out_bytes", "error", "scheduled", "draining", "waiter")
 
     def __init__(self):
         from collections import deque
 
         self.inbox = deque()
         self.outbox = []
-        self.out_bytes = 0
+        self.inflight = None  # (seq, payloads) of the ipc_send_many written and not answered yet (flush's post)
+        self.out_bytes = 0  # of outbox and inflight
         self.error = None
         self.scheduled = False
         self.draining = None
@@ -102,13 +107,36 @@ def buffers(client, handle):
     return b
 
 
-def flush(client, handle, b):
+def flush(client, handle, b, post=False):
     """Hands the outbox to the kernel with ``ipc_send_many`` calls until it is empty (True) or the peer's queue is
-    full (False). The peer closed: what is buffered is dropped and ``ClosedError`` kept in ``b.error`` (True). Any
-    other error (``limits.queued_bytes``) is raised, the messages kept."""
+    full (False). With ``post``, the last call is written without waiting for its reply: ``b.inflight`` keeps it,
+    and the next flush takes the reply first (what the queue did not take goes back to the front of the outbox, so
+    order holds: one call per endpoint is ever in flight). The peer closed: what is buffered is dropped and
+    ``ClosedError`` kept in ``b.error`` (True). Any other error (``limits.queued_bytes``) is raised, the messages
+    kept."""
     from ._errors import ClosedError, WouldBlockError
 
     out = b.outbox
+    if b.inflight is not None:
+        seq, sent = b.inflight
+        b.inflight = None
+        try:
+            taken = result(_SEND_MANY, client.collect(seq), ())
+        except WouldBlockError:
+            taken = 0
+        except ClosedError as e:
+            b.error = e
+            del out[:]
+            b.out_bytes = 0
+            return True
+        except BaseException:
+            out[:0] = sent
+            raise
+        if taken < len(sent):
+            b.out_bytes -= sum(map(len, sent[:taken]))
+            out[:0] = sent[taken:]
+            return False
+        b.out_bytes -= sum(map(len, sent))
     while out:
         n = 0
         size = 0
@@ -116,6 +144,12 @@ def flush(client, handle, b):
         while n < most and (n == 0 or size + len(out[n]) <= _SEND_MANY_BYTES):
             size += len(out[n])
             n += 1
+        if post and n == len(out):
+            sent = out[:]
+            seq = client.submit(((_SEND_MANY, (handle, b"".join(sent), list(map(len, sent)), (), ())),))[0]
+            b.inflight = (seq, sent)
+            del out[:]
+            return True
         try:
             taken = client.ipc_send_many(handle, out[:n])
         except WouldBlockError:
@@ -146,7 +180,7 @@ def flush_all(client):
 
     for handle, b in list(client.channels.items()):
         try:
-            if b.outbox:
+            if b.outbox or b.inflight:
                 flush_blocking(client, handle, b)
             if b.draining == "close":
                 client.handle_close(handle)
@@ -255,7 +289,7 @@ class Channel(_HandleObject):
             if b.error is not None:
                 e, b.error = b.error, None
                 raise e
-            if b.outbox and not flush(self._client, h, b):
+            if (b.outbox or b.inflight) and not flush(self._client, h, b):
                 from ._errors import WouldBlockError
 
                 raise WouldBlockError(None, "ipc_send")
@@ -311,7 +345,7 @@ def _close_buffered(client, handle):
         for x in handles:
             client.post_close(x)
     b.inbox.clear()
-    if not b.outbox:
+    if not b.outbox and b.inflight is None:
         client.channels.pop(handle, None)
         return False
     loop = None

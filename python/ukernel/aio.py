@@ -234,7 +234,12 @@ class Channel(_Wrapper):
         b.outbox.append(data)
         b.out_bytes += len(data)
         if len(b.outbox) >= _OUTBOX_MESSAGES or b.out_bytes >= _OUTBOX_BYTES:
-            await self.drain()
+            # hand them over (the reply is taken at the next flush), waiting in the loop while the queue is full
+            while not _flush(client, h, b, True):
+                await _wait_room(client, h, b)
+            if b.error is not None:
+                e, b.error = b.error, None
+                raise e
         elif not b.scheduled and b.draining is None:
             b.scheduled = True
             _asyncio.get_running_loop().call_soon(_flush_soon, client, h, b)
@@ -303,7 +308,7 @@ def _flush_soon(client, handle, b):
     if b.draining is not None or client.channels.get(handle) is not b:
         return
     try:
-        if _flush(client, handle, b):
+        if _flush(client, handle, b, True):
             return
     except Exception as e:  # limits.queued_bytes: the next send raises it
         b.error = e
@@ -317,7 +322,7 @@ async def _drain_later(client, handle, b):
             await _wait_room(client, handle, b)
             if client.channels.get(handle) is not b or b.draining == "close":
                 return
-            if _flush(client, handle, b):
+            if _flush(client, handle, b, True):
                 return
     except _asyncio.CancelledError:
         raise  # the loop is ending: the loader's flush_all hands what is left to the kernel
