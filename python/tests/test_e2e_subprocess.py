@@ -119,6 +119,7 @@ def test_listed_programs_run_confined_and_others_are_refused_with_the_line_to_ad
     assert 'add it in ukernel.toml: [caps] subprocess = ["/usr/bin/env"]' in log, run.explain()
     assert 'add it in ukernel.toml: [caps] subprocess = ["id"]' in log, run.explain()
     assert "execute: " in log, run.explain()  # the confinement report names what may be executed
+    assert "· subprocess [sort, python, /bin/sh] ·" in log, run.explain()  # and the policy line what is listed
     assert "fork: 3" in log and "from the fork" not in log, run.explain()
 
 

@@ -436,7 +436,8 @@ ENOSYS_CALLS = {"clone3": 435, "openat2": 437}
 #: Notable calls the list leaves out, by class, with their numbers (the tests check each is refused; the
 #: documentation says why). Any other unlisted call is refused the same way.
 REFUSED = (
-    ("processes and programs", "a worker is one process: new tasks come from `task_spawn`",
+    ("processes and programs", "a worker is one process unless its manifest lists programs (`[caps] "
+     "subprocess`: the process variant below; `execveat` stays refused); new tasks come from `task_spawn`",
      {"fork": 57, "vfork": 58, "execve": 59, "execveat": 322, "wait4": 61, "waitid": 247, "setsid": 112,
       "setpgid": 109}),
     ("sockets and addresses", "the worker already holds its kernel connection; the network is the NET capability",

@@ -164,7 +164,9 @@ public final class Kernel implements Session, TaskControl {
                 + ", restart " + describe(m.restart()));
         console.event("kernel", 0, Level.INFO, "policy", "policy: grant " + Cap.format(m.caps())
                 + " · net.connect " + m.net().connect() + " · net.bind " + m.net().bind()
-                + " · io " + m.preopens().keySet() + " · limits tasks=" + m.limits().tasks()
+                + " · io " + m.preopens().keySet()
+                + (m.programs().isEmpty() ? "" : " · subprocess " + m.programs())
+                + " · limits tasks=" + m.limits().tasks()
                 + " handles=" + m.limits().handles() + " channel_bytes=" + m.limits().channelBytes()
                 + " socket_bytes=" + m.limits().socketBytes() + " queued_bytes=" + m.limits().queuedBytes()
                 + " net_bytes=" + m.limits().netBytes() + " tmp_bytes=" + m.limits().tmpBytes());
