@@ -9,6 +9,7 @@ reach another one the test listens on (``FORBIDDEN``):
 * **re-pointing a socket the kernel made**: after the allowed connect, ``connect`` again, ``connect(AF_UNSPEC)``
   then ``connect``, ``bind`` and ``listen`` on it;
 * **exhausting handles** through many sockets (``limits.handles = 16``);
+* **NET dropped**: the same socket used after ``cap_drop("NET")``;
 * **a notification left pending while the task ends**: a blocking ``connect`` the host cannot complete (a full
   accept queue), then the worker is killed: the kernel must close what it held for it.
 
@@ -125,6 +126,32 @@ def exhaust(n=40):
     return "connected %d %s" % (len(held), " ".join("%s=%d" % kv for kv in sorted(errors.items())))
 
 
+def revoke():
+    s = socket.socket()
+    s.connect(("127.0.0.1", ALLOWED))
+    s.sendall(b"before ")
+    ukernel.cap_drop("NET")
+    out = []
+    try:
+        s.sendall(b"after")
+        out.append("send ok")
+    except OSError as e:
+        out.append("send " + errno.errorcode.get(e.errno))
+    try:
+        out.append("recv %r" % s.recv(10, socket.MSG_DONTWAIT))
+    except OSError as e:
+        out.append("recv " + errno.errorcode.get(e.errno))
+    t = socket.socket()
+    try:
+        t.connect(("127.0.0.1", ALLOWED))
+        out.append("new ok")
+    except OSError as e:
+        out.append("new " + errno.errorcode.get(e.errno))
+    s.close()
+    t.close()
+    return ", ".join(out)
+
+
 def main():
     ukernel.cap_acquire("LOG", "TASK", "NET")
     which = os.environ["ATTACK"]
@@ -132,7 +159,8 @@ def main():
         ukernel.task_spawn("victim", ["LOG", "NET"])
         ukernel.info("victim spawned")
         threading.Event().wait()  # the test stops the kernel
-    ukernel.info("attack %s: %s" % (which, {"race": race, "repoint": repoint, "exhaust": exhaust}[which]()))
+    ukernel.info("attack %s: %s" % (which, {"race": race, "repoint": repoint, "exhaust": exhaust,
+                                                      "revoke": revoke}[which]()))
 """
 
 VICTIM = """\
@@ -156,20 +184,30 @@ def listener(backlog=128):
     return s
 
 
-def drain(s):
-    """Accepts everything queued; returns how many connections there were."""
+def drain(s, received=None):
+    """Accepts everything queued; returns how many connections there were (what each sent, until its end, in
+    ``received``)."""
     n = 0
     while select.select([s], [], [], 0)[0]:
         try:
             c, _ = s.accept()
         except BlockingIOError:
             break
+        if received is not None:
+            c.setblocking(True)
+            data = b""
+            while True:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            received.append(data)
         c.close()
         n += 1
     return n
 
 
-def attack(tmp_path, which, *flags):
+def attack(tmp_path, which, *flags, received=None):
     allowed, forbidden = listener(), listener()
     try:
         app = make_app(tmp_path / ("app-" + which + "-".join(flags)), MAIN,
@@ -179,7 +217,7 @@ def attack(tmp_path, which, *flags):
         assert run.status == 0, run.explain()
         line = [t for t in run.texts("main") if t.startswith("attack %s: " % which)]
         assert line, run.explain()
-        return line[0].split(": ", 1)[1], drain(allowed), drain(forbidden), run
+        return line[0].split(": ", 1)[1], drain(allowed, received), drain(forbidden), run
     finally:
         allowed.close()
         forbidden.close()
@@ -219,6 +257,19 @@ def test_sockets_the_worker_makes_count_against_its_handle_limit(tmp_path):
     assert counts(out).get("EMFILE") == 40 - connected, (out, run.explain())
     assert any(t.startswith("connect(2) 127.0.0.1:") and "refused (EMFILE)" in t for t in run.texts()), \
         run.explain()
+
+
+@needs_notify
+def test_dropping_net_shuts_down_the_sockets_the_worker_made(tmp_path):
+    got = []
+    out, _, _, run = attack(tmp_path, "revoke", "--insecure-no-sandbox", received=got)
+    assert out == "send ok, recv EAGAIN, new ok", (out, run.explain())
+    assert got[0] == b"before after", (got, run.explain())
+    got = []
+    out, _, _, run = attack(tmp_path, "revoke", received=got)
+    assert out == "send EPIPE, recv b'', new EPERM", (out, run.explain())
+    assert got == [b"before "], (got, run.explain())  # the host's peer saw the connection end after the drop
+    assert any("socket(s) the worker made itself shut down" in t for t in run.texts()), run.explain()
 
 
 def _socket_inodes(pid):

@@ -20,7 +20,8 @@ public final class CallTable {
 
     /** The table of this kernel version. */
     public static CallTable v1(KernelContext ctx) {
-        MetaCalls meta = new MetaCalls(ctx.console());
+        NotifyCalls notify = new NotifyCalls(ctx);
+        MetaCalls meta = new MetaCalls(ctx.console(), notify::revoke);
         LogCalls log = new LogCalls(ctx.console());
         TimeCalls time = new TimeCalls(ctx.clock());
         TaskCalls task = new TaskCalls(ctx.tasks());
@@ -28,7 +29,6 @@ public final class CallTable {
         IpcCalls ipc = new IpcCalls(ctx.manifest().limits().channelBytes());
         NetCalls net = new NetCalls(ctx);
         IoCalls io = new IoCalls(ctx);
-        NotifyCalls notify = new NotifyCalls(ctx);
         Map<Call, CallHandler> t = new EnumMap<>(Call.class);
         t.put(Call.ABI_VERSION, meta::abiVersion);
         t.put(Call.CAP_ACQUIRE, meta::capAcquire);

@@ -13,9 +13,12 @@ import io.ukernel.kernel.console.Level;
 /** {@code abi_version}, {@code cap_acquire}, {@code cap_drop}, {@code cap_query}, {@code handle_close}. */
 final class MetaCalls {
     private final Console console;
+    /** Shuts down the sockets a task's worker made itself (seccomp notification); returns how many. */
+    private final java.util.function.ToIntFunction<Task> revokeOwnSockets;
 
-    MetaCalls(Console console) {
+    MetaCalls(Console console, java.util.function.ToIntFunction<Task> revokeOwnSockets) {
         this.console = console;
+        this.revokeOwnSockets = revokeOwnSockets;
     }
 
     Outcome abiVersion(Task task, Args args) {
@@ -56,6 +59,11 @@ final class MetaCalls {
             if (n > 0) {
                 console.audit(task.name(), task.id(), Level.INFO, "net.revoke", "cap_drop: " + n
                         + " granted socket(s) shut down (NET is no longer active)");
+            }
+            int own = revokeOwnSockets.applyAsInt(task);
+            if (own > 0) {
+                console.audit(task.name(), task.id(), Level.INFO, "net.revoke", "cap_drop: " + own
+                        + " socket(s) the worker made itself shut down (NET is no longer active)");
             }
         }
         return Outcome.ok(Value.of(task.caps().active().mask()));

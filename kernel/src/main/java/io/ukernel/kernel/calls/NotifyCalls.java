@@ -38,6 +38,8 @@ final class NotifyCalls {
     private final Reactor reactor;
     /** The worker process each task's supervisor watches (a restarted task is supervised again). */
     private final Map<Task, Long> supervised = new java.util.WeakHashMap<>();
+    /** Each task's supervisor (its current worker's). */
+    private final Map<Task, SocketSupervisor> supervisors = new java.util.WeakHashMap<>();
 
     NotifyCalls(KernelContext ctx) {
         this.bindRules = AddressRules.parse(ctx.manifest().net().bind());
@@ -73,10 +75,21 @@ final class NotifyCalls {
             return Outcome.err(Status.ERR_INVAL, "descriptor " + fd + " of the worker is not its seccomp listener");
         }
         supervised.put(task, pid);
-        new SocketSupervisor(listener, pidfd, pid, authority(task), reactor::execute).start(task.label());
+        SocketSupervisor s = new SocketSupervisor(listener, pidfd, pid, authority(task), reactor::execute);
+        supervisors.put(task, s);
+        s.start(task.label());
         console.audit(task.name(), task.id(), Level.DEBUG, "net.notify", "the sockets this worker makes itself are"
                 + " supervised: connect, bind, listen and accept are decided by the kernel (seccomp user notification)");
         return Outcome.ok();
+    }
+
+    /**
+     * {@code NET} left the task's active set ({@code cap_drop}): the sockets its worker made itself are shut down,
+     * as its granted ones are closed. Returns how many.
+     */
+    int revoke(Task task) {
+        SocketSupervisor s = supervisors.get(task);
+        return s == null ? 0 : s.revokeAll();
     }
 
     /** The process that runs the app: P's only child with namespaces (C), else P itself. */

@@ -72,7 +72,10 @@ public final class SocketSupervisor implements Runnable {
     private final java.util.concurrent.Executor reactor;
     private final List<Parked> parked = new ArrayList<>();
     /** Inodes of the sockets made here that the worker may still hold (pruned against /proc/pid/fd). */
-    private final Set<Long> live = new HashSet<>();
+    private final Set<Long> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Guards {@link #pidfd} between the supervisor's end and {@link #revokeAll} (another thread). */
+    private final Object pidfdLock = new Object();
+    private boolean ended;
 
     private record Parked(long id, int tid, int fd, int ours, boolean accept, boolean nonblock, long addr,
             long lenAddr, String what) {}
@@ -154,7 +157,54 @@ public final class SocketSupervisor implements Runnable {
             }
             parked.clear();
             Notif.close(listener);
-            Notif.close(pidfd);
+            synchronized (pidfdLock) {
+                ended = true;
+                Notif.close(pidfd);
+            }
+        }
+    }
+
+    /**
+     * Revokes every socket made this way that the worker still holds ({@code NET} dropped): each is shut down
+     * ({@code SHUT_RDWR}, on a copy taken with {@code pidfd_getfd}), so the worker's descriptor reads end of stream
+     * and writes fail, and the peer sees the connection end. Any thread. Returns how many were shut down.
+     */
+    public int revokeAll() {
+        synchronized (pidfdLock) {
+            if (ended || live.isEmpty()) {
+                return 0;
+            }
+            int n = 0;
+            try (var dir = Files.newDirectoryStream(Path.of("/proc/" + pid + "/fd"))) {
+                for (Path p : dir) {
+                    long ino = socketInode(p);
+                    if (ino < 0 || !live.contains(ino)) {
+                        continue;
+                    }
+                    int copy = Notif.pidfdGetfd(pidfd, Integer.parseInt(p.getFileName().toString()));
+                    if (copy < 0) {
+                        continue;
+                    }
+                    if (inode(copy) == ino) { // still the same socket (the worker may have reused the number)
+                        io.ukernel.kernel.io.RawFd.shutdown(copy);
+                        n++;
+                    }
+                    Notif.close(copy);
+                    live.remove(ino);
+                }
+            } catch (IOException | NumberFormatException e) {
+                // the worker is gone: its sockets went with it
+            }
+            return n;
+        }
+    }
+
+    private static long socketInode(Path fdLink) {
+        try {
+            String link = Files.readSymbolicLink(fdLink).toString();
+            return link.startsWith("socket:[") ? Long.parseLong(link.substring(8, link.length() - 1)) : -1;
+        } catch (IOException | NumberFormatException e) {
+            return -1;
         }
     }
 
@@ -267,13 +317,9 @@ public final class SocketSupervisor implements Runnable {
         Set<Long> held = new HashSet<>();
         try (var dir = Files.newDirectoryStream(Path.of("/proc/" + pid + "/fd"))) {
             for (Path p : dir) {
-                try {
-                    String link = Files.readSymbolicLink(p).toString();
-                    if (link.startsWith("socket:[")) {
-                        held.add(Long.parseLong(link.substring(8, link.length() - 1)));
-                    }
-                } catch (IOException | NumberFormatException e) {
-                    // closed meanwhile
+                long ino = socketInode(p);
+                if (ino >= 0) {
+                    held.add(ino);
                 }
             }
         } catch (IOException e) {
