@@ -100,7 +100,9 @@ final class Templates implements ProcessPlatform.WarmStarts, AutoCloseable {
 
     @Override
     public Worker start(WorkerSpec spec, List<String> command, Map<String, String> env, WorkerListener listener) {
-        if (closed) {
+        if (closed || !spec.programs().isEmpty()) {
+            // a task that runs programs ([caps] subprocess) needs the filter's process variant, which a
+            // template's forks never get (_template.py refuses such an app): it starts cold, without a try
             return null;
         }
         String sha;
