@@ -12,24 +12,27 @@ import sys
 import time
 
 
-def consume(conn, n, up):
+def consume(conn, n, up, done):
     up.set()
     for _ in range(n):
         conn.recv_bytes()
+    done.set()
 
 
 def pipe(n, size):
     rx, tx = multiprocessing.Pipe(duplex=False)
     up = multiprocessing.Event()
-    child = multiprocessing.Process(target=consume, args=(rx, n, up))
+    done = multiprocessing.Event()
+    child = multiprocessing.Process(target=consume, args=(rx, n, up, done))
     child.start()
     up.wait()  # the consumer is up (its start-up is not timed, as in bench/apps/ipc)
     payload = b"x" * size
     t0 = time.perf_counter_ns()
     for _ in range(n):
         tx.send_bytes(payload)
-    child.join()
+    done.wait()  # the consumer has the last message (its exit is not timed, as in bench/apps/ipc)
     ns = time.perf_counter_ns() - t0
+    child.join()
     print("RESULT ipc batch=1 msgs=%d ns=%d msgs_per_s=%.0f" % (n, ns, n * 1e9 / ns))
 
 

@@ -47,6 +47,7 @@ __all__ = ["Channel", "Message", "Task", "File", "spawn", "open", "inherited_han
            "wait_writable", "run", "KernelSocket", "new_event_loop"]
 
 Message = _namedtuple("Message", "data handles")
+_new_message = tuple.__new__  # Message from a (data, handles) pair, without unpacking
 Message.__doc__ = "A channel message: ``data`` (bytes) and ``handles`` (the handle numbers it moved to this task)."
 
 ENV_HANDLES = _abi.ENV_HANDLES
@@ -269,7 +270,7 @@ class Channel(_Wrapper):
             h = obj._live()
             b = client.channels.get(h)
             if b is not None and b.inbox:
-                return Message(*b.inbox.popleft())
+                return _new_message(Message, b.inbox.popleft())
             try:
                 msgs = client.ipc_recv_many(h)
             except WouldBlockError:
@@ -295,6 +296,10 @@ class Channel(_Wrapper):
         return self
 
     async def __anext__(self):
+        obj = self._obj
+        b = obj._client.channels.get(obj._handle)
+        if b is not None and b.inbox:  # the common case while a run received in one call lasts
+            return _new_message(Message, b.inbox.popleft())
         try:
             return await self.recv()
         except ClosedError:

@@ -1,6 +1,7 @@
 """IPC benchmark, consumer side: receive on the channel end moved to it at spawn until the
 producer closes its end, as the producer's MODE says (BATCH receives per write; ipc_recv_many; ukernel.aio).
-Exits 0 when it got MESSAGES messages."""
+Says "done" on the channel when it has MESSAGES messages (the producer's clock stops there); exits 0 when the
+producer's end closed and it got exactly that many."""
 
 import os
 
@@ -38,6 +39,8 @@ def main():
         while True:
             try:
                 got += len(client.ipc_recv_many(rx))
+                if got == n:
+                    client.ipc_send(rx, b"done")  # the producer stops its clock
             except BlockingIOError:
                 client.io_poll([(rx, ukernel.EV_READABLE)], -1)
             except BrokenPipeError:
@@ -45,6 +48,8 @@ def main():
     while True:
         taken, closed = recv_some(client, rx, batch)
         got += taken
+        if taken and got == n:
+            client.ipc_send(rx, b"done")  # the producer stops its clock
         if closed:
             break
         if taken < batch:
@@ -56,6 +61,10 @@ async def amain(rx, n):
     import ukernel.aio as aio
 
     got = 0
-    async for _ in aio.Channel(rx):
+    ch = aio.Channel(rx)
+    async for _ in ch:
         got += 1
+        if got == n:
+            await ch.send(b"done")  # the producer stops its clock
+            await ch.drain()
     return 0 if got == n else 1

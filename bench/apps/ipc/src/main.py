@@ -1,5 +1,5 @@
 """IPC benchmark, producer side: spawn the consumer with one end of a channel, send MESSAGES messages of SIZE
-bytes, and report messages/s from the first send until the consumer has taken the last one (its exit); the clock starts when the consumer says it is up. MODE:
+bytes, and report messages/s from the first send until the consumer says it has taken the last one; the clock starts when the consumer says it is up. MODE:
 ``call`` (default) one ipc_send per message, or BATCH per write when BATCH > 1; ``many`` ipc_send_many runs of
 BATCH messages (ABI 1.3; the consumer uses ipc_recv_many); ``aio`` ukernel.aio.Channel send/recv, what an asyncio
 task writes (buffered and handed over many per call). Prints
@@ -59,9 +59,11 @@ def main():
             sent += queued
             if queued < k:
                 client.io_poll([(tx, ukernel.EV_WRITABLE)], -1)
+    client.io_poll([(tx, ukernel.EV_READABLE)], -1)  # the consumer has the last message
+    client.ipc_recv(tx)
+    ns = time.perf_counter_ns() - t0
     client.ipc_close(tx)
     client.io_poll([(child, ukernel.EV_READABLE)], -1)
-    ns = time.perf_counter_ns() - t0
     return report(client.task_status(child)[1], mode, batch, n, ns)
 
 
@@ -82,7 +84,9 @@ async def amain(n, payload):
     t0 = time.perf_counter_ns()
     for _ in range(n):
         await tx.send(payload)
+    await tx.drain()
+    await tx.recv()  # the consumer has the last message
+    ns = time.perf_counter_ns() - t0
     await tx.aclose()
     code = await child.wait()
-    ns = time.perf_counter_ns() - t0
     return report(code, "aio", 0, n, ns)
