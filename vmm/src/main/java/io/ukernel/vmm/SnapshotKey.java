@@ -42,19 +42,66 @@ public final class SnapshotKey {
     /** The key of a VM saved from {@code image} and {@code kernel} by {@code vmm} at {@code version}. */
     public static Map<String, String> of(Path image, Path kernel, String vmm, String version, String machine)
             throws IOException {
+        return expected(null, image, kernel, vmm, version, machine);
+    }
+
+    /**
+     * The key a VM about to boot from {@code image} and {@code kernel} must find in {@code keyFile}. The digests of
+     * files whose identity — device, inode, size, modification and change times, as {@code stat} gives them —
+     * is the one the key file recorded are taken from it instead of being computed again (the change time moves on
+     * any write and cannot be set back, as git's index relies on); any other file is hashed, and so is a file
+     * changed no earlier than the key file was written (the times are coarse: a write in the same tick as the key
+     * would not show — git's "racily clean" rule).
+     */
+    public static Map<String, String> expected(Path keyFile, Path image, Path kernel, String vmm, String version,
+            String machine) throws IOException {
+        boolean have = keyFile != null && Files.isRegularFile(keyFile);
+        Properties prev = have ? load(keyFile) : new Properties();
+        java.nio.file.attribute.FileTime written = have ? Files.getLastModifiedTime(keyFile) : null;
         Map<String, String> k = new TreeMap<>();
         k.put("format", FORMAT);
-        k.put("image.sha256", sha256(image));
-        k.put("kernel.sha256", sha256(kernel));
+        k.put("image.sha256", digest(image, "image", prev, written));
+        k.put("kernel.sha256", digest(kernel, "kernel", prev, written));
         k.put("vmm", vmm + ": " + version);
         k.put("machine", machine);
         return k;
     }
 
-    /** Writes {@code key} with each saved file's size and checksum. */
-    public static void write(Path file, Map<String, String> key, List<Path> saved) throws IOException {
+    private static String digest(Path file, String name, Properties prev, java.nio.file.attribute.FileTime written)
+            throws IOException {
+        String known = prev.getProperty(name + ".sha256");
+        if (known != null && stat(file).equals(prev.getProperty(name + ".stat"))
+                && ((java.nio.file.attribute.FileTime) Files.getAttribute(file, "unix:ctime")).compareTo(written) < 0) {
+            return known;
+        }
+        return sha256(file);
+    }
+
+    /** A file's identity: device, inode, size, modification and change times. */
+    static String stat(Path file) throws IOException {
+        Map<String, Object> a = Files.readAttributes(file, "unix:dev,ino,size,lastModifiedTime,ctime");
+        return a.get("dev") + ":" + a.get("ino") + ":" + a.get("size") + ":" + a.get("lastModifiedTime") + ":"
+                + a.get("ctime");
+    }
+
+    private static Properties load(Path keyFile) throws IOException {
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(keyFile, StandardCharsets.UTF_8)) {
+            p.load(r);
+        }
+        return p;
+    }
+
+    /**
+     * Writes {@code key} with each saved file's size and checksum, and the identity of {@code image} and
+     * {@code kernel} (for {@link #expected}).
+     */
+    public static void write(Path file, Map<String, String> key, List<Path> saved, Path image, Path kernel)
+            throws IOException {
         Properties p = new Properties();
         p.putAll(key);
+        p.put("image.stat", stat(image));
+        p.put("kernel.stat", stat(kernel));
         for (Path s : saved) {
             p.put(s.getFileName() + ".size", Long.toString(Files.size(s)));
             p.put(s.getFileName() + ".crc32c", crc32c(s));
@@ -73,10 +120,7 @@ public final class SnapshotKey {
         if (!Files.isRegularFile(keyFile)) {
             return Optional.of("its key file " + keyFile.getFileName() + " is missing");
         }
-        Properties p = new Properties();
-        try (Reader r = Files.newBufferedReader(keyFile, StandardCharsets.UTF_8)) {
-            p.load(r);
-        }
+        Properties p = load(keyFile);
         for (var e : expected.entrySet()) {
             String was = p.getProperty(e.getKey());
             if (!e.getValue().equals(was)) {

@@ -292,7 +292,8 @@ public final class FirecrackerBackend implements VmmBackend, io.ukernel.vmm.spi.
             }
             Files.move(memTmp, mem, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             Files.move(stateTmp, state, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            SnapshotKey.write(key, k, List.of(state, mem));
+            SnapshotKey.write(key, k, List.of(state, mem), spec.initrd().or(spec::rootDrive).orElseThrow(),
+                    spec.kernel());
             return state;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -315,8 +316,9 @@ public final class FirecrackerBackend implements VmmBackend, io.ukernel.vmm.spi.
     public Optional<String> snapshotMismatch(VmSpec spec, Path dist) throws VmmException {
         String name = spec.name();
         try {
-            return SnapshotKey.check(keyFile(dist, name), SnapshotKey.of(spec.initrd().or(spec::rootDrive)
-                    .orElseThrow(), spec.kernel(), "Firecracker", version(), machine(spec)),
+            return SnapshotKey.check(keyFile(dist, name), SnapshotKey.expected(keyFile(dist, name),
+                    spec.initrd().or(spec::rootDrive).orElseThrow(), spec.kernel(), "Firecracker", version(),
+                    machine(spec)),
                     List.of(stateFile(dist, name), memoryFile(dist, name)));
         } catch (IOException e) {
             return Optional.of("it cannot be read: " + e.getMessage());

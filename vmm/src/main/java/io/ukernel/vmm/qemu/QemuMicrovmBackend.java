@@ -286,7 +286,7 @@ public final class QemuMicrovmBackend implements VmmBackend, io.ukernel.vmm.spi.
             st.vm().waitFor(30, TimeUnit.SECONDS);
             Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
             Files.move(tmp, stream, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            QemuSnapshot.writeKey(keyFile, key, stream);
+            QemuSnapshot.writeKey(keyFile, key, stream, spec.initrd().orElseThrow(), spec.kernel());
             return stream;
         } catch (IOException e) {
             throw new QemuException("cannot write the snapshot in " + dist + ": " + e.getMessage(), e);
@@ -312,8 +312,9 @@ public final class QemuMicrovmBackend implements VmmBackend, io.ukernel.vmm.spi.
         Path qemu = locate();
         Accelerator accel = Accelerator.detect(qemu, spec.kernel(), env, cacheDir);
         try {
-            return QemuSnapshot.check(stream, QemuSnapshot.keyFile(dist, spec.name()),
-                    QemuSnapshot.key(spec.initrd().orElseThrow(), spec.kernel(), version(qemu), machine(spec, accel)));
+            Path keyFile = QemuSnapshot.keyFile(dist, spec.name());
+            return QemuSnapshot.check(stream, keyFile, QemuSnapshot.expected(keyFile, spec.initrd().orElseThrow(),
+                    spec.kernel(), version(qemu), machine(spec, accel)));
         } catch (IOException e) {
             return Optional.of("it cannot be read: " + e.getMessage());
         }

@@ -35,9 +35,15 @@ public final class QemuSnapshot {
         return SnapshotKey.of(image, kernel, "QEMU", qemuVersion, machine);
     }
 
-    /** Writes the key with the stream's size and checksum. */
-    static void writeKey(Path file, Map<String, String> key, Path stream) throws IOException {
-        SnapshotKey.write(file, key, List.of(stream));
+    /** The key a boot from {@code image} and {@code kernel} must find in {@code keyFile} ({@link SnapshotKey#expected}). */
+    static Map<String, String> expected(Path keyFile, Path image, Path kernel, String qemuVersion, String machine)
+            throws IOException {
+        return SnapshotKey.expected(keyFile, image, kernel, "QEMU", qemuVersion, machine);
+    }
+
+    /** Writes the key with the stream's size and checksum and the image's and kernel's identity. */
+    static void writeKey(Path file, Map<String, String> key, Path stream, Path image, Path kernel) throws IOException {
+        SnapshotKey.write(file, key, List.of(stream), image, kernel);
     }
 
     /** Why the snapshot cannot be used for {@code expected}, or empty when it matches. */

@@ -31,7 +31,7 @@ class QemuSnapshotTest {
         byte[] saved = new byte[4096];
         new java.util.Random(1).nextBytes(saved);
         Files.write(stream, saved);
-        QemuSnapshot.writeKey(keyFile, key(dir, "m1"), stream);
+        QemuSnapshot.writeKey(keyFile, key(dir, "m1"), stream, dir.resolve("x.img"), dir.resolve("x.vmlinuz"));
         assertEquals(Optional.empty(), QemuSnapshot.check(stream, keyFile, key(dir, "m1")));
 
         assertTrue(QemuSnapshot.check(stream, keyFile, key(dir, "m2")).orElseThrow()
@@ -60,6 +60,38 @@ class QemuSnapshotTest {
         Files.delete(keyFile);
         assertEquals("its key file x.snap.properties is missing",
                 QemuSnapshot.check(stream, keyFile, key(dir, "m1")).orElseThrow());
+    }
+
+    @Test
+    void unchangedFiles_areNotHashedAgain_anyWriteIsNoticed(@TempDir Path dir) throws Exception {
+        Path img = Files.write(dir.resolve("x.img"), new byte[] {1, 2, 3});
+        Path kernel = Files.write(dir.resolve("x.vmlinuz"), new byte[] {4, 5});
+        Path stream = Files.write(QemuSnapshot.stream(dir, "x"), new byte[] {9});
+        Path keyFile = QemuSnapshot.keyFile(dir, "x");
+        QemuSnapshot.writeKey(keyFile, key(dir, "m"), stream, img, kernel);
+        // A recorded digest is trusted while the file's identity (inode, size, mtime, ctime) is the recorded one and
+        // it was last changed before the key was written: shown by replacing the recorded digest, which the
+        // unchanged image then "has". (The key is dated a minute on: here it was written in the same clock tick.)
+        String text = Files.readString(keyFile);
+        String real = QemuSnapshot.key(img, kernel, "v", "m").get("image.sha256");
+        Files.writeString(keyFile, text.replace("image.sha256=" + real, "image.sha256=" + "0".repeat(64)));
+        java.nio.file.attribute.FileTime later = java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().plusSeconds(60));
+        Files.setLastModifiedTime(keyFile, later);
+        assertEquals("0".repeat(64), QemuSnapshot.expected(keyFile, img, kernel, "v", "m").get("image.sha256"));
+        // a file changed since: hashed again
+        Files.write(img, new byte[] {1, 2, 3, 4});
+        String now = QemuSnapshot.key(img, kernel, "v", "m").get("image.sha256");
+        assertEquals(now, QemuSnapshot.expected(keyFile, img, kernel, "v", "m").get("image.sha256"));
+        assertEquals("it was made of another image (repacked since)", QemuSnapshot.check(stream, keyFile,
+                QemuSnapshot.expected(keyFile, img, kernel, "QEMU emulator version 7.2.22", "m")).orElseThrow());
+        // a key written in the same tick as the file's last change: not trusted (git's racily-clean rule)
+        Files.setLastModifiedTime(keyFile, (java.nio.file.attribute.FileTime) Files.getAttribute(img, "unix:ctime"));
+        QemuSnapshot.writeKey(keyFile, key(dir, "m"), stream, img, kernel);
+        text = Files.readString(keyFile);
+        Files.writeString(keyFile, text.replace("image.sha256=" + now, "image.sha256=" + "0".repeat(64)));
+        Files.setLastModifiedTime(keyFile, (java.nio.file.attribute.FileTime) Files.getAttribute(img, "unix:ctime"));
+        assertEquals(now, QemuSnapshot.expected(keyFile, img, kernel, "v", "m").get("image.sha256"));
     }
 
     @Test
