@@ -66,7 +66,11 @@ final class Templates implements ProcessPlatform.WarmStarts, AutoCloseable {
         t.setDaemon(true);
         return t;
     });
-    private final Map<Key, Template> templates = new ConcurrentHashMap<>();
+    /**
+     * By key: the template, or its making under way (a first start makes it outside any lock shared between apps,
+     * so one app's import never delays another's starts; starts of the same spec wait for it).
+     */
+    private final Map<Key, CompletableFuture<Template>> templates = new ConcurrentHashMap<>();
     private final AtomicInteger made = new AtomicInteger();
     private final AtomicInteger forks = new AtomicInteger();
     private volatile boolean closed;
@@ -90,7 +94,7 @@ final class Templates implements ProcessPlatform.WarmStarts, AutoCloseable {
     /** The live templates' pids (the process the host started, and the one that forks: PID 1 of its namespace). */
     List<long[]> pids() {
         List<long[]> out = new ArrayList<>();
-        for (Template t : templates.values()) {
+        for (Template t : ready(templates.values())) {
             if (t.usable()) {
                 out.add(new long[] {t.process.pid(), t.forker});
             }
@@ -121,36 +125,47 @@ final class Templates implements ProcessPlatform.WarmStarts, AutoCloseable {
         }
         PER_KERNEL.forEach(shared::remove);
         Key key = new Key(List.copyOf(command), spec.bundleDir(), sha, Map.copyOf(shared));
-        Template t;
+        CompletableFuture<Template> pending;
+        CompletableFuture<Template> mine = null;
         synchronized (this) {
-            t = templates.get(key);
-            if (t != null && !t.usable()) {
-                templates.remove(key, t);
-                t.close();
+            pending = templates.get(key);
+            Template dead = pending != null && pending.isDone() ? pending.getNow(null) : null;
+            if (dead != null && !dead.usable()) {
+                templates.remove(key, pending);
+                dead.close();
                 listener.output("ukernel: warm start: the template of task " + spec.taskName() + " ended ("
-                        + t.why() + "); making a new one", true);
-                t = null;
+                        + dead.why() + "); making a new one", true);
+                pending = null;
             }
-            if (t == null) {
+            if (pending == null) {
                 retireOthers(key);
-                try {
-                    t = make(key, env);
-                } catch (IOException | RuntimeException e) {
-                    listener.output("ukernel: warm start unavailable for task " + spec.taskName() + ": "
-                            + e.getMessage() + "; starting it cold", true);
-                    return null;
-                }
-                templates.put(key, t);
+                pending = mine = new CompletableFuture<>();
+                templates.put(key, mine);
             }
+        }
+        if (mine != null) {
+            try {
+                mine.complete(make(key, env));
+            } catch (IOException | RuntimeException e) {
+                templates.remove(key, mine);
+                mine.completeExceptionally(e);
+            }
+        }
+        Template t;
+        try {
+            t = pending.join();
+        } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+            Throwable why = e.getCause() != null ? e.getCause() : e;
+            listener.output("ukernel: warm start unavailable for task " + spec.taskName() + ": "
+                    + why.getMessage() + "; starting it cold", true);
+            return null;
         }
         try {
             Worker w = t.fork(spec, own, listener);
             forks.incrementAndGet();
             return w;
         } catch (IOException | RuntimeException e) {
-            synchronized (this) {
-                templates.remove(key, t);
-            }
+            templates.remove(key, pending);
             t.close();
             listener.output("ukernel: warm start failed for task " + spec.taskName() + ": " + e.getMessage()
                     + "; starting it cold", true);
@@ -162,11 +177,22 @@ final class Templates implements ProcessPlatform.WarmStarts, AutoCloseable {
     private void retireOthers(Key key) {
         templates.entrySet().removeIf(e -> {
             if (e.getKey().bundle().equals(key.bundle()) && !e.getKey().sha().equals(key.sha())) {
-                e.getValue().close();
+                e.getValue().thenAccept(Template::close); // one still being made ends once it is made
                 return true;
             }
             return false;
         });
+    }
+
+    /** The templates made (not those being made, nor those that could not be). */
+    private static List<Template> ready(java.util.Collection<CompletableFuture<Template>> futures) {
+        List<Template> out = new ArrayList<>();
+        for (CompletableFuture<Template> f : futures) {
+            if (f.isDone() && !f.isCompletedExceptionally()) {
+                out.add(f.join());
+            }
+        }
+        return out;
     }
 
     private Template make(Key key, Map<String, String> env) throws IOException {
@@ -272,7 +298,8 @@ final class Templates implements ProcessPlatform.WarmStarts, AutoCloseable {
         closed = true;
         List<Template> all;
         synchronized (this) {
-            all = List.copyOf(templates.values());
+            all = ready(templates.values());
+            templates.values().forEach(f -> f.thenAccept(Template::close)); // one being made: closed once made
             templates.clear();
         }
         all.forEach(Template::close); // each exits on EOF: PID 1 of its namespace, it takes its workers along
