@@ -32,6 +32,8 @@ REASONS = {
     "unix": r"Unix sockets are not available to a ukernel worker",
     "subprocess": r"PermissionError: \[Errno 1\] Operation not permitted",
     "policy": r"DeniedError: .*denied: no net\.connect rule",
+    # listen() on a socket the test never bound: Linux would bind it to every address; the kernel refuses it
+    "unbound-listen": r"PermissionError: \[Errno 1\] Operation not permitted",
     "readonly-tmp": r"Read-only file system",
     # tests that patch the socket module or getaddrinfo: the kernel loop never calls them (the kernel connects)
     "mocked-host": r".",

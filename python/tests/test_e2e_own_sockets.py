@@ -2,7 +2,8 @@
 makes"): ``urllib.request`` and ``http.client`` in a thread, a synchronous Redis client (Debian's ``python3-redis``)
 against a real ``redis-server``, Debian's ``python3-psycopg2`` (libpq, C) against a real PostgreSQL, and a plain
 ``bind``/``listen``/``accept`` server, all unmodified and confined; the kernel decides each ``connect``, ``bind``,
-``listen`` and ``accept`` (seccomp user notification) against ``[caps.net]``. Outside the allow-list the same call
+``listen`` and ``accept`` (seccomp user notification) against ``[caps.net]``; and anyio's TCP listener (Debian's
+``python3-anyio``), which makes its listening socket itself and hands the accepted ones to asyncio. Outside the allow-list the same call
 is refused (``EPERM``) and the host's listener sees nothing.
 
 The servers are the test's own, on loopback ports the host chooses (port 0); Redis and PostgreSQL are skipped with
@@ -332,3 +333,41 @@ def test_psycopg2_libpq_in_c_against_a_real_postgresql(tmp_path):
         proc.terminate()
         proc.wait()
         shutil.rmtree(data, ignore_errors=True)
+
+
+ANYIO_APP = """\
+import anyio
+
+
+async def handle(stream):
+    async with stream:
+        await stream.send(b"echo " + await stream.receive())
+
+
+async def main():
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)  # its own socket, bind, listen
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        async with await anyio.connect_tcp("127.0.0.1", port) as c:
+            await c.send(b"from anyio")
+            print("anyio:", (await c.receive()).decode())
+        tg.cancel_scope.cancel()
+"""
+
+
+@needs_notify
+@pytest.mark.skipif(not _system_has("anyio"), reason="Debian's python3-anyio is not installed (.ci/run installs it)")
+def test_an_anyio_tcp_listener_on_the_kernel_loop(tmp_path):
+    app = make_app(tmp_path / "app", ANYIO_APP, manifest(connect=["127.0.0.1:*"], bind=["127.0.0.1:0"]))
+    sys.path.insert(0, "/usr/lib/python3/dist-packages")
+    try:
+        for package in ("anyio", "sniffio", "idna"):
+            if __import__("importlib").util.find_spec(package) is not None:
+                _vendor(app, package)
+    finally:
+        sys.path.remove("/usr/lib/python3/dist-packages")
+    run = run_app(app)
+    assert run.status == 0, run.explain()
+    assert "anyio: echo from anyio" in run.texts("main"), run.explain()
+    assert any(t.startswith("bind(2): ") for t in run.texts()), run.explain()  # the kernel bound it

@@ -153,6 +153,8 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
         """Connects a :class:`KernelSocket`; the kernel resolves a host name. Failures are the usual exceptions
         (``ConnectionRefusedError``, ``TimeoutError``, ``socket.gaierror`` for a name the kernel cannot resolve)
         and ``PermissionError`` naming the ``net.connect`` rule to add when ``ukernel.toml`` does not allow it."""
+        if self._own_tcp(sock):
+            return await super().sock_connect(sock, address)  # the host's connect: the kernel decides it
         sock = self._kernel_socket(sock, "sock_connect")
         if self._debug and sock.gettimeout() != 0:
             raise ValueError("the socket must be non-blocking")
@@ -185,7 +187,17 @@ class KernelEventLoop(asyncio.SelectorEventLoop):
     def _kernel_connect_done(self, fd, fut):
         self._remove_writer(fd)
 
+    @staticmethod
+    def _own_tcp(sock):
+        """Whether ``sock`` is a host TCP socket the worker made itself: under a root kernel its connect, bind,
+        listen and accept were the kernel's (docs/confinement.md, "Sockets the worker makes"); without the sandbox
+        nothing is the kernel's anyway. Elsewhere a confined worker cannot make one (``socket()`` is refused)."""
+        return (isinstance(sock, _socket.socket) and not isinstance(sock, GrantedSocket)
+                and sock.family in (_socket.AF_INET, _socket.AF_INET6) and sock.type == _socket.SOCK_STREAM)
+
     def _kernel_socket(self, sock, what):
+        if self._own_tcp(sock):
+            return sock
         if isinstance(sock, _socket.socket) and not isinstance(sock, GrantedSocket):
             raise TypeError("%s(): %r is a host socket the kernel did not grant; a ukernel worker uses the sockets "
                             "the kernel gives it (the loop's create_connection/create_server/open_connection, or "
