@@ -51,6 +51,7 @@ _new_message = tuple.__new__  # Message from a (data, handles) pair, without unp
 Message.__doc__ = "A channel message: ``data`` (bytes) and ``handles`` (the handle numbers it moved to this task)."
 
 ENV_HANDLES = _abi.ENV_HANDLES
+_MANY = 0x10003  # the kernel ABI version with ipc_send_many / ipc_recv_many
 
 
 def _client(client):
@@ -213,7 +214,7 @@ class Channel(_Wrapper):
         for their own reply). A peer that closes meanwhile is reported by the next ``send`` (or ``drain``); what
         was buffered for it is dropped, as the kernel drops messages queued toward a closed endpoint."""
         obj = self._obj
-        if handles:
+        if handles or (obj.client.kernel_abi_version or _MANY) < _MANY:  # a kernel before 1.3: one call each
             await self.drain()
             handles = _unwrap(handles)
             while True:
@@ -272,6 +273,8 @@ class Channel(_Wrapper):
             if b is not None and b.inbox:
                 return _new_message(Message, b.inbox.popleft())
             try:
+                if (client.kernel_abi_version or _MANY) < _MANY:  # a kernel before 1.3: one call each
+                    return Message(*client.ipc_recv(h))
                 msgs = client.ipc_recv_many(h)
             except WouldBlockError:
                 await _wait(obj, _abi.EV_READABLE)
