@@ -64,6 +64,11 @@ CASES = [
     ("ipc_send", (1, "h\u00e9"), (1, "h\u00e9".encode(), ()), (), None),
     ("ipc_recv", (1,), (1,), (b"msg", (4, 5)), (b"msg", [4, 5])),
     ("ipc_close", (1,), (1,), (), None),
+    ("ipc_send_many", (1, [b"ab", b"c"]), (1, b"abc", (2, 1), (), ()), (2,), 2),
+    ("ipc_send_many", (1, [b"ab", (b"c", [7])]), (1, b"abc", (2, 1), (0, 1), (7,)), (1,), 1),
+    ("ipc_recv_many", (1,), (1, _abi.MAX_BATCH_MSGS, _abi.MAX_BATCH_BYTES), (b"abc", (2, 1), (), ()),
+     [(b"ab", []), (b"c", [])]),
+    ("ipc_recv_many", (1, 5, 10), (1, 5, 10), (b"abc", (2, 1), (0, 1), (9,)), [(b"ab", []), (b"c", [9])]),
     ("net_socket", (), (_abi.NET_AF_INET, _abi.NET_SOCK_STREAM), (3,), 3),
     ("net_socket", (socket.AF_INET6,), (_abi.NET_AF_INET6, _abi.NET_SOCK_STREAM), (3,), 3),
     ("net_socket", (_abi.NET_AF_INET6, _abi.NET_SOCK_STREAM), (6, 1), (3,), 3),
@@ -395,4 +400,35 @@ def test_objects_fileno_is_a_kernel_key_and_foreign_handles_are_refused():
     with pytest.raises(TypeError, match="a handle is an int, a Channel or a Task"):
         ukernel.Channel(1, c).send(b"x", ["2"])
     assert frames(c) == []
+    c.close()
+
+
+@pytest.mark.parametrize("version, sent, received", [
+    (0x10002, "ipc_send", "ipc_recv"),        # a kernel before 1.3: one call per message, as before
+    (0x10003, "ipc_send_many", "ipc_recv_many"),
+])
+def test_aio_channel_uses_runs_only_on_a_kernel_that_has_them(version, sent, received):
+    import asyncio
+
+    import ukernel.aio as aio
+
+    c = connect(ipc_recv=(OK, (b"one", ())), ipc_recv_many=(OK, (b"onetwo", (3, 3), (), ())),
+                ipc_send_many=lambda values: (OK, (len(values[2]),)))
+    c.kernel_abi_version = version
+    ch = aio.Channel(5, c)
+
+    async def main():
+        await ch.send(b"x")
+        await ch.send(b"y")
+        await ch.drain()
+        first = await ch.recv()
+        return first
+
+    assert asyncio.run(main()) == (b"one", [])
+    names = [name for name, _ in frames(c) if name.startswith("ipc_")]
+    assert names[-1] == received and sent in names, names
+    if sent == "ipc_send_many":
+        assert names.count("ipc_send_many") == 1, names  # both sends in one run
+        assert [v for n, v in frames(c) if n == "ipc_send_many"][0][1:3] == (b"xy", (1, 1))
+        assert ch.sync.recv() == (b"two", [])  # the rest of the run waits in this process
     c.close()
