@@ -87,6 +87,10 @@ async def _wait(obj, events, timeout=None):
     """Waits until the handle behind ``obj`` has ``events`` (or HANGUP/ERROR); False when ``timeout`` passed."""
     loop = _asyncio.get_running_loop()
     client = obj.client
+    if events & _abi.EV_READABLE and client.channels:
+        b = client.channels.get(obj.handle)
+        if b is not None and b.inbox:  # messages a run brought are already here
+            return True
     selector = getattr(loop, "_selector", None)
     if getattr(selector, "client", None) is client:
         key = obj.fileno()
