@@ -62,7 +62,7 @@ static void golden(void) {
 
     expect_request("080000000700000020000000", 7, UK_CALL_TIME_MONOTONIC_NS, NULL, 0);
     uk_value hello[2] = {uk_bytes(token, 16), uk_i64(UK_ABI_VERSION)};
-    expect_request("260000000100000000000200021000000000112233445566778899aabbccddeeff010200010000000000", 1,
+    expect_request("260000000100000000000200021000000000112233445566778899aabbccddeeff010300010000000000", 1,
                    UK_CALL_HELLO, hello, 2);
     uk_value log[2] = {uk_i64(20), uk_bytes("h\xc3\xa9llo", 6)};
     expect_request("1c0000000200000010000200011400000000000000020600000068c3a96c6c6f", 2, UK_CALL_LOG_WRITE, log, 2);
@@ -82,7 +82,7 @@ static void golden(void) {
     CHECK(seq == 7 && st == UK_OK && n == 1 && v[0].tag == UK_TAG_I64 && v[0].i64 == 1234567890123LL);
     free(keep);
 
-    CHECK(decode_hex("1a0000000100000000000200010100000000000000010200010000000000", &seq, &st, v, UK_MAX_VALUES, &n,
+    CHECK(decode_hex("1a0000000100000000000200010100000000000000010300010000000000", &seq, &st, v, UK_MAX_VALUES, &n,
                      &keep) == UK_OK);
     CHECK(seq == 1 && n == 2 && v[0].i64 == 1 && v[1].i64 == UK_ABI_VERSION);
     free(keep);
