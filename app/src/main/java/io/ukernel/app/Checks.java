@@ -62,22 +62,16 @@ final class Checks {
         return null;
     }
 
-    /** Directories of the app a preopen may not cover (the build output, packed images, logs, the adapter). */
-    static final java.util.List<String> NOT_PREOPENABLE = java.util.List.of("build", "dist", "logs", "adapter");
-
     /**
      * Why a preopen's (already relative) path is refused, or null: it may not be, or lie beneath, a directory the
-     * kernel itself writes or runs from ({@link #NOT_PREOPENABLE}): a worker writing there could change the
-     * bundle it runs from, the images {@code pack} made, the console log, or the adapter.
+     * kernel itself writes or runs from ({@link io.ukernel.kernel.policy.Policy.Preopen#RESERVED}): a worker
+     * writing there could change the bundle it runs from, the images {@code pack} made, the console log, or the
+     * adapter.
      */
     static String preopenPath(String path) {
-        String first = path.split("/", 2)[0];
-        if (NOT_PREOPENABLE.contains(first)) {
-            return "\"" + path + "\" is inside " + first + "/, which the kernel uses (" + String.join("/, ",
-                    NOT_PREOPENABLE) + "/ cannot be preopened): put the app's data in its own directory, e.g. "
-                    + "path = \"data\"";
-        }
-        return null;
+        String reserved = io.ukernel.kernel.policy.Policy.Preopen.reserved(path);
+        return reserved == null ? null
+                : reserved + ": put the app's data in its own directory, e.g. path = \"data\"";
     }
 
     /** {@code 3.N} with N &ge; 11. */

@@ -159,34 +159,7 @@ public record Manifest(
      * A directory inside the app that {@code io_open} may reach under {@code name}, and that the worker sees by path
      * (read-only, or read-write when {@code writable}) at its host path, named by {@code UKERNEL_PREOPEN_<NAME>}.
      */
-    public record Preopen(String name, String path, boolean writable) {
-        /**
-         * The host directory this preopen stands for, beneath {@code appDir}, symbolic links resolved: the path
-         * the worker's view binds and {@code io_open} resolves in. The manifest check reads the path as text; a
-         * link in the app directory ({@code data -> logs}) would hand the worker a directory the kernel keeps for
-         * itself (the console log, the bundle) or one outside the app, so the resolved path is checked again each
-         * time a worker starts. A directory that does not exist yet is returned unresolved.
-         *
-         * @throws java.io.IOException saying why the preopen is refused
-         */
-        public java.nio.file.Path resolve(java.nio.file.Path appDir) throws java.io.IOException {
-            java.nio.file.Path base = appDir.toAbsolutePath().normalize();
-            java.nio.file.Path target = base.resolve(path).normalize();
-            if (!java.nio.file.Files.exists(target)) {
-                return target;
-            }
-            java.nio.file.Path realBase = base.toRealPath();
-            java.nio.file.Path real = target.toRealPath();
-            String problem = real.startsWith(realBase) && !real.equals(realBase)
-                    ? Checks.preopenPath(realBase.relativize(real).toString())
-                    : "\"" + path + "\" resolves to " + real + ", outside the app directory " + realBase;
-            if (problem != null) {
-                throw new java.io.IOException("preopen " + name + ": " + problem + " (a symbolic link in the app "
-                        + "directory leads there; point the preopen at a directory of the app's own)");
-            }
-            return real;
-        }
-    }
+    public record Preopen(String name, String path, boolean writable) {}
 
     /**
      * Quotas (docs/limits.md lists every bound the kernel applies, these and the fixed ones).

@@ -1,6 +1,7 @@
 package io.ukernel.cli;
 
 import io.ukernel.app.Manifest;
+import io.ukernel.app.ManifestPolicy;
 import io.ukernel.app.ManifestParser;
 import io.ukernel.app.bundle.Bundle;
 import io.ukernel.app.bundle.BundleReader;
@@ -49,7 +50,7 @@ final class AppLaunch {
     /** As above, forking workers from {@code warm}'s templates where it can (the resident host; null: none). */
     static Kernel kernel(Prepared p, Map<String, String> environment, Console console, KernelClock clock,
             double graceSeconds, boolean insecureNoSandbox, ProcessPlatform.WarmStarts warm) throws IOException {
-        return new Kernel(new KernelConfig(p.manifest(), p.root(), p.app(), environment,
+        return new Kernel(new KernelConfig(ManifestPolicy.of(p.manifest()), p.root(), p.app(), environment,
                 new ProcessPlatform(p.build().runtime().executable(), p.build().runtime().version(),
                         sandbox(p.manifest(), insecureNoSandbox)).warmStarts(warm),
                 console, clock, (long) (graceSeconds * TimeUnit.SECONDS.toNanos(1))));

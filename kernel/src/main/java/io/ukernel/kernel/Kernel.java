@@ -3,8 +3,8 @@ package io.ukernel.kernel;
 import io.ukernel.abi.Abi;
 import io.ukernel.abi.Cap;
 import io.ukernel.abi.Frame;
-import io.ukernel.app.Manifest;
-import io.ukernel.app.Manifest.RestartPolicy;
+import io.ukernel.kernel.policy.Policy;
+import io.ukernel.kernel.policy.Policy.RestartPolicy;
 import io.ukernel.kernel.caps.CapabilitySet;
 import io.ukernel.kernel.calls.CallTable;
 import io.ukernel.kernel.calls.Dispatcher;
@@ -33,7 +33,7 @@ import java.util.concurrent.CompletableFuture;
  * main task's exit status. Everything but {@link #stop} and the workers' output runs on the reactor thread.
  */
 public final class Kernel implements Session, TaskControl {
-    /** Name of the task started from the manifest's top-level {@code entry}. */
+    /** Name of the task started from the policy's main {@code entry}. */
     public static final String MAIN_TASK = "main";
     /** The variable that gives a spawned task the numbers of the handles it was given, comma-separated, in order. */
     public static final String ENV_HANDLES = io.ukernel.abi.Abi.ENV_HANDLES;
@@ -75,8 +75,8 @@ public final class Kernel implements Session, TaskControl {
         this.config = config;
         this.console = config.console();
         this.reactor = new Reactor(this::bug);
-        this.tasks = new TaskTable(config.manifest().limits().tasks());
-        KernelContext ctx = new KernelContext(console, config.clock(), reactor, config.manifest(), this,
+        this.tasks = new TaskTable(config.policy().limits().tasks());
+        KernelContext ctx = new KernelContext(console, config.clock(), reactor, config.policy(), this,
                 config.appDir());
         this.dispatcher = new Dispatcher(CallTable.v1(ctx), console, metrics);
     }
@@ -152,7 +152,7 @@ public final class Kernel implements Session, TaskControl {
     }
 
     private void boot() {
-        Manifest m = config.manifest();
+        Policy m = config.policy();
         console.kernel(Level.INFO, "ukernel " + Version.UKERNEL + " · ABI " + Abi.formatVersion(Abi.VERSION)
                 + " · platform " + config.platform().name() + " · java " + Runtime.version().feature()
                 + " · pid " + ProcessHandle.current().pid());
@@ -165,7 +165,7 @@ public final class Kernel implements Session, TaskControl {
         console.event("kernel", 0, Level.INFO, "policy", "policy: grant " + Cap.format(m.caps())
                 + " · net.connect " + m.net().connect() + " · net.bind " + m.net().bind()
                 + " · io " + m.preopens().keySet()
-                + (m.programs().isEmpty() ? "" : " · subprocess " + m.programs())
+                + (m.programs().listed().isEmpty() ? "" : " · subprocess " + m.programs().listed())
                 + " · limits tasks=" + m.limits().tasks()
                 + " handles=" + m.limits().handles() + " channel_bytes=" + m.limits().channelBytes()
                 + " socket_bytes=" + m.limits().socketBytes() + " queued_bytes=" + m.limits().queuedBytes()
@@ -181,7 +181,7 @@ public final class Kernel implements Session, TaskControl {
         main = tasks.create(MAIN_TASK, m.entry(), m.restart(), new CapabilitySet(m.caps()),
                 m.limits()).orElseThrow();
         start(main);
-        for (Manifest.TaskSpec spec : m.tasks()) {
+        for (Policy.TaskSpec spec : m.tasks()) {
             if (spec.atBoot()) {
                 startDeclared(spec);
             }
@@ -194,13 +194,13 @@ public final class Kernel implements Session, TaskControl {
         reactor.schedule(1_000_000_000L, this::reportSuppressedLines);
     }
 
-    private void startDeclared(Manifest.TaskSpec spec) {
-        CapabilitySet ceiling = new CapabilitySet(spec.caps() & config.manifest().caps());
+    private void startDeclared(Policy.TaskSpec spec) {
+        CapabilitySet ceiling = new CapabilitySet(spec.caps() & config.policy().caps());
         Optional<Task> t = tasks.create(spec.name(), spec.entry(), spec.restart(), ceiling,
-                config.manifest().limits());
+                config.policy().limits());
         if (t.isEmpty()) {
             console.kernel(Level.ERROR, "task " + spec.name() + " not started: limits.tasks="
-                    + config.manifest().limits().tasks() + " reached");
+                    + config.policy().limits().tasks() + " reached");
             return;
         }
         start(t.get());
@@ -216,18 +216,18 @@ public final class Kernel implements Session, TaskControl {
             env = new HashMap<>(env);
             env.putAll(kernelEnv);
         }
-        Manifest m = config.manifest();
+        Policy m = config.policy();
         task.state(Task.State.STARTING);
         try {
             List<WorkerSpec.Dir> preopens = new java.util.ArrayList<>();
-            for (Manifest.Preopen p : m.preopens().values()) {
+            for (Policy.Preopen p : m.preopens().values()) {
                 // Resolved (and refused if a link leads into logs/, build/... or out of the app) at every start.
                 preopens.add(new WorkerSpec.Dir(p.name(), p.resolve(config.appDir()), p.writable()));
             }
             preopens.sort(java.util.Comparator.comparing(WorkerSpec.Dir::name));
             // Names are looked up on the kernel's PATH at every start, as preopens are resolved.
             String path = System.getenv("PATH");
-            List<java.nio.file.Path> programs = m.resolvePrograms(path == null || path.isEmpty()
+            List<java.nio.file.Path> programs = m.programs().resolve(path == null || path.isEmpty()
                     ? "/usr/local/bin:/usr/bin:/bin" : path);
             WorkerSpec spec = new WorkerSpec(task.id(), task.name(), task.entry(), config.bundleDir(), endpoint.path(),
                     task.token(), env, List.copyOf(preopens), m.limits().tmpBytes(), programs);
@@ -286,19 +286,19 @@ public final class Kernel implements Session, TaskControl {
     }
 
     @Override
-    public Optional<Manifest.TaskSpec> declared(String name) {
-        return config.manifest().task(name);
+    public Optional<Policy.TaskSpec> declared(String name) {
+        return config.policy().task(name);
     }
 
     @Override
-    public Optional<Task> spawn(Task parent, Manifest.TaskSpec spec, CapabilitySet ceiling,
+    public Optional<Task> spawn(Task parent, Policy.TaskSpec spec, CapabilitySet ceiling,
             List<KernelObject> handles) {
         if (stopReason != null) {
             return Optional.empty();
         }
         // Spawned tasks are the parent's business: the kernel does not restart them (the parent sees the exit).
         Optional<Task> t = tasks.create(spec.name(), spec.entry(), RestartPolicy.never(), ceiling,
-                config.manifest().limits());
+                config.policy().limits());
         t.ifPresent(child -> {
             child.parent(parent);
             // Its console lines count against the parent's budget: spawning is no way to a fresh one.
@@ -478,7 +478,7 @@ public final class Kernel implements Session, TaskControl {
             killTimer.cancel();
         }
         console.reportSuppressed(true);
-        console.event("kernel", 0, Level.INFO, "kernel.exit", "app " + config.manifest().name()
+        console.event("kernel", 0, Level.INFO, "kernel.exit", "app " + config.policy().name()
                 + " ended with status " + status + (stopReason != null ? " (" + stopReason + ")" : ""));
         finalTasks = taskInfos();
         done.complete(status);

@@ -1,6 +1,6 @@
 package io.ukernel.kernel;
 
-import io.ukernel.app.Manifest.RestartPolicy;
+import io.ukernel.kernel.policy.Policy.RestartPolicy;
 import io.ukernel.kernel.caps.CapabilitySet;
 import io.ukernel.kernel.caps.TaskCaps;
 import io.ukernel.kernel.handle.HandleTable;

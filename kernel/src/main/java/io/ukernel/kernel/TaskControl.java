@@ -1,6 +1,6 @@
 package io.ukernel.kernel;
 
-import io.ukernel.app.Manifest;
+import io.ukernel.kernel.policy.Policy;
 import io.ukernel.kernel.caps.CapabilitySet;
 import io.ukernel.kernel.handle.KernelObject;
 import java.util.List;
@@ -9,11 +9,11 @@ import java.util.Optional;
 /** What the task family needs from the kernel to start tasks. Reactor thread only. */
 public interface TaskControl {
     /** The {@code [[task]]} declared under {@code name}, if any. */
-    Optional<Manifest.TaskSpec> declared(String name);
+    Optional<Policy.TaskSpec> declared(String name);
 
     /**
      * Creates and starts a task from {@code spec} with {@code ceiling}, its table holding {@code handles} as
      * 1..n in order; empty when the app's task limit is reached (nothing is consumed then).
      */
-    Optional<Task> spawn(Task parent, Manifest.TaskSpec spec, CapabilitySet ceiling, List<KernelObject> handles);
+    Optional<Task> spawn(Task parent, Policy.TaskSpec spec, CapabilitySet ceiling, List<KernelObject> handles);
 }

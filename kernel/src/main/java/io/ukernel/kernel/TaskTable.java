@@ -1,6 +1,6 @@
 package io.ukernel.kernel;
 
-import io.ukernel.app.Manifest.RestartPolicy;
+import io.ukernel.kernel.policy.Policy.RestartPolicy;
 import io.ukernel.kernel.caps.CapabilitySet;
 import java.security.SecureRandom;
 import java.util.Collection;
@@ -26,7 +26,7 @@ public final class TaskTable {
 
     /** Creates a task, or returns empty when the app's task limit is reached. */
     public Optional<Task> create(String name, String entry, RestartPolicy restart, CapabilitySet ceiling,
-            io.ukernel.app.Manifest.Limits limits) {
+            io.ukernel.kernel.policy.Policy.Limits limits) {
         if (liveCount() >= limit) {
             return Optional.empty();
         }

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.ukernel.abi.Cap;
-import io.ukernel.app.Manifest;
+import io.ukernel.kernel.policy.Policy;
 import io.ukernel.kernel.console.Console;
 import io.ukernel.kernel.console.LineFormat;
 import java.io.ByteArrayOutputStream;
@@ -87,7 +87,7 @@ class CWorkerTest {
     void cWorker_directSockets_receivesGrantedDescriptors_andMovesTheBytesItself() throws Exception {
         Path direct = gcc("test-direct", "clients/c/ukernel.c", "clients/c/test_direct.c");
         Run run = boot(Cap.LOG.bit() | Cap.NET.bit(), direct,
-                new Manifest.NetScope(List.of("127.0.0.1:*"), List.of("127.0.0.1:0")));
+                new Policy.NetScope(List.of("127.0.0.1:*"), List.of("127.0.0.1:0")));
         assertEquals(0, run.status(), run.console());
         assertTrue(run.console().contains("c-direct: granted round trip ok on port"), run.console());
         assertTrue(run.console().contains("net_accept: socket"), run.console());
@@ -110,15 +110,15 @@ class CWorkerTest {
 
     /** Boots the real kernel with the C binary as the main task's worker; returns its exit status and console. */
     static Run boot(long grant, Path executable) throws Exception {
-        return boot(grant, executable, Manifest.NetScope.none());
+        return boot(grant, executable, Policy.NetScope.none());
     }
 
     /** As {@link #boot(long, Path)}, with the app's {@code [caps.net]} allow-lists. */
-    static Run boot(long grant, Path executable, Manifest.NetScope net) throws Exception {
+    static Run boot(long grant, Path executable, Policy.NetScope net) throws Exception {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        Manifest m = new Manifest(dir.resolve(Manifest.FILE_NAME), "c-worker", executable.getFileName().toString(),
-                "3.11", grant, net, Map.of(), Manifest.Limits.defaults(),
-                Manifest.RestartPolicy.never(), List.of(), Manifest.Sandbox.defaults());
+        Policy m = new Policy("c-worker", executable.getFileName().toString(),
+                "3.11", grant, net, Map.of(), Policy.Limits.defaults(),
+                Policy.RestartPolicy.never(), List.of());
         Console console = Console.open(KernelClock.system(), LineFormat.TEXT,
                 new PrintStream(bytes, true, StandardCharsets.UTF_8), null, true);
         Kernel k = new Kernel(new KernelConfig(m, dir, dir, Map.of(), new CWorkerPlatform(executable), console,

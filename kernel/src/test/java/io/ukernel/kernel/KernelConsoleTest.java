@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ukernel.abi.Abi;
 import io.ukernel.abi.Cap;
-import io.ukernel.app.Manifest;
+import io.ukernel.kernel.policy.Policy;
 import io.ukernel.kernel.console.Console;
 import io.ukernel.kernel.console.LineFormat;
 import io.ukernel.platform.spi.Platform;
@@ -77,9 +77,9 @@ class KernelConsoleTest {
 
     static String run(List<Out> lines, int status) throws Exception {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        Manifest m = new Manifest(Path.of("ukernel.toml"), "t", "src/main.py", "3.11", Cap.LOG.bit(),
-                Manifest.NetScope.none(), Map.of(), Manifest.Limits.defaults(), Manifest.RestartPolicy.never(),
-                List.of(), Manifest.Sandbox.defaults());
+        Policy m = new Policy("t", "src/main.py", "3.11", Cap.LOG.bit(),
+                Policy.NetScope.none(), Map.of(), Policy.Limits.defaults(), Policy.RestartPolicy.never(),
+                List.of());
         Console console = Console.open(KernelClock.system(), LineFormat.JSON,
                 new PrintStream(bytes, true, StandardCharsets.UTF_8), null, false);
         Kernel k = new Kernel(new KernelConfig(m, Path.of("."), Path.of("."), Map.of(),

@@ -1,8 +1,8 @@
 package io.ukernel.kernel;
 
 import io.ukernel.abi.Frame;
-import io.ukernel.app.Manifest;
-import io.ukernel.app.Manifest.RestartPolicy;
+import io.ukernel.kernel.policy.Policy;
+import io.ukernel.kernel.policy.Policy.RestartPolicy;
 import io.ukernel.kernel.caps.CapabilitySet;
 import io.ukernel.kernel.handle.KernelObject;
 import java.nio.file.Path;
@@ -18,7 +18,7 @@ public final class TestTasks {
 
     public static Task task(int id, String name, CapabilitySet ceiling) {
         Task t = new Task(id, name, "src/main.py", RestartPolicy.never(), ceiling, 16,
-                Manifest.Limits.DEFAULT_QUEUED_BYTES, Manifest.Limits.DEFAULT_NET_BYTES, "00");
+                Policy.Limits.DEFAULT_QUEUED_BYTES, Policy.Limits.DEFAULT_NET_BYTES, "00");
         t.state(Task.State.RUNNING);
         return t;
     }
@@ -26,7 +26,7 @@ public final class TestTasks {
     /** A task with the given {@code limits.handles} and {@code limits.queued_bytes}. */
     public static Task task(int id, String name, CapabilitySet ceiling, int handles, long queuedBytes) {
         Task t = new Task(id, name, "src/main.py", RestartPolicy.never(), ceiling, handles, queuedBytes,
-                Manifest.Limits.DEFAULT_NET_BYTES, "00");
+                Policy.Limits.DEFAULT_NET_BYTES, "00");
         t.state(Task.State.RUNNING);
         return t;
     }
@@ -67,26 +67,25 @@ public final class TestTasks {
         t.notifyExit();
     }
 
-    public static Manifest manifest(List<Manifest.TaskSpec> tasks) {
-        return new Manifest(Path.of("ukernel.toml"), "t", "src/main.py", "3.11", io.ukernel.abi.Cap.ALL_MASK,
-                Manifest.NetScope.none(), Map.of(), Manifest.Limits.defaults(), RestartPolicy.never(), tasks,
-                Manifest.Sandbox.defaults());
+    public static Policy policy(List<Policy.TaskSpec> tasks) {
+        return new Policy("t", "src/main.py", "3.11", io.ukernel.abi.Cap.ALL_MASK,
+                Policy.NetScope.none(), Map.of(), Policy.Limits.defaults(), RestartPolicy.never(), tasks);
     }
 
     /** Task control that creates tasks without starting workers; the test plays them. */
     public static final class Control implements TaskControl {
-        public final List<Manifest.TaskSpec> declared = new ArrayList<>();
+        public final List<Policy.TaskSpec> declared = new ArrayList<>();
         public final List<Task> spawned = new ArrayList<>();
         public int limit = 100;
         private int nextId = 100;
 
         @Override
-        public Optional<Manifest.TaskSpec> declared(String name) {
+        public Optional<Policy.TaskSpec> declared(String name) {
             return declared.stream().filter(s -> s.name().equals(name)).findFirst();
         }
 
         @Override
-        public Optional<Task> spawn(Task parent, Manifest.TaskSpec spec, CapabilitySet ceiling,
+        public Optional<Task> spawn(Task parent, Policy.TaskSpec spec, CapabilitySet ceiling,
                 List<KernelObject> handles) {
             if (spawned.size() >= limit) {
                 return Optional.empty();

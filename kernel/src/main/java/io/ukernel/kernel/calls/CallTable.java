@@ -4,6 +4,7 @@ import io.ukernel.abi.Call;
 import io.ukernel.kernel.KernelContext;
 import java.util.EnumMap;
 import java.util.Map;
+import io.ukernel.kernel.policy.PolicyHints;
 import java.util.Optional;
 
 /**
@@ -13,20 +14,22 @@ import java.util.Optional;
  */
 public final class CallTable {
     private final Map<Call, CallHandler> handlers;
+    private final PolicyHints hints;
 
-    private CallTable(Map<Call, CallHandler> handlers) {
+    private CallTable(Map<Call, CallHandler> handlers, PolicyHints hints) {
+        this.hints = hints;
         this.handlers = handlers;
     }
 
     /** The table of this kernel version. */
     public static CallTable v1(KernelContext ctx) {
         NotifyCalls notify = new NotifyCalls(ctx);
-        MetaCalls meta = new MetaCalls(ctx.console(), notify::revoke);
+        MetaCalls meta = new MetaCalls(ctx.console(), notify::revoke, ctx.policy().hints());
         LogCalls log = new LogCalls(ctx.console());
         TimeCalls time = new TimeCalls(ctx.clock());
-        TaskCalls task = new TaskCalls(ctx.tasks());
+        TaskCalls task = new TaskCalls(ctx.tasks(), ctx.policy().hints());
         PollCalls poll = new PollCalls(ctx.reactor());
-        IpcCalls ipc = new IpcCalls(ctx.manifest().limits().channelBytes());
+        IpcCalls ipc = new IpcCalls(ctx.policy().limits().channelBytes(), ctx.policy().hints());
         NetCalls net = new NetCalls(ctx);
         IoCalls io = new IoCalls(ctx);
         Map<Call, CallHandler> t = new EnumMap<>(Call.class);
@@ -70,10 +73,15 @@ public final class CallTable {
         t.put(Call.IO_STAT, io::stat);
         t.put(Call.IO_CLOSE, io::close);
         t.put(Call.IO_POLL, poll::poll);
-        return new CallTable(t);
+        return new CallTable(t, ctx.policy().hints());
     }
 
     /** The handler of {@code call}, or empty when this kernel does not implement it. */
+    /** How refusals word their remedy (the policy's). */
+    public PolicyHints hints() {
+        return hints;
+    }
+
     public Optional<CallHandler> handler(Call call) {
         return Optional.ofNullable(handlers.get(call));
     }

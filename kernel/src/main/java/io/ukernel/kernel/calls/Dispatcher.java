@@ -61,7 +61,7 @@ public final class Dispatcher {
         if (call.cap() != null && !task.caps().active().has(call.cap())) {
             console.audit(task.name(), task.id(), Level.WARN, "cap.denied", call.abiName() + ": denied: needs "
                     + call.cap() + " (active " + task.caps().active() + "; call cap_acquire first"
-                    + (task.caps().ceiling().has(call.cap()) ? ")" : ", and grant it in ukernel.toml [caps])"));
+                    + (task.caps().ceiling().has(call.cap()) ? ")" : ", and " + table.hints().grantForCall() + ")"));
             return Frame.Reply.error(seq, Status.ERR_DENIED);
         }
         var handler = table.handler(call);

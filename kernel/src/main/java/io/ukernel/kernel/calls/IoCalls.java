@@ -5,7 +5,7 @@ import io.ukernel.abi.OpenFlag;
 import io.ukernel.abi.Status;
 import io.ukernel.abi.Value;
 import io.ukernel.abi.Whence;
-import io.ukernel.app.Manifest.Preopen;
+import io.ukernel.kernel.policy.Policy.Preopen;
 import io.ukernel.kernel.KernelContext;
 import io.ukernel.kernel.Task;
 import io.ukernel.kernel.console.Console;
@@ -14,6 +14,7 @@ import io.ukernel.kernel.io.ErrnoException;
 import io.ukernel.kernel.io.FileStat;
 import io.ukernel.kernel.io.OpenFile;
 import io.ukernel.kernel.io.Preopens;
+import io.ukernel.kernel.policy.PolicyHints;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -34,10 +35,12 @@ final class IoCalls {
 
     private final Console console;
     private final Preopens preopens;
+    private final PolicyHints hints;
 
     IoCalls(KernelContext ctx) {
         this.console = ctx.console();
-        this.preopens = new Preopens(ctx.appDir(), ctx.manifest().preopens());
+        this.preopens = new Preopens(ctx.appDir(), ctx.policy().preopens());
+        this.hints = ctx.policy().hints();
     }
 
     Outcome open(Task task, Args args) {
@@ -53,8 +56,8 @@ final class IoCalls {
         }
         Preopen p = preopens.get(name).orElse(null);
         if (p == null) {
-            return Outcome.err(Status.ERR_NOTFOUND, "no preopen named " + quote(name) + " (ukernel.toml [caps.io] has "
-                    + new java.util.TreeSet<>(preopens.names()) + ")");
+            return Outcome.err(Status.ERR_NOTFOUND, "no preopen named " + quote(name) + " ("
+                    + hints.preopens(preopens.names()) + ")");
         }
         String escape = Preopens.escape(rel);
         if (escape != null) {
@@ -64,7 +67,7 @@ final class IoCalls {
             return denied(task, p, rel, flags, "write flags on a read-only preopen (mode = \"ro\")");
         }
         if (task.handles().room() <= 0) {
-            return Outcome.err(Status.ERR_LIMIT, "handle table full: " + IpcCalls.usage(task.handles()));
+            return Outcome.err(Status.ERR_LIMIT, "handle table full: " + IpcCalls.usage(task.handles(), hints));
         }
         try {
             OpenFile f = preopens.open(p, rel, flags);

@@ -8,6 +8,7 @@ import io.ukernel.kernel.handle.Account;
 import io.ukernel.kernel.handle.HandleTable;
 import io.ukernel.kernel.handle.KernelObject;
 import io.ukernel.kernel.ipc.ChannelEnd;
+import io.ukernel.kernel.policy.PolicyHints;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -22,15 +23,17 @@ import java.util.Set;
  */
 final class IpcCalls {
     private final long channelBytes;
+    private final PolicyHints hints;
 
-    IpcCalls(long channelBytes) {
+    IpcCalls(long channelBytes, PolicyHints hints) {
+        this.hints = hints;
         this.channelBytes = channelBytes;
     }
 
     Outcome create(Task task, Args args) {
         HandleTable table = task.handles();
         if (table.room() < 2) {
-            return Outcome.err(Status.ERR_LIMIT, "no room for two handles: " + usage(table));
+            return Outcome.err(Status.ERR_LIMIT, "no room for two handles: " + usage(table, hints));
         }
         ChannelEnd[] ends = ChannelEnd.pair(channelBytes);
         long h0 = table.install(ends[0]).orElseThrow();
@@ -71,7 +74,7 @@ final class IpcCalls {
         if (!account.bytesFit(ChannelEnd.cost(data.length))) {
             return Outcome.err(Status.ERR_LIMIT, "this task has " + account.bytes() + " bytes in messages nobody"
                     + " received yet; " + data.length + " more exceed limits.queued_bytes=" + account.byteLimit()
-                    + " (raise it in ukernel.toml [limits], or let the receivers catch up)");
+                    + " (" + hints.raiseLimit("limits.queued_bytes") + ", or let the receivers catch up)");
         }
         return switch (end.get().send(data, objects, account)) {
             case SENT -> {
@@ -102,7 +105,7 @@ final class IpcCalls {
         long room = table.room() + (e.peekSentBy(table.account()) ? e.peekHandleCount() : 0);
         if (room < e.peekHandleCount()) {
             return Outcome.err(Status.ERR_LIMIT, "no room for the " + e.peekHandleCount() + " handles it carries: "
-                    + usage(table));
+                    + usage(table, hints));
         }
         ChannelEnd.Taken m = e.take();
         long[] numbers = new long[m.handles().size()];
@@ -183,7 +186,7 @@ final class IpcCalls {
             if (!account.bytesFit(ChannelEnd.cost(len))) {
                 refused = Outcome.err(Status.ERR_LIMIT, "this task has " + account.bytes() + " bytes in messages"
                         + " nobody received yet; " + len + " more exceed limits.queued_bytes=" + account.byteLimit()
-                        + " (raise it in ukernel.toml [limits], or let the receivers catch up)");
+                        + " (" + hints.raiseLimit("limits.queued_bytes") + ", or let the receivers catch up)");
             } else {
                 byte[] payload = n == 1 ? data : java.util.Arrays.copyOfRange(data, offset, offset + len);
                 List<KernelObject> carried = c == 0 ? List.of() : List.of(objects).subList(at, at + c);
@@ -249,7 +252,7 @@ final class IpcCalls {
             if (room < c) {
                 if (taken == 0) {
                     return Outcome.err(Status.ERR_LIMIT, "no room for the " + c + " handles it carries: "
-                            + usage(table));
+                            + usage(table, hints));
                 }
                 break;
             }
@@ -275,9 +278,9 @@ final class IpcCalls {
     }
 
     /** How a table stands against {@code limits.handles}, for ERR_LIMIT reasons. */
-    static String usage(HandleTable table) {
+    static String usage(HandleTable table, PolicyHints hints) {
         return table.size() + " open + " + table.account().handles() + " sent in messages not yet received, of "
-                + "limits.handles=" + table.limit() + " (raise it in ukernel.toml [limits], or close handles)";
+                + "limits.handles=" + table.limit() + " (" + hints.raiseLimit("limits.handles") + ", or close handles)";
     }
 
     Outcome close(Task task, Args args) {

@@ -9,16 +9,19 @@ import io.ukernel.kernel.caps.CapabilitySet;
 import io.ukernel.kernel.caps.TaskCaps;
 import io.ukernel.kernel.console.Console;
 import io.ukernel.kernel.console.Level;
+import io.ukernel.kernel.policy.PolicyHints;
 
 /** {@code abi_version}, {@code cap_acquire}, {@code cap_drop}, {@code cap_query}, {@code handle_close}. */
 final class MetaCalls {
     private final Console console;
     /** Shuts down the sockets a task's worker made itself (seccomp notification); returns how many. */
     private final java.util.function.ToIntFunction<Task> revokeOwnSockets;
+    private final PolicyHints hints;
 
-    MetaCalls(Console console, java.util.function.ToIntFunction<Task> revokeOwnSockets) {
+    MetaCalls(Console console, java.util.function.ToIntFunction<Task> revokeOwnSockets, PolicyHints hints) {
         this.console = console;
         this.revokeOwnSockets = revokeOwnSockets;
+        this.hints = hints;
     }
 
     Outcome abiVersion(Task task, Args args) {
@@ -39,7 +42,7 @@ final class MetaCalls {
             case TaskCaps.Acquire.Denied d -> {
                 console.audit(task.name(), task.id(), Level.WARN, "cap.denied", "caps: denied "
                         + Cap.format(mask) + ": " + d.missing() + " beyond this task's ceiling "
-                        + task.caps().ceiling() + " (grant it in ukernel.toml [caps] grant)");
+                        + task.caps().ceiling() + " (" + hints.grantForAcquire() + ")");
                 yield Outcome.audited(Status.ERR_DENIED, d.missing() + " is beyond the ceiling");
             }
         };

@@ -16,6 +16,7 @@ import io.ukernel.kernel.net.NetSocket;
 import io.ukernel.kernel.net.NetStack;
 import io.ukernel.kernel.net.Resolver;
 import io.ukernel.kernel.net.UdpSocket;
+import io.ukernel.kernel.policy.PolicyHints;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -45,18 +46,20 @@ final class NetCalls {
     private final AddressRules udpBindRules;
     private final AddressRules udpConnectRules;
     private final Console console;
+    private final PolicyHints hints;
 
     NetCalls(KernelContext ctx) {
         this(ctx, Resolver.SYSTEM);
     }
 
     NetCalls(KernelContext ctx, Resolver resolver) {
-        this.net = new NetStack(ctx.reactor(), ctx.manifest().limits().socketBytes(), resolver);
-        this.bindRules = AddressRules.parse(ctx.manifest().net().bind());
-        this.connectRules = AddressRules.parse(ctx.manifest().net().connect());
-        this.udpBindRules = AddressRules.parse(ctx.manifest().net().bind(), true);
-        this.udpConnectRules = AddressRules.parse(ctx.manifest().net().connect(), true);
+        this.net = new NetStack(ctx.reactor(), ctx.policy().limits().socketBytes(), resolver);
+        this.bindRules = AddressRules.parse(ctx.policy().net().bind());
+        this.connectRules = AddressRules.parse(ctx.policy().net().connect());
+        this.udpBindRules = AddressRules.parse(ctx.policy().net().bind(), true);
+        this.udpConnectRules = AddressRules.parse(ctx.policy().net().connect(), true);
         this.console = ctx.console();
+        this.hints = ctx.policy().hints();
     }
 
     Outcome socket(Task task, Args args) {
@@ -80,7 +83,7 @@ final class NetCalls {
             return Outcome.audited(Status.ERR_UNSUPPORTED, RawFd.MISSING);
         }
         if (task.handles().room() <= 0) {
-            return Outcome.err(Status.ERR_LIMIT, "handle table full: " + IpcCalls.usage(task.handles()));
+            return Outcome.err(Status.ERR_LIMIT, "handle table full: " + IpcCalls.usage(task.handles(), hints));
         }
         try {
             boolean ipv6 = family == NetConst.AF_INET6.value();
@@ -153,7 +156,7 @@ final class NetCalls {
         long room = task.handles().room() + (s.get().chargedTo(task.handles().account()) ? 1 : 0);
         if (room <= 0) {
             return Outcome.err(Status.ERR_LIMIT, "handle table full; the connection stays pending: "
-                    + IpcCalls.usage(task.handles()));
+                    + IpcCalls.usage(task.handles(), hints));
         }
         try {
             NetSocket conn = s.get().accept(task.handles().account());
@@ -582,7 +585,7 @@ final class NetCalls {
 
     private void deniedLine(Task task, String call, String shown, String list, String rule) {
         console.audit(task.name(), task.id(), Level.WARN, "net.denied", call + " " + shown + " denied: no net."
-                + list + " rule matches; add \"" + rule + "\" to [caps.net] " + list + " in ukernel.toml");
+                + list + " rule matches; " + hints.allowAddress(list, rule));
     }
 
     /** Strict UTF-8 without NUL (§2.2), or null. */

@@ -13,6 +13,7 @@ import io.ukernel.kernel.io.Notif;
 import io.ukernel.kernel.net.AddressRules;
 import io.ukernel.kernel.net.Hosts;
 import io.ukernel.kernel.net.SocketSupervisor;
+import io.ukernel.kernel.policy.PolicyHints;
 import io.ukernel.platform.spi.Worker;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -35,6 +36,7 @@ final class NotifyCalls {
     private final AddressRules bindRules;
     private final AddressRules connectRules;
     private final Console console;
+    private final PolicyHints hints;
     private final Reactor reactor;
     /** The worker process each task's supervisor watches (a restarted task is supervised again). */
     private final Map<Task, Long> supervised = new java.util.WeakHashMap<>();
@@ -42,8 +44,9 @@ final class NotifyCalls {
     private final Map<Task, SocketSupervisor> supervisors = new java.util.WeakHashMap<>();
 
     NotifyCalls(KernelContext ctx) {
-        this.bindRules = AddressRules.parse(ctx.manifest().net().bind());
-        this.connectRules = AddressRules.parse(ctx.manifest().net().connect());
+        this.hints = ctx.policy().hints();
+        this.bindRules = AddressRules.parse(ctx.policy().net().bind());
+        this.connectRules = AddressRules.parse(ctx.policy().net().connect());
         this.console = ctx.console();
         this.reactor = ctx.reactor();
     }
@@ -120,8 +123,7 @@ final class NotifyCalls {
                     if (!(task.caps().acquire(new CapabilitySet(Cap.NET.bit()))
                             instanceof TaskCaps.Acquire.Granted)) {
                         console.audit(task.name(), task.id(), Level.WARN, "net.denied", call + "(2)" + target
-                                + " denied: NET is not within this task's capabilities (grant it in ukernel.toml"
-                                + " [caps] grant)");
+                                + " denied: NET is not within this task's capabilities (" + hints.grantForAcquire() + ")");
                         return Notif.EPERM;
                     }
                     console.audit(task.name(), task.id(), Level.INFO, "cap.acquire", "caps: acquired NET for a"
@@ -135,8 +137,7 @@ final class NotifyCalls {
                         String list = connect ? "connect" : "bind";
                         String rule = (name != null ? "localhost:" + port : Hosts.hostPort(ip, port));
                         console.audit(task.name(), task.id(), Level.WARN, "net.denied", call + "(2)" + target
-                                + " denied: no net." + list + " rule matches; add \"" + rule + "\" to [caps.net] "
-                                + list + " in ukernel.toml");
+                                + " denied: no net." + list + " rule matches; " + hints.allowAddress(list, rule));
                         return Notif.EPERM;
                     }
                 }

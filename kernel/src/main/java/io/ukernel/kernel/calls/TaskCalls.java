@@ -5,7 +5,8 @@ import io.ukernel.abi.Cap;
 import io.ukernel.abi.Status;
 import io.ukernel.abi.TaskState;
 import io.ukernel.abi.Value;
-import io.ukernel.app.Manifest;
+import io.ukernel.kernel.policy.Policy;
+import io.ukernel.kernel.policy.PolicyHints;
 import io.ukernel.kernel.Task;
 import io.ukernel.kernel.TaskControl;
 import io.ukernel.kernel.TaskRef;
@@ -21,9 +22,11 @@ import java.util.Set;
 /** {@code task_self}, {@code task_yield}, {@code task_spawn}, {@code task_exit}, {@code task_status}. */
 final class TaskCalls {
     private final TaskControl control;
+    private final PolicyHints hints;
 
-    TaskCalls(TaskControl control) {
+    TaskCalls(TaskControl control, PolicyHints hints) {
         this.control = control;
+        this.hints = hints;
     }
 
     Outcome self(Task task, Args args) {
@@ -54,9 +57,9 @@ final class TaskCalls {
         if ((caps & ~Cap.ALL_MASK) != 0) {
             return Outcome.err(Status.ERR_INVAL, "unknown capability bits in " + Cap.format(caps));
         }
-        Optional<Manifest.TaskSpec> spec = control.declared(entry);
+        Optional<Policy.TaskSpec> spec = control.declared(entry);
         if (spec.isEmpty()) {
-            return Outcome.err(Status.ERR_NOTFOUND, "no [[task]] named \"" + entry + "\" in ukernel.toml");
+            return Outcome.err(Status.ERR_NOTFOUND, hints.noTask(entry));
         }
         CapabilitySet wanted = new CapabilitySet(caps);
         if (!task.caps().active().containsAll(wanted)) {
@@ -77,7 +80,8 @@ final class TaskCalls {
             }
         }
         if (task.handles().room() <= 0 && handles.length == 0) {
-            return Outcome.err(Status.ERR_LIMIT, "no room for the task handle: " + IpcCalls.usage(task.handles()));
+            return Outcome.err(Status.ERR_LIMIT, "no room for the task handle: "
+                    + IpcCalls.usage(task.handles(), hints));
         }
         if (handles.length > task.handles().limit()) {
             return Outcome.err(Status.ERR_LIMIT, handles.length + " handles do not fit in the child's table "

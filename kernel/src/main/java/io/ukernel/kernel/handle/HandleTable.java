@@ -39,12 +39,12 @@ public final class HandleTable {
 
     /** A table with the default {@code limits.queued_bytes} (tests). */
     public HandleTable(int limit) {
-        this(limit, new Account(io.ukernel.app.Manifest.Limits.DEFAULT_QUEUED_BYTES));
+        this(limit, new Account(io.ukernel.kernel.policy.Policy.Limits.DEFAULT_QUEUED_BYTES));
     }
 
     /** A table whose numbers follow {@code seed} (tests). */
     public HandleTable(int limit, long seed) {
-        this(limit, new Account(io.ukernel.app.Manifest.Limits.DEFAULT_QUEUED_BYTES), seed);
+        this(limit, new Account(io.ukernel.kernel.policy.Policy.Limits.DEFAULT_QUEUED_BYTES), seed);
     }
 
     private HandleTable(int limit, Account account, long seed) {

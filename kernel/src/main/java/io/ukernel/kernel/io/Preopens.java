@@ -2,7 +2,7 @@ package io.ukernel.kernel.io;
 
 import io.ukernel.abi.Abi;
 import io.ukernel.abi.OpenFlag;
-import io.ukernel.app.Manifest.Preopen;
+import io.ukernel.kernel.policy.Policy.Preopen;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -14,7 +14,7 @@ import java.util.Set;
 /**
  * The manifest's preopens and the only way to open a file: every preopen's directory is opened once, as an
  * {@code O_PATH|O_DIRECTORY} descriptor resolved beneath the app directory (so a preopen is a directory inside
- * the app, as the manifest says), on first use; every file is then opened relative to that descriptor by a
+ * the app, as the policy says), on first use; every file is then opened relative to that descriptor by a
  * {@link Resolver}, which refuses anything leading outside. A preopen whose directory cannot be opened is retried
  * on the next call. The descriptors live as long as this object (the kernel's lifetime; {@link #close} ends
  * them). Reactor thread only.
@@ -33,7 +33,7 @@ public final class Preopens implements AutoCloseable {
 
     /**
      * @param appDir   the app directory the preopens' paths are relative to
-     * @param preopens the manifest's preopens, by name
+     * @param preopens the policy's preopens, by name
      */
     public Preopens(Path appDir, Map<String, Preopen> preopens) {
         this(appDir, preopens, null);
@@ -45,7 +45,7 @@ public final class Preopens implements AutoCloseable {
         this.resolver = resolver;
     }
 
-    /** The preopen called {@code name}, if the manifest declares one. */
+    /** The preopen called {@code name}, if the policy declares one. */
     public Optional<Preopen> get(String name) {
         return Optional.ofNullable(preopens.get(name));
     }

@@ -522,7 +522,7 @@ public final class SocketSupervisor implements Runnable {
             if (!bound(w)) {
                 // Linux would bind it to a port of its choosing on every address: never without a bind rule
                 authority.performed("listen", "fd " + fd + " refused (EPERM): the socket is not bound; bind it to"
-                        + " an address [caps.net] bind allows first", false);
+                        + " an address net.bind allows first", false);
                 Notif.send(listener, req.id(), 0, Notif.EPERM);
                 return;
             }

@@ -3,7 +3,7 @@ package io.ukernel.kernel.calls;
 import io.ukernel.abi.Call;
 import io.ukernel.abi.Frame;
 import io.ukernel.abi.Value;
-import io.ukernel.app.Manifest;
+import io.ukernel.kernel.policy.Policy;
 import io.ukernel.kernel.FakeClock;
 import io.ukernel.kernel.KernelContext;
 import io.ukernel.kernel.Reactor;
@@ -26,7 +26,7 @@ final class CallHarness {
     final Dispatcher dispatcher;
     private final CallTable table;
     final Reactor reactor;
-    Manifest manifest = TestTasks.manifest(List.of());
+    Policy manifest = TestTasks.policy(List.of());
     final TestTasks.Control tasks = new TestTasks.Control();
     private int seq;
 

@@ -67,8 +67,8 @@ class DispatcherTest {
 
     @Test
     void denialsNotAuditedByTheirHandler_areAuditedByTheDispatcher_once() {
-        k.tasks.declared.add(new io.ukernel.app.Manifest.TaskSpec("w", "src/w.py", Cap.ALL_MASK, false,
-                io.ukernel.app.Manifest.RestartPolicy.never()));
+        k.tasks.declared.add(new io.ukernel.kernel.policy.Policy.TaskSpec("w", "src/w.py", Cap.ALL_MASK, false,
+                io.ukernel.kernel.policy.Policy.RestartPolicy.never()));
         k.call(task, Call.CAP_ACQUIRE, Value.of(Cap.TASK.bit()));
         assertEquals(Status.ERR_DENIED, k.call(task, Call.TASK_SPAWN, Value.of("w"), Value.of(Cap.NET.bit()),
                 Value.of(new long[0])).status());

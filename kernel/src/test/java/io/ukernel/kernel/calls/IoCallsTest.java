@@ -13,8 +13,8 @@ import io.ukernel.abi.StatKind;
 import io.ukernel.abi.Status;
 import io.ukernel.abi.Value;
 import io.ukernel.abi.Whence;
-import io.ukernel.app.Manifest;
-import io.ukernel.app.Manifest.Preopen;
+import io.ukernel.kernel.policy.Policy;
+import io.ukernel.kernel.policy.Policy.Preopen;
 import io.ukernel.kernel.FakeClock;
 import io.ukernel.kernel.KernelContext;
 import io.ukernel.kernel.Reactor;
@@ -61,10 +61,10 @@ class IoCallsTest {
         Files.createDirectories(app.resolve("outside"));
         Files.writeString(app.resolve("conf/app.cfg"), "port=8080\n");
         Files.writeString(app.resolve("outside/secret"), "secret");
-        Manifest m = new Manifest(Path.of("ukernel.toml"), "t", "src/main.py", "3.11", Cap.ALL_MASK,
-                Manifest.NetScope.none(), Map.of("data", new Preopen("data", "data", true),
+        Policy m = new Policy("t", "src/main.py", "3.11", Cap.ALL_MASK,
+                Policy.NetScope.none(), Map.of("data", new Preopen("data", "data", true),
                         "conf", new Preopen("conf", "conf", false)),
-                Manifest.Limits.defaults(), Manifest.RestartPolicy.never(), List.of(), Manifest.Sandbox.defaults());
+                Policy.Limits.defaults(), Policy.RestartPolicy.never(), List.of());
         Console console = Console.open(new FakeClock(), LineFormat.TEXT,
                 new PrintStream(terminal, true, StandardCharsets.UTF_8), null, true);
         Reactor reactor = new Reactor(e -> {

@@ -138,8 +138,8 @@ class IpcCallsTest {
     @Test
     void taskExit_closesItsHandles_andThePeerSeesHangup() {
         long[] c = channel(task);
-        k.tasks.declared.add(new io.ukernel.app.Manifest.TaskSpec("child", "src/child.py", Cap.IPC.bit(), false,
-                io.ukernel.app.Manifest.RestartPolicy.never()));
+        k.tasks.declared.add(new io.ukernel.kernel.policy.Policy.TaskSpec("child", "src/child.py", Cap.IPC.bit(), false,
+                io.ukernel.kernel.policy.Policy.RestartPolicy.never()));
         Frame.Reply spawned = k.call(task, Call.TASK_SPAWN, text("child"), Value.of(0), handles(c[1]));
         assertEquals(Status.ERR_DENIED, spawned.status(), "TASK is not active");
         task = TestTasks.task(1, "main", CapabilitySet.of(Cap.IPC, Cap.TASK));

@@ -309,9 +309,9 @@ class NetCallsTest {
         long h = socket();
         assertEquals(Status.ERR_DENIED, call(Call.NET_BIND, Value.of(h), Value.of(LOOP), Value.of(0)).status());
         assertEquals(Status.ERR_DENIED, call(Call.NET_BIND, Value.of(h), Value.of(""), Value.of(8080)).status());
-        assertTrue(k.console().contains("net_bind 127.0.0.1:0 denied: no net.bind rule matches; add \"127.0.0.1:0\""
-                + " to [caps.net] bind in ukernel.toml"), k.console());
-        assertTrue(k.console().contains("add \"0.0.0.0:8080\""), k.console());
+        assertTrue(k.console().contains("net_bind 127.0.0.1:0 denied: no net.bind rule matches; allow \"127.0.0.1:0\""
+                + " in net.bind of the app's policy"), k.console());
+        assertTrue(k.console().contains("allow \"0.0.0.0:8080\""), k.console());
     }
 
     @Test
@@ -325,11 +325,11 @@ class NetCallsTest {
             assertEquals(Status.ERR_DENIED, call(Call.NET_CONNECT, Value.of(h), Value.of(LOOP), Value.of(port))
                     .status());
             assertTrue(k.console().contains("net_connect 127.0.0.1:" + port + " denied: no net.connect rule"
-                    + " matches; add \"127.0.0.1:" + port + "\" to [caps.net] connect in ukernel.toml"), k.console());
+                    + " matches; allow \"127.0.0.1:" + port + "\" in net.connect of the app's policy"), k.console());
             // A name no rule names, with no IP rule for its port: denied without looking it up.
             assertEquals(Status.ERR_DENIED, call(Call.NET_CONNECT, Value.of(h), Value.of("db.example.com"),
                     Value.of(5432)).status());
-            assertTrue(k.console().contains("add \"db.example.com:5432\""), k.console());
+            assertTrue(k.console().contains("allow \"db.example.com:5432\""), k.console());
             assertEquals(NetSocket.State.FRESH, state(h), "a denied connect leaves the socket as it was");
         }
     }
@@ -453,7 +453,7 @@ class NetCallsTest {
 
     @Test
     void listener_queuesNoConnectionBeyondTheCreatorsHandleRoom_andResumesWhenRoomReturns() throws Exception {
-        task = k.task(8, io.ukernel.app.Manifest.Limits.DEFAULT_NET_BYTES); // limits.handles = 64
+        task = k.task(8, io.ukernel.kernel.policy.Policy.Limits.DEFAULT_NET_BYTES); // limits.handles = 64
         long lis = listener();
         long[] filler = new long[62];
         for (int i = 0; i < filler.length; i++) {

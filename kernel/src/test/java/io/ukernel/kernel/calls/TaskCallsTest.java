@@ -82,8 +82,8 @@ class TaskCallsTest {
         long all = io.ukernel.abi.Cap.LOG.bit() | io.ukernel.abi.Cap.TASK.bit();
         Task parent = TestTasks.task(1, "main", new CapabilitySet(all));
         k.call(parent, Call.CAP_ACQUIRE, Value.of(all));
-        k.tasks.declared.add(new io.ukernel.app.Manifest.TaskSpec("child", "src/child.py", all, false,
-                io.ukernel.app.Manifest.RestartPolicy.never()));
+        k.tasks.declared.add(new io.ukernel.kernel.policy.Policy.TaskSpec("child", "src/child.py", all, false,
+                io.ukernel.kernel.policy.Policy.RestartPolicy.never()));
         return parent;
     }
 }

@@ -117,7 +117,7 @@ class UdpCallsTest {
                     Value.of(other.getLocalPort()));
             assertEquals(Status.ERR_DENIED, r.status());
             String rule = "udp:" + LOOP + ":" + other.getLocalPort();
-            assertTrue(k.console().contains("add \"" + rule + "\" to [caps.net] connect in ukernel.toml"),
+            assertTrue(k.console().contains("allow \"" + rule + "\" in net.connect of the app's policy"),
                     k.console());
             // The TCP rule "127.0.0.1:*" admits no datagram: the allowed port proves the socket works, and the
             // denied one received nothing (a datagram sent after the denied one arrives; the denied never does).
@@ -158,7 +158,7 @@ class UdpCallsTest {
         long denied = udp();
         assertEquals(Status.ERR_DENIED, call(Call.NET_BIND, Value.of(denied), Value.of("0.0.0.0"), Value.of(0))
                 .status(), "the TCP rule 0.0.0.0:* does not admit a UDP bind");
-        assertTrue(k.console().contains("add \"udp:0.0.0.0:0\" to [caps.net] bind"), k.console());
+        assertTrue(k.console().contains("allow \"udp:0.0.0.0:0\" in net.bind"), k.console());
         long h = udp();
         check(call(Call.NET_BIND, Value.of(h), Value.of(LOOP), Value.of(0)), Status.OK);
         int port = (int) i64(check(call(Call.NET_ADDR, Value.of(h), Value.of(0)), Status.OK), 1);

@@ -12,7 +12,7 @@ import io.ukernel.abi.Frame;
 import io.ukernel.abi.FrameCodec;
 import io.ukernel.abi.Status;
 import io.ukernel.abi.Value;
-import io.ukernel.app.Manifest;
+import io.ukernel.kernel.policy.Policy;
 import io.ukernel.kernel.FakeClock;
 import io.ukernel.kernel.KernelContext;
 import io.ukernel.kernel.Reactor;
@@ -117,13 +117,12 @@ class DispatcherFuzzTest {
         Console console = Console.open(clock, LineFormat.JSON, new PrintStream(out, true, StandardCharsets.UTF_8),
                 null, true);
         TestTasks.Control control = new TestTasks.Control();
-        control.declared.add(new Manifest.TaskSpec("w", "src/w.py", Cap.ALL_MASK, false,
-                Manifest.RestartPolicy.never()));
-        Manifest base = TestTasks.manifest(control.declared);
-        Manifest manifest = new Manifest(base.file(), base.name(), base.entry(), base.python(), base.caps(),
-                new Manifest.NetScope(List.of(), List.of("127.0.0.1:0")),
-                Map.of("d", new Manifest.Preopen("d", "d", true)), base.limits(), base.restart(), base.tasks(),
-                base.sandbox());
+        control.declared.add(new Policy.TaskSpec("w", "src/w.py", Cap.ALL_MASK, false,
+                Policy.RestartPolicy.never()));
+        Policy base = TestTasks.policy(control.declared);
+        Policy manifest = new Policy(base.name(), base.entry(), base.python(), base.caps(),
+                new Policy.NetScope(List.of(), List.of("127.0.0.1:0")),
+                Map.of("d", new Policy.Preopen("d", "d", true)), base.limits(), base.restart(), base.tasks());
         Dispatcher dispatcher = new Dispatcher(CallTable.v1(new KernelContext(console, clock, reactor, manifest,
                 control, dir)), console);
         List<Frame.Reply> late = new ArrayList<>();

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ukernel.abi.Event;
 import io.ukernel.abi.OpenFlag;
 import io.ukernel.abi.StatKind;
-import io.ukernel.app.Manifest.Preopen;
+import io.ukernel.kernel.policy.Policy.Preopen;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;

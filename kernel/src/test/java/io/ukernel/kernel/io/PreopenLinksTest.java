@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ukernel.abi.OpenFlag;
-import io.ukernel.app.Manifest.Preopen;
+import io.ukernel.kernel.policy.Policy.Preopen;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

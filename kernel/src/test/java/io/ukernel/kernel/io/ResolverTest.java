@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.ukernel.abi.OpenFlag;
-import io.ukernel.app.Manifest.Preopen;
+import io.ukernel.kernel.policy.Policy.Preopen;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

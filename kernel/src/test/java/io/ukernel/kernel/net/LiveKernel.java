@@ -4,7 +4,7 @@ import io.ukernel.abi.Call;
 import io.ukernel.abi.Frame;
 import io.ukernel.abi.Status;
 import io.ukernel.abi.Value;
-import io.ukernel.app.Manifest;
+import io.ukernel.kernel.policy.Policy;
 import io.ukernel.kernel.FakeClock;
 import io.ukernel.kernel.KernelContext;
 import io.ukernel.kernel.Reactor;
@@ -50,11 +50,11 @@ public final class LiveKernel implements AutoCloseable {
 
     /** A kernel whose app grants these scopes and this per-socket buffer bound. */
     public LiveKernel(List<String> connect, List<String> bind, long socketBytes) {
-        Manifest.Limits d = Manifest.Limits.defaults();
-        Manifest manifest = new Manifest(Path.of("ukernel.toml"), "t", "src/main.py", "3.11",
-                io.ukernel.abi.Cap.ALL_MASK, new Manifest.NetScope(connect, bind), Map.of(),
-                new Manifest.Limits(d.tasks(), d.handles(), d.channelBytes(), socketBytes),
-                Manifest.RestartPolicy.never(), List.of(), Manifest.Sandbox.defaults());
+        Policy.Limits d = Policy.Limits.defaults();
+        Policy manifest = new Policy("t", "src/main.py", "3.11",
+                io.ukernel.abi.Cap.ALL_MASK, new Policy.NetScope(connect, bind), Map.of(),
+                new Policy.Limits(d.tasks(), d.handles(), d.channelBytes(), socketBytes),
+                Policy.RestartPolicy.never(), List.of());
         FakeClock clock = new FakeClock();
         try {
             Console console = Console.open(clock, LineFormat.TEXT,
@@ -87,7 +87,7 @@ public final class LiveKernel implements AutoCloseable {
     public Task task(int id, long netBytes) {
         List<Frame.Reply> replies = new CopyOnWriteArrayList<>();
         Task t = TestTasks.task(id, "t" + id, new io.ukernel.kernel.caps.CapabilitySet(io.ukernel.abi.Cap.ALL_MASK),
-                64, Manifest.Limits.DEFAULT_QUEUED_BYTES, netBytes, replies);
+                64, Policy.Limits.DEFAULT_QUEUED_BYTES, netBytes, replies);
         late.put(t, replies);
         check(call(t, Call.CAP_ACQUIRE, Value.of(io.ukernel.abi.Cap.ALL_MASK)), Status.OK);
         return t;

@@ -11,7 +11,7 @@ import io.ukernel.abi.Frame;
 import io.ukernel.abi.FrameCodec;
 import io.ukernel.abi.Status;
 import io.ukernel.abi.Value;
-import io.ukernel.app.Manifest;
+import io.ukernel.kernel.policy.Policy;
 import io.ukernel.kernel.Kernel;
 import io.ukernel.kernel.KernelClock;
 import io.ukernel.kernel.KernelConfig;
@@ -110,9 +110,9 @@ class KernelTransportTest {
     final ByteArrayOutputStream consoleBytes = new ByteArrayOutputStream();
 
     int boot(long grant, Script script) throws Exception {
-        Manifest m = new Manifest(Path.of("ukernel.toml"), "t", "src/main.py", "3.11", grant,
-                Manifest.NetScope.none(), Map.of(), Manifest.Limits.defaults(), Manifest.RestartPolicy.never(),
-                List.of(), Manifest.Sandbox.defaults());
+        Policy m = new Policy("t", "src/main.py", "3.11", grant,
+                Policy.NetScope.none(), Map.of(), Policy.Limits.defaults(), Policy.RestartPolicy.never(),
+                List.of());
         Console console = Console.open(KernelClock.system(), LineFormat.TEXT,
                 new PrintStream(consoleBytes, true, StandardCharsets.UTF_8), null, true);
         Kernel k = new Kernel(new KernelConfig(m, Path.of("."), Path.of("."), Map.of(), new ScriptPlatform(script), console,
@@ -249,7 +249,7 @@ class KernelTransportTest {
         assertEquals(Status.ERR_DENIED, got.get(1).status());
         assertEquals(Status.ERR_DENIED, got.get(2).status());
         assertTrue(console().contains("time_wall_ns: denied: needs TIME (active none; call cap_acquire first, "
-                + "and grant it in ukernel.toml [caps])"), console());
+                + "and grant it in the app's policy)"), console());
         assertTrue(console().contains("caps: denied TIME: TIME beyond this task's ceiling LOG"), console());
     }
 

@@ -1,6 +1,7 @@
 package io.ukernel.vmm.container;
 
 import io.ukernel.app.Manifest;
+import io.ukernel.app.ManifestPolicy;
 import io.ukernel.app.ManifestParser;
 import io.ukernel.kernel.Kernel;
 import io.ukernel.kernel.KernelClock;
@@ -118,7 +119,8 @@ public final class ContainerInit {
                     return EXIT_CANNOT_CONFINE;
                 }
             }
-            Kernel kernel = new Kernel(new KernelConfig(manifest, APP, APP, environment(System.getenv()), platform,
+            Kernel kernel = new Kernel(new KernelConfig(ManifestPolicy.of(manifest), APP, APP,
+                    environment(System.getenv()), platform,
                     console, clock, (long) (grace * 1_000_000_000L)));
             for (String name : List.of("INT", "TERM")) {
                 int[] count = {0};

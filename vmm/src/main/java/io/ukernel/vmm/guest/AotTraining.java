@@ -1,6 +1,7 @@
 package io.ukernel.vmm.guest;
 
 import io.ukernel.app.Manifest;
+import io.ukernel.app.ManifestPolicy;
 import io.ukernel.app.ManifestParser;
 import io.ukernel.kernel.Kernel;
 import io.ukernel.kernel.KernelClock;
@@ -39,7 +40,8 @@ final class AotTraining {
             // the kernel's side of confinement (the host probe, the banner) runs either way.
             MicrovmPlatform platform = new MicrovmPlatform(new ProcessPlatform(python, "3",
                     ProcessPlatform.Sandbox.off("AOT training run")), "training");
-            Kernel kernel = new Kernel(new KernelConfig(manifest, app, app, Map.of("HEARTBEATS", "1"), platform,
+            Kernel kernel = new Kernel(new KernelConfig(ManifestPolicy.of(manifest), app, app,
+                    Map.of("HEARTBEATS", "1"), platform,
                     console, clock, 1_000_000_000L));
             return kernel.run();
         }

@@ -1,6 +1,7 @@
 package io.ukernel.vmm.guest;
 
 import io.ukernel.app.Manifest;
+import io.ukernel.app.ManifestPolicy;
 import io.ukernel.app.ManifestParser;
 import io.ukernel.kernel.Kernel;
 import io.ukernel.kernel.KernelClock;
@@ -137,7 +138,8 @@ public final class GuestInit {
             }
             MicrovmPlatform platform = new MicrovmPlatform(new ProcessPlatform(Path.of(info.python()),
                     info.pythonVersion(), sandbox(manifest, params)), where);
-            Kernel kernel = new Kernel(new KernelConfig(manifest, app, app, params.env(), platform, console, clock,
+            Kernel kernel = new Kernel(new KernelConfig(ManifestPolicy.of(manifest), app, app, params.env(), platform,
+                    console, clock,
                     params.graceMs() * 1_000_000L));
             // Ctrl-Alt-Del (SendCtrlAltDel, QMP send-key) arrives as SIGINT to init; SIGTERM for completeness.
             Signal.handle(new Signal("INT"), s -> kernel.stop("Ctrl-Alt-Del from the host"));
