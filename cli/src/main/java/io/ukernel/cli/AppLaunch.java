@@ -1,13 +1,12 @@
 package io.ukernel.cli;
 
 import io.ukernel.app.Manifest;
-import io.ukernel.app.ManifestPolicy;
+import io.ukernel.app.AppKernel;
 import io.ukernel.app.ManifestParser;
 import io.ukernel.app.bundle.Bundle;
 import io.ukernel.app.bundle.BundleReader;
 import io.ukernel.kernel.Kernel;
 import io.ukernel.kernel.KernelClock;
-import io.ukernel.kernel.KernelConfig;
 import io.ukernel.kernel.console.Console;
 import io.ukernel.platform.process.ProcessPlatform;
 import java.io.IOException;
@@ -21,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * How an app becomes a kernel on the process platform, in one place for {@code ukernel run} (foreground) and
  * {@code ukernel host} (many apps in one JVM): build when stale, extract the bundle, parse the manifest, choose
- * the sandbox, assemble the {@link Kernel}.
+ * the sandbox; the {@link Kernel} itself is assembled by {@link AppKernel}, as on the other platforms.
  */
 final class AppLaunch {
     /** An app built and extracted, ready to boot. */
@@ -50,21 +49,10 @@ final class AppLaunch {
     /** As above, forking workers from {@code warm}'s templates where it can (the resident host; null: none). */
     static Kernel kernel(Prepared p, Map<String, String> environment, Console console, KernelClock clock,
             double graceSeconds, boolean insecureNoSandbox, ProcessPlatform.WarmStarts warm) throws IOException {
-        return new Kernel(new KernelConfig(ManifestPolicy.of(p.manifest()), p.root(), p.app(), environment,
+        return AppKernel.kernel(p.manifest(), p.root(), p.app(), environment,
                 new ProcessPlatform(p.build().runtime().executable(), p.build().runtime().version(),
-                        sandbox(p.manifest(), insecureNoSandbox)).warmStarts(warm),
-                console, clock, (long) (graceSeconds * TimeUnit.SECONDS.toNanos(1))));
-    }
-
-    static ProcessPlatform.Sandbox sandbox(Manifest manifest, boolean insecureNoSandbox) {
-        Manifest.Sandbox s = manifest.sandbox();
-        if (insecureNoSandbox) {
-            return ProcessPlatform.Sandbox.off("--insecure-no-sandbox");
-        }
-        if (s.mode() == Manifest.Sandbox.Mode.OFF) {
-            return ProcessPlatform.Sandbox.off("[sandbox] mode = \"off\" in " + Manifest.FILE_NAME);
-        }
-        return new ProcessPlatform.Sandbox(true, null, s.namespaces().text());
+                        AppKernel.sandbox(p.manifest(), insecureNoSandbox)).warmStarts(warm),
+                console, clock, (long) (graceSeconds * TimeUnit.SECONDS.toNanos(1)));
     }
 
     /**

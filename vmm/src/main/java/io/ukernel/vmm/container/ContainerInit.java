@@ -1,11 +1,10 @@
 package io.ukernel.vmm.container;
 
 import io.ukernel.app.Manifest;
-import io.ukernel.app.ManifestPolicy;
+import io.ukernel.app.AppKernel;
 import io.ukernel.app.ManifestParser;
 import io.ukernel.kernel.Kernel;
 import io.ukernel.kernel.KernelClock;
-import io.ukernel.kernel.KernelConfig;
 import io.ukernel.kernel.console.Console;
 import io.ukernel.kernel.console.Level;
 import io.ukernel.kernel.console.LineFormat;
@@ -119,9 +118,8 @@ public final class ContainerInit {
                     return EXIT_CANNOT_CONFINE;
                 }
             }
-            Kernel kernel = new Kernel(new KernelConfig(ManifestPolicy.of(manifest), APP, APP,
-                    environment(System.getenv()), platform,
-                    console, clock, (long) (grace * 1_000_000_000L)));
+            Kernel kernel = AppKernel.kernel(manifest, APP, APP, environment(System.getenv()), platform, console,
+                    clock, (long) (grace * 1_000_000_000L));
             for (String name : List.of("INT", "TERM")) {
                 int[] count = {0};
                 Signal.handle(new Signal(name), s -> {
@@ -157,14 +155,7 @@ public final class ContainerInit {
     }
 
     static ProcessPlatform.Sandbox sandbox(Manifest manifest, boolean noSandbox) {
-        if (noSandbox) {
-            return ProcessPlatform.Sandbox.off("--insecure-no-sandbox");
-        }
-        Manifest.Sandbox s = manifest.sandbox();
-        if (s.mode() == Manifest.Sandbox.Mode.OFF) {
-            return ProcessPlatform.Sandbox.off("[sandbox] mode = \"off\" in " + Manifest.FILE_NAME);
-        }
-        return new ProcessPlatform.Sandbox(true, null, s.namespaces().text());
+        return AppKernel.sandbox(manifest, noSandbox);
     }
 
     /** The workers' environment: the container's, less the runtime's own variables. */

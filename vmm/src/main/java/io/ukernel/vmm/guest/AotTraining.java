@@ -1,11 +1,10 @@
 package io.ukernel.vmm.guest;
 
 import io.ukernel.app.Manifest;
-import io.ukernel.app.ManifestPolicy;
+import io.ukernel.app.AppKernel;
 import io.ukernel.app.ManifestParser;
 import io.ukernel.kernel.Kernel;
 import io.ukernel.kernel.KernelClock;
-import io.ukernel.kernel.KernelConfig;
 import io.ukernel.kernel.console.Console;
 import io.ukernel.kernel.console.LineFormat;
 import io.ukernel.platform.process.ProcessPlatform;
@@ -40,9 +39,8 @@ final class AotTraining {
             // the kernel's side of confinement (the host probe, the banner) runs either way.
             MicrovmPlatform platform = new MicrovmPlatform(new ProcessPlatform(python, "3",
                     ProcessPlatform.Sandbox.off("AOT training run")), "training");
-            Kernel kernel = new Kernel(new KernelConfig(ManifestPolicy.of(manifest), app, app,
-                    Map.of("HEARTBEATS", "1"), platform,
-                    console, clock, 1_000_000_000L));
+            Kernel kernel = AppKernel.kernel(manifest, app, app, Map.of("HEARTBEATS", "1"), platform, console, clock,
+                    1_000_000_000L);
             return kernel.run();
         }
     }

@@ -1,11 +1,10 @@
 package io.ukernel.vmm.guest;
 
 import io.ukernel.app.Manifest;
-import io.ukernel.app.ManifestPolicy;
+import io.ukernel.app.AppKernel;
 import io.ukernel.app.ManifestParser;
 import io.ukernel.kernel.Kernel;
 import io.ukernel.kernel.KernelClock;
-import io.ukernel.kernel.KernelConfig;
 import io.ukernel.kernel.console.Console;
 import io.ukernel.kernel.console.Level;
 import io.ukernel.kernel.console.LineFormat;
@@ -138,9 +137,8 @@ public final class GuestInit {
             }
             MicrovmPlatform platform = new MicrovmPlatform(new ProcessPlatform(Path.of(info.python()),
                     info.pythonVersion(), sandbox(manifest, params)), where);
-            Kernel kernel = new Kernel(new KernelConfig(ManifestPolicy.of(manifest), app, app, params.env(), platform,
-                    console, clock,
-                    params.graceMs() * 1_000_000L));
+            Kernel kernel = AppKernel.kernel(manifest, app, app, params.env(), platform, console, clock,
+                    params.graceMs() * 1_000_000L);
             // Ctrl-Alt-Del (SendCtrlAltDel, QMP send-key) arrives as SIGINT to init; SIGTERM for completeness.
             Signal.handle(new Signal("INT"), s -> kernel.stop("Ctrl-Alt-Del from the host"));
             Signal.handle(new Signal("TERM"), s -> kernel.stop("SIGTERM"));
@@ -232,14 +230,7 @@ public final class GuestInit {
 
     /** The workers' confinement, decided as {@code ukernel run} decides it on the host. */
     private static ProcessPlatform.Sandbox sandbox(Manifest manifest, GuestParams params) {
-        if (params.noSandbox()) {
-            return ProcessPlatform.Sandbox.off("--insecure-no-sandbox");
-        }
-        Manifest.Sandbox s = manifest.sandbox();
-        if (s.mode() == Manifest.Sandbox.Mode.OFF) {
-            return ProcessPlatform.Sandbox.off("[sandbox] mode = \"off\" in " + Manifest.FILE_NAME);
-        }
-        return new ProcessPlatform.Sandbox(true, null, s.namespaces().text());
+        return AppKernel.sandbox(manifest, params.noSandbox());
     }
 
     private String network(GuestParams params, ImageInfo info, String cmdline) {
