@@ -4,7 +4,7 @@ import io.ukernel.abi.Family;
 import io.ukernel.kernel.Kernel;
 import io.ukernel.kernel.KernelMetrics;
 import io.ukernel.kernel.Version;
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;

@@ -149,7 +149,7 @@ public final class LogsCommand implements Callable<Integer> {
             try {
                 HostHttp.Response r = client.raw("GET", "/apps/" + target, null);
                 if (r.status() == 200) {
-                    Object log = io.ukernel.vmm.Json.readObject(r.bodyText()).get("log");
+                    Object log = io.ukernel.app.json.Json.readObject(r.bodyText()).get("log");
                     if (log instanceof String s) {
                         return Path.of(s);
                     }
@@ -196,7 +196,7 @@ public final class LogsCommand implements Callable<Integer> {
         }
         try {
             Path meta = log.toRealPath().getParent().resolve("instance.json");
-            Object b = io.ukernel.vmm.Json.readObject(Files.readString(meta, StandardCharsets.UTF_8))
+            Object b = io.ukernel.app.json.Json.readObject(Files.readString(meta, StandardCharsets.UTF_8))
                     .get("boot_wall_ms");
             bootWallMs = ((Number) b).longValue();
         } catch (IOException | RuntimeException e) {

@@ -1,6 +1,6 @@
 package io.ukernel.cli;
 
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import io.ukernel.vmm.image.OciPacker;
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -1,6 +1,6 @@
 package io.ukernel.cli;
 
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -7,7 +7,7 @@ import io.ukernel.platform.process.ProcessPlatform;
 import io.ukernel.platform.spi.Worker;
 import io.ukernel.platform.spi.WorkerListener;
 import io.ukernel.platform.spi.WorkerSpec;
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;

@@ -3,7 +3,7 @@ package io.ukernel.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import java.awt.image.BufferedImage;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -1,6 +1,7 @@
 package io.ukernel.app.bundle;
 
 import io.ukernel.app.Manifest;
+import io.ukernel.app.json.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -48,7 +49,7 @@ public record AdapterMetadata(Path runtime, String runtimeVersion, String adapte
         m.put("adapter_version", adapterVersion);
         m.put("abi_version", abiVersion);
         m.put("entrypoint", entrypoint);
-        AtomicFiles.write(file, Json.write(m).getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.write(file, Json.writeSorted(m).getBytes(StandardCharsets.UTF_8));
     }
 
     /**
@@ -59,7 +60,7 @@ public record AdapterMetadata(Path runtime, String runtimeVersion, String adapte
     public static AdapterMetadata read(Path file) throws IOException {
         Map<String, String> m;
         try {
-            m = Json.readFlat(Files.readString(file));
+            m = Json.readStrings(Files.readString(file));
         } catch (IllegalArgumentException e) {
             throw new IOException(file + ": not valid adapter metadata (" + e.getMessage() + ")");
         }

@@ -1,5 +1,6 @@
 package io.ukernel.app.bundle;
 
+import io.ukernel.app.json.Json;
 import io.ukernel.app.Manifest;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -124,7 +125,7 @@ public final class BundleBuilder {
         index.put("adapter_version", Bundle.ADAPTER_VERSION);
         index.put("abi_version", Bundle.abiVersion());
         index.put("files", hashes);
-        return Json.write(index).getBytes(StandardCharsets.UTF_8);
+        return Json.writeSorted(index).getBytes(StandardCharsets.UTF_8);
     }
 
     /** gzip with a fixed header (no mtime, no name) and best compression. */

@@ -1,6 +1,6 @@
 package io.ukernel.vmm.firecracker;
 
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import io.ukernel.vmm.firecracker.request.FirecrackerRequest;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -2,7 +2,7 @@ package io.ukernel.vmm.firecracker;
 
 import io.ukernel.vmm.BootArgs;
 import io.ukernel.vmm.GuestParams;
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import io.ukernel.vmm.firecracker.request.BootSource;
 import io.ukernel.vmm.firecracker.request.MachineConfig;
 import java.io.IOException;

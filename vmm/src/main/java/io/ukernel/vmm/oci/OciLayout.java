@@ -1,6 +1,6 @@
 package io.ukernel.vmm.oci;
 
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;

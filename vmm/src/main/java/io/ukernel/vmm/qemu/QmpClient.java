@@ -1,6 +1,6 @@
 package io.ukernel.vmm.qemu;
 
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -1,6 +1,6 @@
 package io.ukernel.vmm.firecracker;
 
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import io.ukernel.vmm.RestoreRecord;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -250,7 +250,7 @@ class FirecrackerBackendTest {
         Path initrd = Files.write(tmp.resolve("app.img"), new byte[] {1});
         Path f = FirecrackerConfigFile.write(tmp.resolve("fc.json"), kernel, initrd, 2, 512, GuestParams.defaults());
         @SuppressWarnings("unchecked")
-        Map<String, Object> cfg = (Map<String, Object>) io.ukernel.vmm.Json.read(Files.readString(f));
+        Map<String, Object> cfg = (Map<String, Object>) io.ukernel.app.json.Json.read(Files.readString(f));
         SwaggerSpec s = SwaggerSpec.load();
         assertEquals(List.of(), s.validate("BootSource", cfg.get("boot-source")));
         assertEquals(List.of(), s.validate("MachineConfiguration", cfg.get("machine-config")));

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ukernel.vmm.GuestParams;
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import io.ukernel.vmm.VmSpec;
 import io.ukernel.vmm.firecracker.request.Actions;
 import io.ukernel.vmm.firecracker.request.BootSource;

@@ -3,7 +3,7 @@ package io.ukernel.vmm.firecracker;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ukernel.vmm.Json;
+import io.ukernel.app.json.Json;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;

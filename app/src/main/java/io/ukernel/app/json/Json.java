@@ -1,15 +1,24 @@
-package io.ukernel.vmm;
+package io.ukernel.app.json;
 
+import io.ukernel.kernel.console.Escape;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * The little JSON the microVM platform speaks: Firecracker's API bodies, QMP messages, run-state files. Writes
- * {@link Map} (insertion order kept), {@link List}, {@link String}, {@link Number}, {@link Boolean} and
- * {@code null}; reads into the same types ({@code long} for integers, {@code double} otherwise). No library: the
- * platform has no dependencies.
+ * The project's one JSON codec: the bundle's index and metadata, Firecracker's API bodies, QMP messages, OCI
+ * layouts, the run registry and the host's API. Writes {@link Map} (insertion order kept, or keys sorted in the
+ * bundle's fixed layout by {@link #writeSorted}), {@link List}, {@link String}, {@link Number}, {@link Boolean} and
+ * {@code null}; reads into the same types ({@code long} for integers, {@code double} otherwise). Strings are
+ * escaped by the console's {@link Escape#json}, so there is one escaper.
+ *
+ * <p>Hand-written rather than Jackson, for start-up: every {@code ukernel run} writes its instance record
+ * ({@code instance.json}) and the CLI's {@code ps}/{@code logs} read them, each in a fresh JVM. Measured in fresh
+ * JVMs (JDK 25, no AOT cache, a record of that size read and written, medians of 9 alternated rounds on a loaded
+ * machine): this codec 1.16x the JVM's empty start, Jackson databind 2.18 3.74x, about 18 times this codec's own
+ * cost; Jackson's three jars are 2.3 MB.
  */
 public final class Json {
     private Json() {}
@@ -58,25 +67,60 @@ public final class Json {
     }
 
     private static void string(StringBuilder b, String s) {
-        b.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
+        Escape.json(b, s);
+    }
+
+    /**
+     * {@code map} in the bundle's fixed layout: keys sorted at every level, two-space indent, a final newline, so
+     * that equal content gives equal bytes. Values: strings, integers and nested maps.
+     */
+    public static String writeSorted(Map<String, ?> map) {
+        StringBuilder b = new StringBuilder();
+        sorted(b, map, "");
+        return b.append('\n').toString();
+    }
+
+    private static void sorted(StringBuilder b, Map<String, ?> map, String indent) {
+        if (map.isEmpty()) {
+            b.append("{}");
+            return;
         }
-        b.append('"');
+        b.append("{\n");
+        String inner = indent + "  ";
+        int i = 0;
+        for (Map.Entry<String, ?> e : new TreeMap<>(map).entrySet()) {
+            b.append(inner);
+            string(b, e.getKey());
+            b.append(": ");
+            switch (e.getValue()) {
+                case String s -> string(b, s);
+                case Integer n -> b.append(n);
+                case Long n -> b.append(n);
+                case Map<?, ?> m -> {
+                    @SuppressWarnings("unchecked")
+                    Map<String, ?> sub = (Map<String, ?>) m;
+                    sorted(b, sub, inner);
+                }
+                default -> throw new IllegalArgumentException("unsupported JSON value " + e.getValue());
+            }
+            b.append(++i < map.size() ? ",\n" : "\n");
+        }
+        b.append(indent).append('}');
+    }
+
+    /**
+     * The string members of a JSON object (others are passed over).
+     *
+     * @throws IllegalArgumentException if the text is not a JSON object
+     */
+    public static Map<String, String> readStrings(String text) {
+        Map<String, String> out = new LinkedHashMap<>();
+        readObject(text).forEach((k, v) -> {
+            if (v instanceof String str) {
+                out.put(k, str);
+            }
+        });
+        return out;
     }
 
     /**
