@@ -1,6 +1,7 @@
 package io.ukernel.app;
 
 import io.ukernel.abi.Cap;
+import io.ukernel.kernel.policy.Policy;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -18,7 +19,7 @@ import java.util.Optional;
  * @param caps      the granted capability mask ({@link Cap} bits): the policy ceiling of every task
  * @param net       allow-lists for {@code net_bind} / {@code net_connect}
  * @param preopens  directories {@code io_open} may reach, by preopen name
- * @param limits    quotas
+ * @param limits    quotas ({@code [limits]}: the kernel's own {@link Policy.Limits}, read as they are)
  * @param restart   the main task's restart policy
  * @param tasks     further tasks declared with {@code [[task]]}
  * @param sandbox   how workers are confined ({@code [sandbox]}; default: strict)
@@ -34,7 +35,7 @@ public record Manifest(
         long caps,
         NetScope net,
         Map<String, Preopen> preopens,
-        Limits limits,
+        Policy.Limits limits,
         RestartPolicy restart,
         List<TaskSpec> tasks,
         Sandbox sandbox,
@@ -57,7 +58,7 @@ public record Manifest(
 
     /** A manifest that lists no programs ({@code [caps] subprocess} absent). */
     public Manifest(Path file, String name, String entry, String python, long caps, NetScope net,
-            Map<String, Preopen> preopens, Limits limits, RestartPolicy restart, List<TaskSpec> tasks,
+            Map<String, Preopen> preopens, Policy.Limits limits, RestartPolicy restart, List<TaskSpec> tasks,
             Sandbox sandbox) {
         this(file, name, entry, python, caps, net, preopens, limits, restart, tasks, sandbox, List.of());
     }
@@ -160,47 +161,6 @@ public record Manifest(
      * (read-only, or read-write when {@code writable}) at its host path, named by {@code UKERNEL_PREOPEN_<NAME>}.
      */
     public record Preopen(String name, String path, boolean writable) {}
-
-    /**
-     * Quotas (docs/limits.md lists every bound the kernel applies, these and the fixed ones).
-     *
-     * @param tasks        most tasks alive at once (the main task included)
-     * @param handles      most handles one task holds: open in its table plus sent in channel messages not yet
-     *                     received
-     * @param channelBytes most bytes queued in one channel direction
-     * @param socketBytes  most bytes queued for sending on one socket
-     * @param queuedBytes  most bytes of channel messages one task has sent and nobody has received yet, all its
-     *                     channels together, wherever their receiving ends went
-     * @param netBytes     most bytes buffered in the kernel for the sockets one task created, send and receive
-     *                     queues together (closed sockets still flushing included)
-     * @param tmpBytes     size of each task's private temporary filesystem ({@code /tmp} and {@code HOME} in the
-     *                     worker's view, one tmpfs, gone when the task ends)
-     */
-    public record Limits(int tasks, int handles, long channelBytes, long socketBytes, long queuedBytes,
-            long netBytes, long tmpBytes) {
-        /** Default of {@code limits.queued_bytes}: 16 MiB, sixteen full channels' worth. */
-        public static final long DEFAULT_QUEUED_BYTES = 16L << 20;
-        /** Default of {@code limits.net_bytes}: 64 MiB, eight sockets with both queues full. */
-        public static final long DEFAULT_NET_BYTES = 64L << 20;
-        /** Default of {@code limits.tmp_bytes}: 64 MiB of the host's memory per task (a tmpfs). */
-        public static final long DEFAULT_TMP_BYTES = 64L << 20;
-
-        /** Limits with the default {@code queued_bytes}, {@code net_bytes} and {@code tmp_bytes}. */
-        public Limits(int tasks, int handles, long channelBytes, long socketBytes) {
-            this(tasks, handles, channelBytes, socketBytes, DEFAULT_QUEUED_BYTES, DEFAULT_NET_BYTES);
-        }
-
-        /** Limits with the default {@code tmp_bytes}. */
-        public Limits(int tasks, int handles, long channelBytes, long socketBytes, long queuedBytes,
-                long netBytes) {
-            this(tasks, handles, channelBytes, socketBytes, queuedBytes, netBytes, DEFAULT_TMP_BYTES);
-        }
-
-        public static Limits defaults() {
-            return new Limits(16, 1024, 1L << 20, 4L << 20, DEFAULT_QUEUED_BYTES, DEFAULT_NET_BYTES,
-                    DEFAULT_TMP_BYTES);
-        }
-    }
 
     /**
      * What happens when a task ends.

@@ -1,7 +1,7 @@
 package io.ukernel.app;
 
 import io.ukernel.abi.Cap;
-import io.ukernel.app.Manifest.Limits;
+import io.ukernel.kernel.policy.Policy.Limits;
 import io.ukernel.app.Manifest.NetScope;
 import io.ukernel.app.Manifest.Preopen;
 import io.ukernel.app.Manifest.RestartPolicy;

@@ -18,13 +18,11 @@ public final class ManifestPolicy {
     public static Policy of(Manifest m) {
         Map<String, Policy.Preopen> preopens = new LinkedHashMap<>();
         m.preopens().forEach((name, p) -> preopens.put(name, new Policy.Preopen(p.name(), p.path(), p.writable())));
-        Manifest.Limits l = m.limits();
         return new Policy(m.name(), m.entry(), m.python(), m.caps(),
-                new Policy.NetScope(m.net().connect(), m.net().bind()), preopens,
-                new Policy.Limits(l.tasks(), l.handles(), l.channelBytes(), l.socketBytes(), l.queuedBytes(),
-                        l.netBytes(), l.tmpBytes()),
-                restart(m.restart()), m.tasks().stream().map(t -> new Policy.TaskSpec(t.name(), t.entry(), t.caps(),
-                        t.atBoot(), restart(t.restart()))).toList(), new Policy.Programs(m.programs(), m::resolvePrograms), HINTS);
+                new Policy.NetScope(m.net().connect(), m.net().bind()), preopens, m.limits(), restart(m.restart()),
+                m.tasks().stream().map(t -> new Policy.TaskSpec(t.name(), t.entry(), t.caps(), t.atBoot(),
+                        restart(t.restart()))).toList(),
+                new Policy.Programs(m.programs(), m::resolvePrograms), HINTS);
     }
 
     private static Policy.RestartPolicy restart(Manifest.RestartPolicy r) {

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ukernel.abi.Cap;
-import io.ukernel.app.Manifest.Limits;
+import io.ukernel.kernel.policy.Policy.Limits;
 import io.ukernel.app.Manifest.NetScope;
 import io.ukernel.app.Manifest.Preopen;
 import io.ukernel.app.Manifest.RestartPolicy;

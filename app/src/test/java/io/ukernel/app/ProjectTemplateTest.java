@@ -51,7 +51,7 @@ class ProjectTemplateTest {
         assertEquals(1, m.tasks().size());
         assertEquals(2, m.net().connect().size());
         assertEquals(1, m.preopens().size());
-        assertEquals(Manifest.Limits.defaults(), m.limits());
+        assertEquals(io.ukernel.kernel.policy.Policy.Limits.defaults(), m.limits());
     }
 
     @Test
