@@ -312,7 +312,12 @@ public final class SocketSupervisor implements Runnable {
         }
     }
 
-    /** Forgets the sockets the worker no longer holds. */
+    /**
+     * Forgets the sockets nobody holds any more. A socket missing from the worker's descriptor table may still be
+     * held: in flight in a Unix socket's queue ({@code SCM_RIGHTS}, taken back later with {@code recvmsg}) or in a
+     * child's table. It is forgotten only when the kernel's own network namespace no longer lists its inode
+     * ({@code /proc/self/net/tcp}, {@code tcp6}: a socket no descriptor refers to is orphaned, its inode shown as 0).
+     */
     private void prune() {
         Set<Long> held = new HashSet<>();
         try (var dir = Files.newDirectoryStream(Path.of("/proc/" + pid + "/fd"))) {
@@ -325,7 +330,29 @@ public final class SocketSupervisor implements Runnable {
         } catch (IOException e) {
             return;
         }
-        live.retainAll(held);
+        Set<Long> missing = new HashSet<>(live);
+        missing.removeAll(held);
+        if (missing.isEmpty()) {
+            return;
+        }
+        Set<Long> open = new HashSet<>();
+        for (String table : new String[] {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
+            try {
+                for (String line : Files.readAllLines(Path.of(table))) {
+                    String[] f = line.trim().split("\\s+");
+                    if (f.length > 9 && f[9].chars().allMatch(Character::isDigit)) {
+                        long ino = Long.parseLong(f[9]);
+                        if (missing.contains(ino)) {
+                            open.add(ino);
+                        }
+                    }
+                }
+            } catch (IOException | NumberFormatException e) {
+                return; // cannot tell: keep counting them (fails closed)
+            }
+        }
+        missing.removeAll(open);
+        live.removeAll(missing);
     }
 
     private static long inode(int fd) {
