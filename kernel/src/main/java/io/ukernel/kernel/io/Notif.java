@@ -413,4 +413,48 @@ public final class Notif {
             throw bug(t);
         }
     }
+
+    /**
+     * Destroys the TCP socket of this kernel's network namespace with the given identity ({@code sock_diag}
+     * {@code SOCK_DESTROY}: Linux aborts it, the peer gets a reset, its holder's next call fails): {@code local} and
+     * {@code peer} are sockaddrs ({@code peer} null for a listener), {@code cookie} its {@code SO_COOKIE}, so a socket
+     * that ended and whose addresses another took is never hit. 0, or {@code -errno} ({@code -ENOENT}: no such
+     * socket any more). Needs CAP_NET_ADMIN and CONFIG_INET_DIAG_DESTROY.
+     */
+    public static int sockDestroy(byte[] local, byte[] peer, long cookie) {
+        int family = (local[0] & 0xFF) | (local[1] & 0xFF) << 8;
+        int nl = socket(16 /* AF_NETLINK */, 3 /* SOCK_RAW */ | 0x80000 /* SOCK_CLOEXEC */, 4 /* NETLINK_SOCK_DIAG */);
+        if (nl < 0) {
+            return nl;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            java.nio.ByteBuffer m = java.nio.ByteBuffer.allocate(72).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            m.putInt(72).putShort((short) 21 /* SOCK_DESTROY */).putShort((short) (1 | 4) /* REQUEST | ACK */)
+                    .putInt(1).putInt(0);
+            m.put((byte) family).put((byte) 6 /* IPPROTO_TCP */).put((byte) 0).put((byte) 0).putInt(-1 /* states */);
+            m.put(local, 2, 2).put(peer == null ? new byte[2] : java.util.Arrays.copyOfRange(peer, 2, 4));
+            m.put(addr16(local, family)).put(peer == null ? new byte[16] : addr16(peer, family));
+            m.putInt(0).putInt((int) cookie).putInt((int) (cookie >>> 32));
+            MemorySegment buf = arena.allocate(512, 8);
+            MemorySegment.copy(m.array(), 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, 72);
+            long w = syscall3(1 /* write */, nl, buf.address(), 72);
+            if (w != 72) {
+                return w < 0 ? (int) w : -EINVAL;
+            }
+            long r = syscall3(0 /* read */, nl, buf.address(), 512);
+            if (r < 20) {
+                return r < 0 ? (int) r : -EINVAL;
+            }
+            // NLMSG_ERROR (2): the error (0 or -errno) follows the header
+            return buf.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 4) == 2
+                    ? buf.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 16) : -EINVAL;
+        } finally {
+            close(nl);
+        }
+    }
+
+    private static byte[] addr16(byte[] sockaddr, int family) {
+        return family == 2 ? java.util.Arrays.copyOf(java.util.Arrays.copyOfRange(sockaddr, 4, 8), 16)
+                : java.util.Arrays.copyOfRange(sockaddr, 8, 24);
+    }
 }

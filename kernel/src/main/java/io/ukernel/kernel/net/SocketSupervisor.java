@@ -73,6 +73,10 @@ public final class SocketSupervisor implements Runnable {
     private final List<Parked> parked = new ArrayList<>();
     /** Inodes of the sockets made here that the worker may still hold (pruned against /proc/pid/fd). */
     private final Set<Long> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** What names each of {@link #live} for {@link Notif#sockDestroy}, when the worker holds it in no descriptor. */
+    private final java.util.Map<Long, Ident> idents = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private record Ident(byte[] local, byte[] peer, long cookie) {}
     /** Guards {@link #pidfd} between the supervisor's end and {@link #revokeAll} (another thread). */
     private final Object pidfdLock = new Object();
     private boolean ended;
@@ -167,7 +171,9 @@ public final class SocketSupervisor implements Runnable {
     /**
      * Revokes every socket made this way that the worker still holds ({@code NET} dropped): each is shut down
      * ({@code SHUT_RDWR}, on a copy taken with {@code pidfd_getfd}), so the worker's descriptor reads end of stream
-     * and writes fail, and the peer sees the connection end. Any thread. Returns how many were shut down.
+     * and writes fail, and the peer sees the connection end. Those in no descriptor of the worker (in flight in a
+     * Unix socket's queue, or in a child's table) are destroyed by the identity recorded when they were made
+     * ({@link Notif#sockDestroy}: the peer gets a reset). Any thread. Returns how many were shut down or destroyed.
      */
     public int revokeAll() {
         synchronized (pidfdLock) {
@@ -191,9 +197,20 @@ public final class SocketSupervisor implements Runnable {
                     }
                     Notif.close(copy);
                     live.remove(ino);
+                    idents.remove(ino);
                 }
             } catch (IOException | NumberFormatException e) {
-                // the worker is gone: its sockets went with it
+                return n; // the worker is gone: its sockets went with it
+            }
+            // Those in no descriptor of the worker: in flight in a Unix socket's queue (SCM_RIGHTS) or in a child's
+            // table. pidfd_getfd cannot name them; Linux destroys them by identity (the peer gets a reset).
+            for (Long ino : List.copyOf(live)) {
+                Ident id = idents.get(ino);
+                if (id != null && Notif.sockDestroy(id.local(), id.peer(), id.cookie()) == 0) {
+                    n++;
+                }
+                live.remove(ino);
+                idents.remove(ino);
             }
             return n;
         }
@@ -353,6 +370,18 @@ public final class SocketSupervisor implements Runnable {
         }
         missing.removeAll(open);
         live.removeAll(missing);
+        idents.keySet().removeAll(missing);
+    }
+
+    /** Records what names {@code fd} (a socket of ours) for a later {@link Notif#sockDestroy}. */
+    private void remember(long ino, int fd, byte[] peer) {
+        byte[] local = Notif.name(fd, false);
+        byte[] c = Notif.getsockopt(fd, Notif.SOL_SOCKET, 57 /* SO_COOKIE */, 8);
+        if (local == null || local.length < 16 || c == null || c.length != 8) {
+            return;
+        }
+        long cookie = java.nio.ByteBuffer.wrap(c).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        idents.put(ino, new Ident(local, peer, cookie));
     }
 
     private static long inode(int fd) {
@@ -434,7 +463,7 @@ public final class SocketSupervisor implements Runnable {
             if (!nonblock) {
                 blocking(ours, false);
             }
-            inject(req.id(), ours, fd, r, "connect", what);
+            inject(req.id(), ours, fd, r, "connect", what, a.raw());
         } else if (r == -Notif.EINPROGRESS) {
             park(new Parked(req.id(), req.pid(), fd, ours, false, false, 0, 0, what));
         } else {
@@ -453,7 +482,7 @@ public final class SocketSupervisor implements Runnable {
     }
 
     /** Puts {@code ours} at the worker's {@code fd} and answers {@code result} (0 or -errno); closes ours. */
-    private void inject(long id, int ours, int fd, int result, String call, String what) {
+    private void inject(long id, int ours, int fd, int result, String call, String what, byte[] peer) {
         try {
             long ino = inode(ours);
             int r = Notif.addfd(listener, id, ours, fd, false);
@@ -461,6 +490,7 @@ public final class SocketSupervisor implements Runnable {
                 return; // the caller went away: the socket goes with our copy
             }
             live.add(ino);
+            remember(ino, ours, peer);
             Notif.send(listener, id, result >= 0 ? result : 0, result >= 0 ? 0 : -result);
             authority.performed(call, what, false);
         } finally {
@@ -480,7 +510,7 @@ public final class SocketSupervisor implements Runnable {
             return;
         }
         blocking(p.ours, false);
-        inject(p.id, p.ours, p.fd, 0, "connect", p.what);
+        inject(p.id, p.ours, p.fd, 0, "connect", p.what, Notif.name(p.ours, true));
     }
 
     private void bind(Notif.Request req) {
@@ -531,7 +561,7 @@ public final class SocketSupervisor implements Runnable {
             Notif.send(listener, req.id(), 0, -r);
             return;
         }
-        inject(req.id(), ours, fd, 0, "bind", "fd " + fd + " " + a.text());
+        inject(req.id(), ours, fd, 0, "bind", "fd " + fd + " " + a.text(), null);
     }
 
     private void listen(Notif.Request req) {
@@ -626,6 +656,7 @@ public final class SocketSupervisor implements Runnable {
                 return true; // the caller went away: the connection is closed with our copy
             }
             live.add(ino);
+            remember(ino, c, Notif.name(c, true));
             writePeer(p, peer[0]);
             Notif.send(listener, p.id, n, 0);
             authority.performed("accept", p.what + " <- " + peerText(peer[0]) + " as fd " + n, true);
