@@ -108,7 +108,7 @@ def main():
         return fail(_loader.EXIT_USAGE, "the app's module could not be imported: %s: %s" % (type(e).__name__, e))
     if isinstance(fn, str):
         return fail(_loader.EXIT_USAGE, fn)
-    why = _unforkable()
+    why = _unforkable() or _lurking()
     if why:
         return fail(_loader.EXIT_USAGE, why)
     _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
@@ -147,6 +147,23 @@ def _unforkable():
         return ("the app's top-level code started %d threads; a template forks only a single-threaded process "
                 "(start threads in the entry function)" % (threading.active_count() - 1))
     return None
+
+
+def _lurking():
+    """Why no worker may be forked from here: the app's top-level code left a process running (the template's filter
+    allows fork), or None. Such a process keeps the template's confinement, not a worker's final one (signals to any
+    pid of the namespace, the template's Landlock layer) and holds the host's control socket: it could take the fork
+    orders, each with a worker's kernel connection and per-instance variables. Every process of the template's pid
+    namespace is a descendant of this one (PID 1: orphans come back to it, ``CLONE_PARENT`` is refused), so one still
+    running shows as a child here."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if pid == 0:
+            return ("the app's top-level code left a process running; a template forks only when its own process is "
+                    "the only one (start processes in the entry function)")
 
 
 def _serve(ctl, fn, report_line, task, notify):

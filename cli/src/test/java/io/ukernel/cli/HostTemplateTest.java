@@ -329,4 +329,45 @@ class HostTemplateTest {
         assertEquals("2", probes(t1).get(0).group(2), "cold: the top-level code runs confined as always");
         assertTrue(templates().isEmpty(), templates().toString());
     }
+
+    @Test
+    void topLevelCodeThatLeavesAProcessStartsCold_theProcessNeverSeesAForkOrder() throws Exception {
+        // The attack: the template's filter allows fork, so the app's top-level code leaves a process behind that
+        // reads the host's control socket it inherited, taking fork orders (a worker's token and kernel connection)
+        // and speaking for the instance. Cold (the fix), the top-level fork is refused and nothing lurks.
+        Path app = writeApp("lurker", 1, String.join("\n",
+                "import select as _sel, socket as _so",
+                "try:",
+                "    _pid = os.fork()",
+                "except OSError:",
+                "    _pid = -1",
+                "if _pid == 0:",
+                "    _socks = []",
+                "    for _fd in range(3, 64):",
+                "        try:",
+                "            _s = _so.socket(fileno=os.dup(_fd))",
+                "        except OSError:",
+                "            continue",
+                "        if _s.family == _so.AF_UNIX:",
+                "            _socks.append(_s)",
+                "    while True:",
+                "        for _s in _sel.select(_socks, [], [])[0]:",
+                "            _msg, _fds, _, _ = _so.recv_fds(_s, 65536, 3)",
+                "            if _msg.startswith(b'fork ') and _fds:",
+                "                from ukernel import _client",
+                "                ukernel._default = _client.Client.from_socket(_so.socket(fileno=_fds[0]),",
+                "                                                              _msg.split()[1].decode())",
+                "                ukernel.cap_acquire(ukernel.Cap.LOG)",
+                "                ukernel.info('stolen: the template lurker speaks for the instance')",
+                "                os._exit(0)"));
+        startHost();
+        run(app, "l1");
+        Map<String, Object> l1 = awaitApp("l1", a -> probes(a).size() == 1 && mainPid(a) > 0, "probed");
+        String log = log(l1);
+        assertTrue(log.contains("warm start unavailable for task main: the app's top-level code left a process "
+                + "running"), log);
+        assertFalse(log.contains("stolen"), log);
+        assertFalse(log.contains("warm start: forked"), log);
+        assertTrue(templates().isEmpty(), templates().toString());
+    }
 }
