@@ -161,6 +161,39 @@ def test_without_the_sandbox_the_same_connect_reaches_the_other_port(tmp_path, h
     assert pending(other_listener)
 
 
+NO_NET_APP = """\
+import errno, socket
+
+def main():
+    try:
+        socket.socket().close()
+        print("socket: made")
+    except OSError as e:
+        print("socket:", errno.errorcode.get(e.errno, e.errno))
+"""
+
+NO_NET_MANIFEST = """\
+name = "no-net"
+entry = "src/main.py"
+
+[caps]
+grant = ["LOG"]
+"""
+
+
+@needs_notify
+def test_a_task_without_net_cannot_even_make_a_socket(tmp_path):
+    """The supervisor is engaged only for tasks whose policy can ever hold NET: for the others the filter keeps
+    refusing socket() itself, so no socket (nor a notification for the kernel to read) exists."""
+    confined = run_app(make_app(tmp_path / "a", NO_NET_APP, NO_NET_MANIFEST))
+    assert confined.status == 0, confined.explain()
+    assert "socket: EPERM" in confined.texts("main"), confined.explain()
+    assert "seccomp user notification" not in " ".join(confined.texts()), confined.explain()
+    insecure = run_app(make_app(tmp_path / "b", NO_NET_APP, NO_NET_MANIFEST), "--insecure-no-sandbox")
+    assert insecure.status == 0, insecure.explain()
+    assert "socket: made" in insecure.texts("main"), insecure.explain()
+
+
 SERVER_APP = """\
 import os, socket, threading
 

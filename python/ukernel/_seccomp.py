@@ -675,7 +675,7 @@ def markdown():
         lines.append("| `%s` | %s | %s |" % (e[0], e[2].text() if len(e) > 2 else "any arguments",
                                            (e[2].note if len(e) > 2 else "") or "the task's own children: in its "
                                            "pid namespace no other process exists"))
-    lines += ["", "| notify variant (`UKERNEL_SOCKETS=notify`: a root kernel) | allowed when | why |", "|---|---|---|"]
+    lines += ["", "| notify variant (`UKERNEL_SOCKETS=notify`: a root kernel, a task whose ceiling holds NET) | allowed when | why |", "|---|---|---|"]
     for e in NOTIFY_VARIANT:
         lines.append("| `%s` | %s | %s |" % (e[0], e[2].text(), e[2].note))
     for name in sorted(NOTIFY_CALLS, key=NOTIFY_CALLS.get):

@@ -164,6 +164,9 @@ class HostTemplateTest {
     Path writeApp(String name, int version, String extraTopLevel) throws Exception {
         Path app = tmp.resolve(name);
         assertEquals(0, CliTesting.run(new UkernelCommand(), "init", name, "--dir", app.toString()).exit());
+        Path toml = app.resolve("ukernel.toml");  // NET: a root kernel then supervises the sockets its workers make
+        Files.writeString(toml, Files.readString(toml).replace("grant = [\"LOG\", \"TIME\"]",
+                "grant = [\"LOG\", \"TIME\", \"NET\"]"));
         Files.writeString(app.resolve("ukernel.toml"), "\n[restart]\npolicy = \"on-failure\"\nmax_retries = 5\n"
                 + "backoff_ms = 10\n", java.nio.file.StandardOpenOption.APPEND);
         writeMain(app, version, extraTopLevel);

@@ -230,7 +230,8 @@ public final class Kernel implements Session, TaskControl {
             List<java.nio.file.Path> programs = m.programs().resolve(path == null || path.isEmpty()
                     ? "/usr/local/bin:/usr/bin:/bin" : path);
             WorkerSpec spec = new WorkerSpec(task.id(), task.name(), task.entry(), config.bundleDir(), endpoint.path(),
-                    task.token(), env, List.copyOf(preopens), m.limits().tmpBytes(), programs);
+                    task.token(), env, List.copyOf(preopens), m.limits().tmpBytes(), programs,
+                    task.caps().ceiling().has(Cap.NET));
             Worker w = config.platform().start(spec, listener(task));
             task.started(w, config.clock().monotonicNs());
             liveWorkers.add(w);

@@ -263,7 +263,7 @@ public final class ProcessPlatform implements Platform {
         env.put(ENV_NAMESPACES, sandbox.strict() ? sandbox.namespaces() : "off");
         long id = workerId(ProcessHandle.current().pid(), started.getAndIncrement());
         env.put(ENV_WORKER_ID, Long.toString(id));
-        if (sandbox.strict() && host().root()) {
+        if (sandbox.strict() && host().root() && spec.sockets()) {  // a task without NET keeps socket() refused
             env.put(ENV_SOCKETS, "notify");
         }
         env.put(ENV_PREOPENS, preopens(spec));

@@ -18,9 +18,12 @@ import java.util.Map;
  *                  or read-write when the preopen says so)
  * @param tmpBytes  the size of the task's private temporary filesystem ({@code limits.tmp_bytes})
  * @param programs  the host files the task's children may run ({@code [caps] subprocess}, resolved)
+ * @param sockets   whether the task may ever use the network (its ceiling holds NET): only then may a confined
+ *                  worker make sockets itself, each bind/connect decided by the kernel where the platform can
+ *                  supervise them; otherwise the filter keeps refusing {@code socket()} (no supervisor to reach)
  */
 public record WorkerSpec(int taskId, String taskName, String entry, Path bundleDir, Path endpoint, String token,
-        Map<String, String> env, List<Dir> preopens, long tmpBytes, List<Path> programs) {
+        Map<String, String> env, List<Dir> preopens, long tmpBytes, List<Path> programs, boolean sockets) {
     /** Default of {@link #tmpBytes} where the caller names none: 64 MiB. */
     public static final long DEFAULT_TMP_BYTES = 64L << 20;
 
@@ -28,6 +31,12 @@ public record WorkerSpec(int taskId, String taskName, String entry, Path bundleD
         env = Map.copyOf(env);
         preopens = List.copyOf(preopens);
         programs = List.copyOf(programs);
+    }
+
+    /** A spec whose task may not make sockets itself. */
+    public WorkerSpec(int taskId, String taskName, String entry, Path bundleDir, Path endpoint, String token,
+            Map<String, String> env, List<Dir> preopens, long tmpBytes, List<Path> programs) {
+        this(taskId, taskName, entry, bundleDir, endpoint, token, env, preopens, tmpBytes, programs, false);
     }
 
     /** A spec whose task may run no programs. */
