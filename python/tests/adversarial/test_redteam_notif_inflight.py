@@ -8,7 +8,9 @@ worker's own (``SCM_RIGHTS``) and closed is in no descriptor table while it wait
 live connection that ``recvmsg`` hands back:
 
 * **handles**: connect, park the socket in flight, close it, repeat (``limits.handles = 16``, 40 connections);
-* **NET dropped**: connect, send ``before``, park it in flight, ``cap_drop("NET")``, take it back and send ``after``.
+* **NET dropped**: connect, send ``before``, park it in flight, ``cap_drop("NET")``, take it back and send ``after``;
+* **listen after the drop**: a socket bound while ``NET`` was held made a listener after ``cap_drop("NET")`` (a host
+  client connects to it unless ``listen`` is refused).
 
 Each is shown succeeding with ``--insecure-no-sandbox`` (the host listener gets 40 connections; it reads
 ``before after``), and the confined run is checked on the host side: what the listener accepted and read. Both
@@ -18,10 +20,11 @@ kernel's ``/proc/net/tcp`` still lists; revocation destroys the rest by identity
 
 import os
 import select
+import socket
 
 import pytest
 
-from _harness import host_can_confine, make_app, run_app
+from _harness import Running, host_can_confine, make_app, run_app
 from test_redteam_usernotif import drain, listener
 
 needs_notify = pytest.mark.skipif(host_can_confine() is not None or os.geteuid() != 0,
@@ -37,13 +40,14 @@ grant = ["LOG", "NET"]
 
 [caps.net]
 connect = ["127.0.0.1:{allowed}"]
+bind = ["127.0.0.1:*"]
 
 [limits]
 handles = 16
 """
 
 MAIN = """\
-import errno, os, socket
+import errno, os, socket, threading
 import ukernel
 
 ALLOWED = int(os.environ["ALLOWED"])
@@ -96,6 +100,17 @@ def revoke():
 def main():
     ukernel.cap_acquire("LOG", "NET")
     which = os.environ["ATTACK"]
+    if which == "relisten":
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        ukernel.cap_drop("NET")
+        try:
+            s.listen(8)
+            out = "listen ok"
+        except OSError as e:
+            out = "listen " + errno.errorcode.get(e.errno)
+        ukernel.info("relisten %d %s" % (s.getsockname()[1], out))
+        threading.Event().wait()  # the test stops the kernel
     ukernel.info("attack %s: %s" % (which, {"handles": handles, "revoke": revoke}[which]()))
 """
 
@@ -163,3 +178,29 @@ def test_dropping_net_destroys_a_socket_parked_in_flight(tmp_path):
     assert got == [b"before <reset>"], (out, got, run.explain())
     assert out == ["attack revoke: send ECONNABORTED"], (out, run.explain())
     assert any("1 socket(s) the worker made itself shut down" in t for t in run.texts()), run.explain()
+
+
+def relisten(tmp_path, *flags):
+    """A socket bound while NET was held, made a listener after ``cap_drop("NET")``: does a host client connect?"""
+    app = make_app(tmp_path / ("app-relisten" + "-".join(flags)), MAIN, MANIFEST.format(allowed=1))
+    with Running(app, *flags, env=["ALLOWED=1", "ATTACK=relisten"]) as run:
+        line = run.wait_for(lambda l: (l.get("msg") or "").startswith("relisten "))
+        _, port, out = line["msg"].split(" ", 2)
+        c = socket.socket()
+        try:
+            c.connect(("127.0.0.1", int(port)))
+            reached = True
+        except ConnectionRefusedError:
+            reached = False
+        finally:
+            c.close()
+        return out, reached, run
+
+
+@needs_notify
+def test_a_socket_bound_before_net_was_dropped_cannot_listen_after(tmp_path):
+    out, reached, run = relisten(tmp_path, "--insecure-no-sandbox")
+    assert out == "listen ok" and reached, (out, run.explain())
+    out, reached, run = relisten(tmp_path)
+    assert not reached, (out, run.explain())  # the host's client is refused: nothing listens
+    assert out == "listen EPERM", (out, run.explain())

@@ -583,6 +583,11 @@ public final class SocketSupervisor implements Runnable {
                 Notif.send(listener, req.id(), 0, Notif.EPERM);
                 return;
             }
+            int e = decide("listen", null, 0); // NET still active: a socket bound before a cap_drop stays mute
+            if (e != 0) {
+                Notif.send(listener, req.id(), 0, e);
+                return;
+            }
             int r = Notif.listen(w, (int) Math.clamp(req.args()[1], 0, 4096));
             Notif.send(listener, req.id(), 0, r < 0 ? -r : 0);
         } finally {
