@@ -415,48 +415,67 @@ public final class SocketSupervisor implements Runnable {
         }
     }
 
-    private void connect(Notif.Request req) {
-        int fd = (int) req.args()[0];
+    /**
+     * The kernel's own socket for a worker's {@code connect} or {@code bind} on its descriptor {@code req.args()[0]}:
+     * the address copied and decided, the worker's socket never re-pointed, the worker's options copied onto a new
+     * socket of its domain (non-blocking when {@code nonblocking} or when the worker's is). Null once the
+     * notification is answered with the refusal.
+     */
+    private Fresh fresh(Notif.Request req, String call, boolean nonblocking) {
         int[] err = new int[1];
         Address a = address(req, err);
         if (a == null) {
             if (err[0] > 0) {
                 Notif.send(listener, req.id(), 0, err[0]);
             }
-            return;
+            return null;
         }
-        int w = workerSocket(fd);
+        int w = workerSocket((int) req.args()[0]);
         if (w < 0) {
             Notif.send(listener, req.id(), 0, -w);
-            return;
+            return null;
         }
-        int ours;
-        boolean nonblock;
         try {
             int domain = Notif.getsockoptInt(w, Notif.SOL_SOCKET, Notif.SO_DOMAIN);
             if (domain == AF_INET && a.family() != AF_INET) {
                 Notif.send(listener, req.id(), 0, Notif.EAFNOSUPPORT);
-                return;
+                return null;
             }
             if (Notif.name(w, true) != null || bound(w)) {
                 Notif.send(listener, req.id(), 0, Notif.EPERM); // a socket in use is never re-pointed
-                return;
+                return null;
             }
-            int e = decide("connect", a.ip(), a.port());
+            int e = decide(call, a.ip(), a.port());
             if (e != 0) {
                 Notif.send(listener, req.id(), 0, e);
-                return;
+                return null;
             }
-            nonblock = (Notif.fcntl(w, Notif.F_GETFL, 0) & Notif.O_NONBLOCK) != 0;
-            ours = Notif.socket(domain, Notif.SOCK_STREAM | Notif.SOCK_NONBLOCK | Notif.SOCK_CLOEXEC, 0);
+            boolean nonblock = (Notif.fcntl(w, Notif.F_GETFL, 0) & Notif.O_NONBLOCK) != 0;
+            int ours = Notif.socket(domain, Notif.SOCK_STREAM | Notif.SOCK_CLOEXEC
+                    | (nonblocking || nonblock ? Notif.SOCK_NONBLOCK : 0), 0);
             if (ours < 0) {
                 Notif.send(listener, req.id(), 0, -ours);
-                return;
+                return null;
             }
             copyOptions(w, ours);
+            return new Fresh(a, ours, nonblock);
         } finally {
             Notif.close(w);
         }
+    }
+
+    /** The kernel's socket made for a worker's call, its address, and whether the worker's socket is non-blocking. */
+    private record Fresh(Address a, int ours, boolean nonblock) {}
+
+    private void connect(Notif.Request req) {
+        int fd = (int) req.args()[0];
+        Fresh f = fresh(req, "connect", true); // connected without blocking the supervisor: parked if it waits
+        if (f == null) {
+            return;
+        }
+        Address a = f.a();
+        int ours = f.ours();
+        boolean nonblock = f.nonblock();
         int r = Notif.connect(ours, a.raw());
         String what = "fd " + fd + " -> " + a.text();
         if (r == 0 || r == -Notif.EINPROGRESS && nonblock) {
@@ -515,46 +534,12 @@ public final class SocketSupervisor implements Runnable {
 
     private void bind(Notif.Request req) {
         int fd = (int) req.args()[0];
-        int[] err = new int[1];
-        Address a = address(req, err);
-        if (a == null) {
-            if (err[0] > 0) {
-                Notif.send(listener, req.id(), 0, err[0]);
-            }
+        Fresh f = fresh(req, "bind", false);
+        if (f == null) {
             return;
         }
-        int w = workerSocket(fd);
-        if (w < 0) {
-            Notif.send(listener, req.id(), 0, -w);
-            return;
-        }
-        int ours;
-        try {
-            int domain = Notif.getsockoptInt(w, Notif.SOL_SOCKET, Notif.SO_DOMAIN);
-            if (domain == AF_INET && a.family() != AF_INET) {
-                Notif.send(listener, req.id(), 0, Notif.EAFNOSUPPORT);
-                return;
-            }
-            if (Notif.name(w, true) != null || bound(w)) {
-                Notif.send(listener, req.id(), 0, Notif.EPERM); // a socket in use is never re-pointed
-                return;
-            }
-            int e = decide("bind", a.ip(), a.port());
-            if (e != 0) {
-                Notif.send(listener, req.id(), 0, e);
-                return;
-            }
-            boolean nonblock = (Notif.fcntl(w, Notif.F_GETFL, 0) & Notif.O_NONBLOCK) != 0;
-            ours = Notif.socket(domain, Notif.SOCK_STREAM | Notif.SOCK_CLOEXEC | (nonblock ? Notif.SOCK_NONBLOCK : 0),
-                    0);
-            if (ours < 0) {
-                Notif.send(listener, req.id(), 0, -ours);
-                return;
-            }
-            copyOptions(w, ours);
-        } finally {
-            Notif.close(w);
-        }
+        Address a = f.a();
+        int ours = f.ours();
         int r = Notif.bind(ours, a.raw());
         if (r < 0) {
             Notif.close(ours);
